@@ -1,0 +1,64 @@
+# Laurels — `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# PostgreSQL used by `make test-postgres` (and by `make test` when it answers).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install install-test run test test-sqlite test-postgres lint format migrations bench clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Laurels needs Python 3.11 or newer"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(VENV)/.installed ## create .venv and install Laurels in it (editable)
+
+install-test: $(VENV)/.installed-test ## install what the tests need as well
+
+run: install ## migrate the embedded database and serve at http://$(HOST):$(PORT)
+	$(BIN)/laurels serve --host $(HOST) --port $(PORT)
+
+test: install-test lint ## lint, then the whole suite (SQLite, and PostgreSQL when it answers)
+	$(MAKE) --no-print-directory test-sqlite
+	@if $(BIN)/python -c 'import psycopg, sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()' '$(TEST_DATABASE_URL)' 2>/dev/null; then \
+		$(MAKE) --no-print-directory test-postgres; \
+	else \
+		echo "PostgreSQL is not reachable at $(TEST_DATABASE_URL): skipping the PostgreSQL run (make test-postgres)."; \
+	fi
+
+test-sqlite: install-test ## the suite against the embedded SQLite database
+	$(BIN)/pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+test-postgres: install-test ## the suite against PostgreSQL at TEST_DATABASE_URL
+	TEST_DATABASE_URL='$(TEST_DATABASE_URL)' $(BIN)/pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+lint: install-test ## ruff, and a check that no migration is missing
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	LAURELS_HOME=$$(mktemp -d) $(BIN)/laurels manage makemigrations --check --dry-run
+
+format: install-test ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
+
+migrations: install ## write new migrations after model changes
+	$(BIN)/laurels manage makemigrations
+
+clean: ## remove the virtualenv and caches (keeps ./var, the data)
+	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info

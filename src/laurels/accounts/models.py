@@ -1,0 +1,91 @@
+"""Users and their email addresses.
+
+A user is identified by email. They may hold several addresses, each verified or not,
+exactly one of them primary; `User.email` mirrors the primary address so that Django's
+own machinery (admin, password reset, `EMAIL_FIELD`) keeps working. Addresses are stored
+normalized (see `normalize_email_address`) so lookups and uniqueness ignore case.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from laurels.core.ids import ENTITY_ID_LENGTH, new_entity_id
+
+
+def normalize_email_address(address: str) -> str:
+    """Trimmed and lower-cased: no real mail system distinguishes addresses by case."""
+    return address.strip().lower()
+
+
+class UserManager(BaseUserManager["User"]):
+    """What Django's own commands (createsuperuser) need; everything else uses services."""
+
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra) -> User:
+        from laurels.accounts.services import user_create
+
+        return user_create(email=email, password=password, verified=False, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
+        from laurels.accounts.services import user_create
+
+        extra.pop("is_staff", None)
+        extra.pop("is_superuser", None)
+        return user_create(email=email, password=password, verified=True, is_admin=True, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    entity_id = models.CharField(
+        max_length=ENTITY_ID_LENGTH, unique=True, default=new_entity_id, editable=False
+    )
+    email = models.EmailField("primary email address", unique=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField("may use the admin site", default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def get_full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_short_name(self) -> str:
+        return self.first_name
+
+
+class EmailAddress(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_addresses")
+    email = models.EmailField(unique=True)
+    verified = models.BooleanField(default=False)
+    primary = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-primary", "email"]
+        verbose_name_plural = "email addresses"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(primary=True), name="one_primary_email_per_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email

@@ -1,0 +1,24 @@
+"""The /v2 API instance: authentication, error handling and the routers."""
+
+from __future__ import annotations
+
+from ninja import NinjaAPI
+
+from laurels import __version__
+from laurels.api.auth import API_AUTH
+from laurels.api.errors import install_error_handlers
+from laurels.api.users import router as users_router
+
+api = NinjaAPI(
+    title="Laurels /v2 API",
+    version=__version__,
+    description=(
+        "The Badgr-compatible API of Laurels. Every answer is wrapped in the envelope "
+        '`{"status": {...}, "result": [...], "validationErrors": [], "fieldErrors": {}}`.'
+    ),
+    auth=API_AUTH,
+    urls_namespace="v2",
+    docs_url=None,
+)
+install_error_handlers(api)
+api.add_router("", users_router)

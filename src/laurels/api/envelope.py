@@ -1,0 +1,82 @@
+"""The response envelope every /v2 answer uses, success or error.
+
+{"status": {"success": true, "description": "ok"},
+ "result": [...],             always a list; one object is a one-item list
+ "validationErrors": [],      errors not tied to a field
+ "fieldErrors": {}}           {"field": ["message", ...]}
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from django.http import JsonResponse
+from ninja import Schema
+from pydantic import create_model
+
+API_PREFIX = "/v2/"
+
+
+class Status(Schema):
+    success: bool
+    description: str
+
+
+class ErrorEnvelope(Schema):
+    status: Status
+    result: list[Any] = []
+    validationErrors: list[str] = []
+    fieldErrors: dict[str, list[str]] = {}
+
+
+@cache
+def envelope_of(item: type[Schema]) -> type[Schema]:
+    """The envelope schema whose `result` is a list of `item`, for the OpenAPI document."""
+    return create_model(
+        f"{item.__name__}Envelope",
+        __base__=Schema,
+        status=(Status, ...),
+        result=(list[item], ...),
+        validationErrors=(list[str], []),
+        fieldErrors=(dict[str, list[str]], {}),
+    )
+
+
+def envelope(result: Any = None, *, description: str = "ok") -> dict[str, Any]:
+    """A success envelope; a single object becomes a one-item list."""
+    if result is None:
+        items: list[Any] = []
+    elif isinstance(result, list | tuple):
+        items = list(result)
+    else:
+        items = [result]
+    return {
+        "status": {"success": True, "description": description},
+        "result": items,
+        "validationErrors": [],
+        "fieldErrors": {},
+    }
+
+
+def error_body(
+    description: str,
+    *,
+    validation_errors: list[str] | None = None,
+    field_errors: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "status": {"success": False, "description": description},
+        "result": [],
+        "validationErrors": list(validation_errors or []),
+        "fieldErrors": dict(field_errors or {}),
+    }
+
+
+def error_response(status: int, description: str, **errors: Any) -> JsonResponse:
+    return JsonResponse(error_body(description, **errors), status=status)
+
+
+def with_error_responses(success: dict[int, type[Schema]]) -> dict[int, type[Schema]]:
+    """An operation's `response=` mapping plus the error answers every endpoint may give."""
+    return {**success, **dict.fromkeys((400, 401, 403, 404, 429), ErrorEnvelope)}

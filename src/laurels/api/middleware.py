@@ -1,0 +1,74 @@
+"""Keeps every answer under /v2 in the envelope, whatever layer produced it.
+
+django-ninja's handlers (`api.errors`) cover errors raised inside an operation. This
+middleware covers the rest: bodies refused before any view runs (413 too large, 415
+wrong media type), and answers made outside ninja, such as the URL resolver's 404,
+ninja's bare 405, or Django's 500 page for an error in another middleware.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from laurels.api.envelope import API_PREFIX, error_response
+
+ACCEPTED_BODY_TYPES = ("application/json", "multipart/form-data")
+METHODS_WITH_BODY = {"POST", "PUT", "PATCH"}
+
+
+def _declared_length(request: HttpRequest) -> int | None:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+
+
+class ApiEnvelopeMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(API_PREFIX):
+            return self.get_response(request)
+        refused = self._refuse_body(request)
+        if refused is not None:
+            return refused
+        return self._enveloped(self.get_response(request))
+
+    @staticmethod
+    def _refuse_body(request: HttpRequest) -> HttpResponse | None:
+        if request.method not in METHODS_WITH_BODY:
+            return None
+        length = _declared_length(request)
+        if length is None:
+            return error_response(400, "The Content-Length header is not a number.")
+        cap = settings.LAURELS_MAX_REQUEST_BYTES
+        if length > cap:
+            return error_response(413, f"The request body is too large (at most {cap} bytes).")
+        media_type = request.content_type or ""
+        if length and media_type not in ACCEPTED_BODY_TYPES:
+            return error_response(
+                415,
+                f"Unsupported media type {media_type or '(none)'}; send application/json.",
+            )
+        return None
+
+    @staticmethod
+    def _enveloped(response: HttpResponse) -> HttpResponse:
+        if response.status_code < 400 or response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            return response
+        status = response.status_code
+        try:
+            description = HTTPStatus(status).phrase + "."
+        except ValueError:
+            description = "Error."
+        replacement = error_response(status, description)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                replacement[header] = response[header]
+        return replacement

@@ -1,0 +1,23 @@
+"""Domain objects turned into the plain dicts the /v2 schemas describe."""
+
+from __future__ import annotations
+
+from laurels.accounts.models import User
+
+
+def user_json(user: User) -> dict:
+    """A user as Badgr's BadgeUser; `email_addresses` should be prefetched."""
+    return {
+        "entityType": "BadgeUser",
+        "entityId": user.entity_id,
+        "firstName": user.first_name,
+        "lastName": user.last_name,
+        "emails": [
+            {"email": a.email, "verified": a.verified, "primary": a.primary}
+            for a in user.email_addresses.all()
+        ],
+        "url": [],
+        "telephone": [],
+        "hasPasswordSet": user.has_usable_password(),
+        "recipient": {"identity": user.email, "type": "email"},
+    }

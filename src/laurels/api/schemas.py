@@ -1,0 +1,57 @@
+"""Shapes of /v2 objects (Badgr's camelCase field names)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ninja import Field, Schema
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+class ApiInput(BaseModel):
+    """Base of every request body schema.
+
+    A plain pydantic model on purpose: ninja's Schema also reads attributes off arbitrary
+    objects (meant for ORM output), which would let a JSON list or number pass as an
+    object with every field missing. Inputs must be JSON objects. Unknown fields are
+    ignored, so a client may send back the whole object it read.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _must_be_an_object(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError("The request body must be a JSON object.")
+        return data
+
+
+class EmailOut(Schema):
+    email: str
+    verified: bool
+    primary: bool
+
+
+class RecipientOut(Schema):
+    identity: str
+    type: str = "email"
+
+
+class UserOut(Schema):
+    entityType: str = "BadgeUser"
+    entityId: str
+    firstName: str
+    lastName: str
+    emails: list[EmailOut]
+    url: list[str] = []
+    telephone: list[str] = []
+    hasPasswordSet: bool
+    recipient: RecipientOut
+
+
+class UserUpdateIn(ApiInput):
+    """The names to change; leave one out to keep it. Other fields of the user are ignored."""
+
+    firstName: str | None = Field(None, max_length=150)
+    lastName: str | None = Field(None, max_length=150)

@@ -1,0 +1,287 @@
+"""The `laurels` command: serve, create users, check the configuration, run Django commands.
+
+Each subcommand is a thin caller: accounts are made by `accounts.services`, the schema by
+Django's migrations, the configuration by `laurels.settings`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import hashlib
+import os
+import sys
+from collections.abc import Sequence
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def default_workers() -> int:
+    """One worker process per core: the work is CPU-bound Python behind the GIL."""
+    return max(1, os.cpu_count() or 1)
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "laurels.settings")
+    import django
+
+    django.setup()
+
+
+# --- serve -------------------------------------------------------------------------------
+
+
+def static_files_fingerprint() -> str:
+    """A digest of every static source file's path, size and modification time."""
+    from django.contrib.staticfiles.finders import get_finders
+
+    digest = hashlib.sha256()
+    for finder in get_finders():
+        for path, storage in finder.list(ignore_patterns=[]):
+            full = storage.path(path)
+            stat = os.stat(full)
+            digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def collect_static_if_needed(verbose: bool = True) -> bool:
+    """Run collectstatic only when the static sources changed since the last run."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    stamp = settings.STATIC_ROOT / ".fingerprint"
+    fingerprint = static_files_fingerprint()
+    if stamp.exists() and stamp.read_text() == fingerprint:
+        return False
+    if verbose:
+        print("Collecting static files...", flush=True)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    stamp.write_text(fingerprint)
+    return True
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    setup_django()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connections
+
+    call_command("migrate", interactive=False, verbosity=1)
+    collect_static_if_needed()
+    connections.close_all()  # never hand an open connection to forked workers
+
+    # Workers import the app anew; give them the resolved data dir.
+    os.environ["LAURELS_HOME"] = str(settings.LAURELS_HOME)
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    print(
+        f"Laurels serving {settings.LAURELS_BASE_URL} on http://{args.host}:{args.port} "
+        f"with {args.workers} worker(s); data in {settings.LAURELS_HOME}",
+        flush=True,
+    )
+    Server(
+        "laurels.wsgi:application",
+        address=args.host,
+        port=args.port,
+        interface=Interfaces.WSGI,
+        workers=args.workers,
+        blocking_threads=args.threads,
+        backpressure=args.threads,
+        log_access=args.access_log,
+        respawn_failed_workers=True,
+    ).serve()
+    return 0
+
+
+# --- createuser ----------------------------------------------------------------------------
+
+
+def cmd_createuser(args: argparse.Namespace) -> int:
+    setup_django()
+    from django.core.exceptions import ValidationError
+
+    from laurels.accounts.services import user_create
+    from laurels.core.errors import DomainError
+
+    password = args.password
+    if password is None:
+        if not sys.stdin.isatty():
+            print("error: give --password, or run in a terminal to be asked.", file=sys.stderr)
+            return 2
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password again: ") != password:
+            print("error: the two passwords differ.", file=sys.stderr)
+            return 2
+    try:
+        user = user_create(
+            email=args.email,
+            password=password,
+            first_name=args.first_name,
+            last_name=args.last_name,
+            verified=True,
+            is_admin=args.admin,
+        )
+    except ValidationError as error:
+        for field, messages in error.message_dict.items():
+            for message in messages:
+                print(f"error: {field}: {message}", file=sys.stderr)
+        return 2
+    except DomainError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 2
+    role = "administrator" if args.admin else "user"
+    print(f"Created {role} {user.email} (entityId {user.entity_id}); the address is verified.")
+    return 0
+
+
+# --- check ---------------------------------------------------------------------------------
+
+
+def _database_description(database: dict) -> str:
+    if database["ENGINE"].endswith("sqlite3"):
+        return f"SQLite {database['NAME']} (WAL)"
+    host = database.get("HOST") or "local socket"
+    port = f":{database['PORT']}" if database.get("PORT") else ""
+    return f"{database['ENGINE'].rsplit('.', 1)[-1]} {database.get('NAME')} at {host}{port}"
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    setup_django()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import DatabaseError, connection
+
+    cache_backend = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
+    rows = [
+        ("LAURELS_HOME", str(settings.LAURELS_HOME)),
+        ("LAURELS_BASE_URL", settings.LAURELS_BASE_URL),
+        ("database", _database_description(settings.DATABASES["default"])),
+        ("cache", cache_backend + (" (REDIS_URL)" if settings.REDIS_URL else " (per process)")),
+        (
+            "email",
+            settings.EMAIL_BACKEND.rsplit(".", 2)[-2]
+            + (f" via {settings.EMAIL_HOST}" if settings.EMAIL_HOST else ""),
+        ),
+        ("email from", settings.DEFAULT_FROM_EMAIL),
+        ("allowed hosts", ", ".join(settings.ALLOWED_HOSTS)),
+        ("sign-up", "open" if settings.LAURELS_SIGNUP_ENABLED else "closed"),
+        ("DEBUG", str(settings.DEBUG)),
+        (
+            "SECRET_KEY",
+            "from the environment"
+            if os.environ.get("SECRET_KEY")
+            else f"kept in {settings.LAURELS_HOME / 'secret_key'}",
+        ),
+    ]
+    width = len("database reachable")
+    for name, value in rows:
+        print(f"{name.ljust(width)}  {value}")
+    try:
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as error:
+        print(f"{'database reachable'.ljust(width)}  no: {error}")
+        return 1
+    print(f"{'database reachable'.ljust(width)}  yes")
+    call_command("check", deploy=args.deploy)
+    return 0
+
+
+# --- manage --------------------------------------------------------------------------------
+
+
+def cmd_manage(args: argparse.Namespace) -> int:
+    setup_django()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["laurels manage", *args.django_args])
+    return 0
+
+
+# --- the parser ----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="laurels",
+        description="Laurels: an Open Badges server and OAuth2 provider for connected apps.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve", help="migrate, collect static files and serve over HTTP (production server)"
+    )
+    serve.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})"
+    )
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=default_workers(),
+        help="worker processes (default: one per core)",
+    )
+    serve.add_argument(
+        "--threads",
+        type=_positive,
+        default=4,
+        help="threads per worker for requests that wait on I/O (default 4)",
+    )
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(handler=cmd_serve)
+
+    createuser = commands.add_parser(
+        "createuser", help="create a user whose email address is already verified"
+    )
+    createuser.add_argument("email")
+    createuser.add_argument("--password", help="the password (asked for when left out)")
+    createuser.add_argument("--first-name", default="")
+    createuser.add_argument("--last-name", default="")
+    createuser.add_argument(
+        "--admin",
+        action="store_true",
+        help="make the user a staff member and superuser (admin site)",
+    )
+    createuser.set_defaults(handler=cmd_createuser)
+
+    check = commands.add_parser(
+        "check", help="print the configuration in effect and whether the database is reachable"
+    )
+    check.add_argument("--deploy", action="store_true", help="also run the deployment checks")
+    check.set_defaults(handler=cmd_check)
+
+    manage = commands.add_parser("manage", help="run any Django management command")
+    manage.add_argument("django_args", nargs=argparse.REMAINDER)
+    manage.set_defaults(handler=cmd_manage)
+    return parser
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        from django.core.exceptions import ImproperlyConfigured
+
+        if isinstance(error, ImproperlyConfigured):
+            print(f"configuration error: {error}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,14 @@
+"""Public identifiers for entities.
+
+Database primary keys stay internal; every object shown outside has an `entityId`: 16
+random bytes in URL-safe base64, which is always 22 characters and cannot be guessed or
+enumerated.
+"""
+
+import secrets
+
+ENTITY_ID_LENGTH = 22
+
+
+def new_entity_id() -> str:
+    return secrets.token_urlsafe(16)

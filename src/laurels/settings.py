@@ -1,0 +1,217 @@
+"""Django settings for Laurels.
+
+Everything is read from environment variables through `laurels.config`; the README's
+"Configuration" section lists each one. There is no per-environment settings file:
+behaviour changes only through explicit variables.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import dj_database_url
+
+from laurels.config import (
+    base_url_from_env,
+    data_dir_from_env,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    secret_key_from_env_or_file,
+)
+
+# --- Core ------------------------------------------------------------------------------
+
+LAURELS_HOME = data_dir_from_env()
+LAURELS_BASE_URL = base_url_from_env()
+_base = urlsplit(LAURELS_BASE_URL)
+
+SECRET_KEY = secret_key_from_env_or_file(LAURELS_HOME)
+DEBUG = env_bool("DEBUG", False)
+
+ALLOWED_HOSTS = env_list(
+    "LAURELS_ALLOWED_HOSTS",
+    list(dict.fromkeys([_base.hostname or "", "127.0.0.1", "localhost", "[::1]"])),
+)
+CSRF_TRUSTED_ORIGINS = env_list(
+    "LAURELS_CSRF_TRUSTED_ORIGINS", [f"{_base.scheme}://{_base.netloc}"]
+)
+
+# Behind a TLS-terminating proxy, trust its X-Forwarded-Proto header (and only then).
+if env_bool("LAURELS_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+
+_https = _base.scheme == "https"
+SESSION_COOKIE_SECURE = _https
+CSRF_COOKIE_SECURE = _https
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if _https:
+    SECURE_HSTS_SECONDS = env_int("LAURELS_HSTS_SECONDS", 0, minimum=0)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "ninja",
+    "laurels.core",
+    "laurels.accounts",
+    "laurels.connect",
+    "laurels.api",
+    "laurels.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "laurels.api.middleware.ApiEnvelopeMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "laurels.urls"
+WSGI_APPLICATION = "laurels.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "laurels.web.context_processors.site",
+            ],
+        },
+    },
+]
+
+# --- Database ------------------------------------------------------------------------
+
+SQLITE_PATH = LAURELS_HOME / "laurels.sqlite3"
+DATABASE_URL = env_str("DATABASE_URL")
+
+
+def database_from_url(url: str) -> dict:
+    """One DATABASES entry: PostgreSQL (or any dj-database-url URL) or the embedded SQLite.
+
+    SQLite runs in WAL mode so readers never wait for the writer, with IMMEDIATE
+    transactions and a busy timeout so that concurrent writers queue instead of failing
+    with "database is locked".
+    """
+    if url:
+        database = dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
+    else:
+        database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(SQLITE_PATH)}
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("OPTIONS", {}).update(
+            {
+                "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": env_int("LAURELS_SQLITE_TIMEOUT", 20, minimum=1),
+            }
+        )
+        database["CONN_MAX_AGE"] = 600
+    return database
+
+
+DATABASES = {"default": database_from_url(DATABASE_URL)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (rate limits, sessions' neighbours) ----------------------------------------
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Accounts --------------------------------------------------------------------------
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["laurels.accounts.backends.EmailAddressBackend"]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:home"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("LAURELS_PASSWORD_MIN_LENGTH", 10, minimum=8)},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# How long an email verification link stays valid.
+LAURELS_EMAIL_VERIFICATION_MAX_AGE = env_int(
+    "LAURELS_EMAIL_VERIFICATION_MAX_AGE", 3 * 24 * 3600, minimum=60
+)
+PASSWORD_RESET_TIMEOUT = env_int("LAURELS_PASSWORD_RESET_TIMEOUT", 24 * 3600, minimum=60)
+# Log-in attempts allowed per window, per email address and per client address.
+LAURELS_LOGIN_RATE_PER_ACCOUNT = env_int("LAURELS_LOGIN_RATE_PER_ACCOUNT", 10, minimum=1)
+LAURELS_LOGIN_RATE_PER_IP = env_int("LAURELS_LOGIN_RATE_PER_IP", 50, minimum=1)
+LAURELS_LOGIN_RATE_WINDOW = env_int("LAURELS_LOGIN_RATE_WINDOW", 15 * 60, minimum=1)
+LAURELS_SIGNUP_ENABLED = env_bool("LAURELS_SIGNUP_ENABLED", True)
+
+# --- Email -----------------------------------------------------------------------------
+
+EMAIL_HOST = env_str("EMAIL_HOST")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+    EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("LAURELS_EMAIL_FROM", f"Laurels <noreply@{_base.hostname}>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- API -------------------------------------------------------------------------------
+
+# Largest request body accepted anywhere (413 beyond it); uploads have their own caps.
+LAURELS_MAX_REQUEST_BYTES = env_int("LAURELS_MAX_REQUEST_BYTES", 16 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = LAURELS_MAX_REQUEST_BYTES
+NINJA_PAGINATION_PER_PAGE = 100
+
+# --- Static files, i18n ----------------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = LAURELS_HOME / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Logging ---------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LAURELS_LOG_LEVEL", "INFO").upper()},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

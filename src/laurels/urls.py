@@ -1,0 +1,22 @@
+from functools import partial
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from ninja.openapi.views import openapi_view
+
+from laurels.api.api import api
+from laurels.web.views import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("v2/", api.urls),
+    path("docs", partial(openapi_view, api=api), name="api-docs"),
+    path("docs/", RedirectView.as_view(url="/docs", permanent=True)),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("laurels.accounts.urls")),
+    path("", include("laurels.web.urls")),
+]
+
+admin.site.site_header = "Laurels administration"
+admin.site.site_title = "Laurels admin"

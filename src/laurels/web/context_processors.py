@@ -1,0 +1,12 @@
+from django.conf import settings
+
+from laurels import __version__
+
+
+def site(request):
+    """What every page template may show about this server."""
+    return {
+        "site_name": "Laurels",
+        "laurels_version": __version__,
+        "signup_enabled": settings.LAURELS_SIGNUP_ENABLED,
+    }

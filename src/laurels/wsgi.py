@@ -1,0 +1,8 @@
+"""WSGI entry point: `laurels serve` runs it; other WSGI servers may too."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "laurels.settings")
+application = get_wsgi_application()

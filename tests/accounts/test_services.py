@@ -1,0 +1,192 @@
+import re
+
+import pytest
+from django.core import mail, signing
+from django.core.exceptions import ValidationError
+
+from laurels.accounts import services
+from laurels.accounts.models import EmailAddress, User
+from laurels.core.errors import RateLimited
+from tests.factories import EmailAddressFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+STRONG = "a sturdy passphrase"
+
+
+def verify_link(message) -> str:
+    return re.search(r"http://\S+/accounts/verify/\S+/", message.body).group(0)
+
+
+class TestUserCreate:
+    def test_normalizes_the_address_and_makes_it_primary(self):
+        user = services.user_create(email="  Ada@Example.ORG ", password=STRONG, verified=True)
+        assert user.email == "ada@example.org"
+        assert list(user.email_addresses.values_list("email", "primary", "verified")) == [
+            ("ada@example.org", True, True)
+        ]
+        assert user.check_password(STRONG)
+        assert len(user.entity_id) == 22
+
+    def test_refuses_an_address_already_held(self):
+        UserFactory(email="ada@example.org")
+        with pytest.raises(services.EmailAddressTaken):
+            services.user_create(email="ADA@example.org", password=STRONG)
+        assert User.objects.count() == 1
+
+    def test_refuses_an_address_held_as_a_secondary(self):
+        EmailAddressFactory(user=UserFactory(), email="second@example.org")
+        with pytest.raises(services.EmailAddressTaken):
+            services.user_create(email="second@example.org", password=STRONG)
+
+    @pytest.mark.parametrize("password", ["short", "password123", "12345678901"])
+    def test_refuses_weak_passwords_with_a_field_error(self, password):
+        with pytest.raises(ValidationError) as caught:
+            services.user_create(email="ada@example.org", password=password)
+        assert "password" in caught.value.message_dict
+        assert not User.objects.exists()
+
+    def test_refuses_an_invalid_address(self):
+        with pytest.raises(ValidationError) as caught:
+            services.user_create(email="not-an-address", password=STRONG)
+        assert caught.value.message_dict == {"email": ["Enter a valid email address."]}
+
+    def test_refuses_a_name_too_long(self):
+        with pytest.raises(ValidationError) as caught:
+            services.user_create(email="a@example.org", password=STRONG, first_name="x" * 151)
+        assert "first_name" in caught.value.message_dict
+
+    def test_admin_flag_makes_staff_and_superuser(self):
+        user = services.user_create(email="root@example.org", password=STRONG, is_admin=True)
+        assert user.is_staff and user.is_superuser
+
+
+class TestSignup:
+    def test_new_address_gets_an_unverified_account_and_a_link(
+        self, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.user_signup(email="new@example.org", password=STRONG, first_name="New")
+        address = EmailAddress.objects.get(email="new@example.org")
+        assert not address.verified
+        assert len(mail.outbox) == 1
+        assert mail.outbox[0].to == ["new@example.org"]
+        assert "/accounts/verify/" in mail.outbox[0].body
+
+    def test_no_email_leaves_before_commit(self, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            services.user_signup(email="new@example.org", password=STRONG)
+        assert len(callbacks) == 1
+        assert mail.outbox == []
+
+    def test_verified_address_gets_a_notice_and_no_new_account(
+        self, django_capture_on_commit_callbacks
+    ):
+        UserFactory(email="ada@example.org")
+        with django_capture_on_commit_callbacks(execute=True):
+            services.user_signup(email="ada@example.org", password=STRONG)
+        assert User.objects.count() == 1
+        assert len(mail.outbox) == 1
+        assert "already belongs to an account" in mail.outbox[0].body
+
+    def test_an_unproven_claim_does_not_block_the_real_owner(
+        self, django_capture_on_commit_callbacks
+    ):
+        squatter = UserFactory(email="ada@example.org", verified=False)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.user_signup(email="ada@example.org", password=STRONG, first_name="Real")
+        assert not User.objects.filter(pk=squatter.pk).exists()
+        assert User.objects.get(email="ada@example.org").first_name == "Real"
+
+    def test_an_unverified_secondary_of_a_verified_user_is_released(self):
+        owner = UserFactory()
+        EmailAddressFactory(user=owner, email="maybe@example.org", verified=False)
+        services.user_signup(email="maybe@example.org", password=STRONG)
+        assert User.objects.filter(pk=owner.pk).exists()
+        assert EmailAddress.objects.get(email="maybe@example.org").user != owner
+
+    def test_weak_password_creates_nothing(self):
+        with pytest.raises(ValidationError):
+            services.user_signup(email="new@example.org", password="123")
+        assert not User.objects.exists() and not EmailAddress.objects.exists()
+
+
+class TestVerify:
+    def test_the_emailed_link_verifies(self, django_capture_on_commit_callbacks, client):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.user_signup(email="new@example.org", password=STRONG)
+        token = verify_link(mail.outbox[0]).rstrip("/").rsplit("/", 1)[1]
+        address = services.email_address_verify(token=token)
+        assert address.verified and address.verified_at is not None
+        # Using the link twice is harmless.
+        assert services.email_address_verify(token=token).verified
+
+    def test_a_tampered_token_is_refused(self):
+        user = UserFactory(verified=False)
+        token = services.email_verification_token(user.email_addresses.get())
+        with pytest.raises(services.VerificationLinkInvalid):
+            services.email_address_verify(token=token[:-2] + "xx")
+        assert not user.email_addresses.get().verified
+
+    def test_a_token_for_another_purpose_is_refused(self):
+        user = UserFactory(verified=False)
+        address = user.email_addresses.get()
+        token = signing.dumps({"id": address.pk, "email": address.email}, salt="other")
+        with pytest.raises(services.VerificationLinkInvalid):
+            services.email_address_verify(token=token)
+
+    def test_an_expired_token_is_refused(self, settings):
+        user = UserFactory(verified=False)
+        token = services.email_verification_token(user.email_addresses.get())
+        settings.LAURELS_EMAIL_VERIFICATION_MAX_AGE = -1
+        with pytest.raises(services.VerificationLinkInvalid):
+            services.email_address_verify(token=token)
+
+    def test_a_token_for_a_released_address_is_refused(self):
+        user = UserFactory(verified=False)
+        token = services.email_verification_token(user.email_addresses.get())
+        services.user_signup(email=user.email, password=STRONG)  # someone else claims it
+        with pytest.raises(services.VerificationLinkInvalid):
+            services.email_address_verify(token=token)
+
+
+class TestProfileUpdate:
+    def test_changes_only_what_is_given(self):
+        user = UserFactory(first_name="Ada", last_name="Lovelace")
+        services.user_profile_update(user=user, last_name="  King ")
+        user.refresh_from_db()
+        assert (user.first_name, user.last_name) == ("Ada", "King")
+
+    def test_refuses_overlong_names(self):
+        user = UserFactory(first_name="Ada")
+        with pytest.raises(ValidationError):
+            services.user_profile_update(user=user, first_name="x" * 151)
+        user.refresh_from_db()
+        assert user.first_name == "Ada"
+
+
+class TestLoginRate:
+    def test_limits_per_account(self, settings):
+        settings.LAURELS_LOGIN_RATE_PER_ACCOUNT = 3
+        for _ in range(3):
+            services.login_rate_check(email="ada@example.org", client_ip="10.0.0.1")
+        with pytest.raises(RateLimited) as caught:
+            services.login_rate_check(email="ADA@example.org", client_ip="10.0.0.2")
+        assert caught.value.retry_after > 0
+        services.login_rate_check(email="other@example.org", client_ip="10.0.0.1")
+
+    def test_limits_per_client_address(self, settings):
+        settings.LAURELS_LOGIN_RATE_PER_IP = 3
+        for n in range(3):
+            services.login_rate_check(email=f"u{n}@example.org", client_ip="10.0.0.1")
+        with pytest.raises(RateLimited):
+            services.login_rate_check(email="u9@example.org", client_ip="10.0.0.1")
+        services.login_rate_check(email="u9@example.org", client_ip="10.0.0.2")
+
+
+def test_primary_email_sync_follows_the_primary_address():
+    user = UserFactory(email="old@example.org")
+    user.email_addresses.update(primary=False)
+    EmailAddressFactory(user=user, email="new@example.org", primary=True)
+    services.user_primary_email_sync(user=user)
+    user.refresh_from_db()
+    assert user.email == "new@example.org"

@@ -1,0 +1,33 @@
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from tests.factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters live in the cache; each test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(email="ada@example.org", first_name="Ada", last_name="Lovelace")
+
+
+@pytest.fixture
+def client_logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def csrf_client_logged_in(user) -> Client:
+    """A logged-in client that enforces CSRF like a real browser session."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    return client

@@ -1,0 +1,81 @@
+"""Start a real `laurels serve` process on a free loopback port, for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+LAURELS = Path(sys.executable).with_name("laurels")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    base_url: str
+    home: Path
+    log_path: Path
+    process: subprocess.Popen
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def server_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a fresh server: nothing from the test settings leaks in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "LAURELS_"))}
+    env.pop("DATABASE_URL", None)
+    env.update({"LAURELS_HOME": str(home), **extra})
+    return env
+
+
+@contextlib.contextmanager
+def laurels_server(home: Path, *, workers: int = 1, **extra_env: str) -> Iterator[RunningServer]:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = server_env(home, LAURELS_BASE_URL=base_url, PYTHONUNBUFFERED="1", **extra_env)
+    log_path = home.parent / f"{home.name}-server-{port}.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [str(LAURELS), "serve", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = RunningServer(base_url, home, log_path, process)
+    try:
+        _wait_until_healthy(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_healthy(server: RunningServer, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"laurels serve exited early:\n{server.log()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{server.base_url}/healthz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"laurels serve did not become healthy:\n{server.log()}")

@@ -1,0 +1,77 @@
+"""`laurels serve` on a fresh data dir: migrates by itself and answers like production."""
+
+import sqlite3
+
+import httpx
+import pytest
+
+from tests.servers import laurels_server
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with laurels_server(tmp_path_factory.mktemp("home") / "var", workers=2) as running:
+        yield running
+
+
+def test_fresh_home_is_migrated_and_healthy(server):
+    response = httpx.get(f"{server.base_url}/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+    assert (server.home / "laurels.sqlite3").exists()
+    assert (server.home / "secret_key").stat().st_mode & 0o077 == 0
+    assert "Applying accounts.0001_initial" in server.log()
+
+
+def test_the_embedded_database_file_is_in_wal_mode(server):
+    with sqlite3.connect(server.home / "laurels.sqlite3") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_production_server_not_runserver(server):
+    response = httpx.get(f"{server.base_url}/healthz")
+    assert response.headers["server"] == "granian"
+
+
+def test_users_self_without_credentials_is_401_in_the_envelope(server):
+    response = httpx.get(f"{server.base_url}/v2/users/self")
+    assert response.status_code == 401
+    assert response.json() == {
+        "status": {
+            "success": False,
+            "description": "Authentication credentials were not provided or are invalid.",
+        },
+        "result": [],
+        "validationErrors": [],
+        "fieldErrors": {},
+    }
+
+
+def test_docs_page_and_its_static_files_are_served(server):
+    page = httpx.get(f"{server.base_url}/docs")
+    assert page.status_code == 200
+    assert "swagger-ui" in page.text
+    # The Swagger UI bundle comes from our own static files, not a CDN.
+    assert "/static/ninja/swagger-ui-bundle" in page.text
+    start = page.text.index("/static/ninja/swagger-ui-bundle")
+    bundle_path = page.text[start : page.text.index('"', start)]
+    bundle = httpx.get(f"{server.base_url}{bundle_path}")
+    assert bundle.status_code == 200
+    assert len(bundle.content) > 100_000
+
+
+def test_openapi_document_lists_the_endpoints(server):
+    document = httpx.get(f"{server.base_url}/v2/openapi.json").json()
+    assert {"/v2/users/self", "/v2/user/profile"} <= set(document["paths"])
+    assert set(document["paths"]["/v2/users/self"]) == {"get", "put"}
+
+
+def test_second_start_on_the_same_home_keeps_data_and_key(server, tmp_path):
+    key = (server.home / "secret_key").read_text()
+    with laurels_server(server.home) as again:
+        assert httpx.get(f"{again.base_url}/healthz").status_code == 200
+        assert "No migrations to apply" in again.log()
+        assert "Collecting static files" not in again.log()
+    assert (server.home / "secret_key").read_text() == key

@@ -15,18 +15,21 @@ export DJANGO_SETTINGS_MODULE=laurels.settings
 
 start() {
   case "$1" in
-    granian) "$VENV/bin/granian" --interface wsgi --workers "$WORKERS" --blocking-threads 4 \
+    granian) exec "$VENV/bin/granian" --interface wsgi --workers "$WORKERS" --blocking-threads "${THREADS:-4}" \
                --port "$PORT" --no-ws --log-level warning laurels.wsgi:application ;;
-    gunicorn) "$VENV/bin/gunicorn" -k gthread --threads 4 -w "$WORKERS" -b "127.0.0.1:$PORT" \
+    gunicorn) exec "$VENV/bin/gunicorn" -k gthread --threads "${THREADS:-4}" -w "$WORKERS" -b "127.0.0.1:$PORT" \
                --log-level warning laurels.wsgi:application ;;
-    uvicorn) "$VENV/bin/uvicorn" --workers "$WORKERS" --port "$PORT" --log-level warning \
+    uvicorn) exec "$VENV/bin/uvicorn" --workers "$WORKERS" --port "$PORT" --log-level warning \
                --no-access-log laurels.asgi:application ;;
   esac
 }
 
 printf "%-9s %-22s %10s %10s\n" server path req/s p99
-for server in granian gunicorn uvicorn; do
+for server in ${SERVERS:-granian gunicorn uvicorn}; do
   PORT=$((PORT + 1))
+  if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then
+    echo "port $PORT is already in use; stop what listens there first" >&2; exit 1
+  fi
   start "$server" > /dev/null 2>&1 &
   pid=$!
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done

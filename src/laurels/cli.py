@@ -67,7 +67,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from django.core.management import call_command
     from django.db import connections
 
+    from laurels.connect.services import builtin_apps_ensure
+
     call_command("migrate", interactive=False, verbosity=1)
+    builtin_apps_ensure()
     collect_static_if_needed()
     connections.close_all()  # never hand an open connection to forked workers
 
@@ -190,6 +193,193 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- apps ----------------------------------------------------------------------------------
+
+
+def _app_summary(application) -> dict:
+    return {
+        "client_id": application.client_id,
+        "name": application.name,
+        "client_type": application.client_type,
+        "redirect_uris": application.redirect_uris.split(),
+        "scopes": application.allowed_scopes,
+        "website": application.website_url,
+        "logo_url": application.logo_url,
+        "testing": application.testing,
+        "first_party": application.first_party,
+        "enabled": application.enabled,
+        "review": application.review,
+        "created": application.created.isoformat(),
+    }
+
+
+def _print_app(summary: dict) -> None:
+    width = max(len(key) for key in summary)
+    for key, value in summary.items():
+        if isinstance(value, list):
+            value = " ".join(value) or "-"
+        print(f"{key.ljust(width)}  {value}")
+
+
+def _with_app(handler):
+    """Look the app up by client id; a missing one is a clear error, not a traceback."""
+
+    def run(args: argparse.Namespace) -> int:
+        setup_django()
+        from laurels.connect.services import application_get
+        from laurels.core.errors import DomainError
+
+        try:
+            return handler(args, application_get(client_id=args.client_id))
+        except DomainError as error:
+            print(f"error: {error.message}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def cmd_apps_create(args: argparse.Namespace) -> int:
+    setup_django()
+    import json
+
+    from django.core.exceptions import ValidationError
+
+    from laurels.connect.services import application_create
+
+    try:
+        created = application_create(
+            name=args.name,
+            redirect_uris=args.redirect_uri,
+            scopes=args.scopes,
+            public=args.public,
+            website_url=args.website,
+            logo_url=args.logo_url,
+            terms_url=args.terms_url,
+            privacy_url=args.privacy_url,
+            testing=args.testing,
+            first_party=args.first_party,
+        )
+    except ValidationError as error:
+        for field, messages in error.message_dict.items():
+            for message in messages:
+                print(f"error: {field}: {message}", file=sys.stderr)
+        return 2
+    summary = {**_app_summary(created.application), "client_secret": created.client_secret}
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    _print_app(summary)
+    if created.client_secret:
+        print("\nKeep the client secret now: it is stored hashed and cannot be shown again.")
+    return 0
+
+
+def cmd_apps_list(args: argparse.Namespace) -> int:
+    setup_django()
+    from laurels.connect.models import Application
+
+    rows = Application.objects.order_by("name")
+    print(f"{'CLIENT ID':42}  {'TYPE':12}  {'STATE':16}  NAME")
+    for application in rows:
+        state = "disabled" if not application.enabled else application.review
+        print(
+            f"{application.client_id:42}  {application.client_type:12}  {state:16}  "
+            f"{application.name}"
+        )
+    return 0
+
+
+@_with_app
+def cmd_apps_show(args: argparse.Namespace, application) -> int:
+    _print_app(_app_summary(application))
+    return 0
+
+
+@_with_app
+def cmd_apps_rotate_secret(args: argparse.Namespace, application) -> int:
+    from django.core.exceptions import ValidationError
+
+    from laurels.connect.services import application_rotate_secret
+
+    try:
+        secret = application_rotate_secret(application=application)
+    except ValidationError as error:
+        print(f"error: {' '.join(error.messages)}", file=sys.stderr)
+        return 2
+    print(f"client_secret  {secret}")
+    print("The old secret no longer works. Keep this one now: it cannot be shown again.")
+    return 0
+
+
+@_with_app
+def cmd_apps_disable(args: argparse.Namespace, application) -> int:
+    from laurels.connect.services import application_set_enabled
+
+    application_set_enabled(application=application, enabled=False)
+    print(
+        f"Disabled {application.name} ({application.client_id}): it can no longer "
+        "start a flow or use its tokens."
+    )
+    return 0
+
+
+@_with_app
+def cmd_apps_enable(args: argparse.Namespace, application) -> int:
+    from laurels.connect.services import application_set_enabled
+
+    application_set_enabled(application=application, enabled=True)
+    print(f"Enabled {application.name} ({application.client_id}).")
+    return 0
+
+
+def add_apps_commands(commands) -> None:
+    apps = commands.add_parser("apps", help="register and manage connected apps (OAuth clients)")
+    sub = apps.add_subparsers(dest="apps_command", required=True, metavar="ACTION")
+
+    create = sub.add_parser("create", help="register an app; prints its client id and secret")
+    create.add_argument("--name", required=True)
+    create.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="exact redirect URI (repeat for several)",
+    )
+    create.add_argument(
+        "--scopes",
+        default="r:profile",
+        help='space-separated scopes the app may ask for, e.g. "r:profile r:backpack"',
+    )
+    create.add_argument(
+        "--public", action="store_true", help="a public client (no secret; must use PKCE)"
+    )
+    create.add_argument("--website", default="")
+    create.add_argument("--logo-url", default="")
+    create.add_argument("--terms-url", default="")
+    create.add_argument("--privacy-url", default="")
+    create.add_argument(
+        "--testing", action="store_true", help="in testing: may use http://localhost redirect URIs"
+    )
+    create.add_argument(
+        "--first-party",
+        action="store_true",
+        help="run by this server's operators: may use the password grant",
+    )
+    create.add_argument("--json", action="store_true", help="print one JSON object")
+    create.set_defaults(handler=cmd_apps_create)
+
+    sub.add_parser("list", help="list the registered apps").set_defaults(handler=cmd_apps_list)
+    for name, handler, text in [
+        ("show", cmd_apps_show, "show one app"),
+        ("rotate-secret", cmd_apps_rotate_secret, "replace an app's client secret"),
+        ("disable", cmd_apps_disable, "stop an app from connecting or using its tokens"),
+        ("enable", cmd_apps_enable, "allow a disabled app again"),
+    ]:
+        action = sub.add_parser(name, help=text)
+        action.add_argument("client_id", metavar="CLIENT_ID")
+        action.set_defaults(handler=handler)
+
+
 # --- manage --------------------------------------------------------------------------------
 
 
@@ -254,6 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--deploy", action="store_true", help="also run the deployment checks")
     check.set_defaults(handler=cmd_check)
+
+    add_apps_commands(commands)
 
     manage = commands.add_parser("manage", help="run any Django management command")
     manage.add_argument("django_args", nargs=argparse.REMAINDER)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -81,28 +82,50 @@ def data_dir_from_env(name: str = "LAURELS_HOME") -> Path:
     return path
 
 
-def secret_key_from_env_or_file(data_dir: Path, name: str = "SECRET_KEY") -> str:
-    """`SECRET_KEY` from the environment, else one generated once and kept in the data dir.
+def write_once(path: Path, make: Callable[[], str]) -> str:
+    """The content of `path`, first created from `make()` if the file does not exist.
 
-    The key is written to a private temporary file first and then hard-linked into
-    place, which fails if the file already exists: several server workers starting at
-    once therefore all read one complete key. Mode 0600 keeps it to the server's user.
+    The value is written to a private temporary file and then hard-linked into place,
+    which fails if the file already exists: several server workers starting at once
+    therefore all read one complete value. Mode 0600 keeps it to the server's user.
     """
-    from_env = env_str(name)
-    if from_env:
-        return from_env
-    key_file = data_dir / "secret_key"
-    if not key_file.exists():
-        fd, tmp_name = tempfile.mkstemp(dir=data_dir, prefix=".secret_key.")
+    if not path.exists():
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         try:
             with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_urlsafe(50))
-            os.link(tmp_name, key_file)
+                out.write(make())
+            os.link(tmp_name, path)
         except FileExistsError:
             pass
         finally:
             os.unlink(tmp_name)
-    key = key_file.read_text().strip()
-    if not key:
-        raise ImproperlyConfigured(f"{key_file} is empty; delete it to have a new key made.")
-    return key
+    content = path.read_text().strip()
+    if not content:
+        raise ImproperlyConfigured(f"{path} is empty; delete it to have a new one made.")
+    return content
+
+
+def secret_key_from_env_or_file(data_dir: Path, name: str = "SECRET_KEY") -> str:
+    """`SECRET_KEY` from the environment, else one generated once and kept in the data dir."""
+    return env_str(name) or write_once(data_dir / "secret_key", lambda: secrets.token_urlsafe(50))
+
+
+def _new_rsa_private_key_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def oidc_private_key_from_env_or_file(
+    data_dir: Path, name: str = "LAURELS_OIDC_RSA_PRIVATE_KEY"
+) -> str:
+    """The RSA key that signs OpenID Connect id_tokens (PEM), from the environment or made
+    once and kept in the data dir. Several machines must share one: set the variable."""
+    from_env = os.environ.get(name, "").strip()
+    return from_env or write_once(data_dir / "oidc_rsa_private_key.pem", _new_rsa_private_key_pem)

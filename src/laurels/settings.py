@@ -18,8 +18,10 @@ from laurels.config import (
     env_int,
     env_list,
     env_str,
+    oidc_private_key_from_env_or_file,
     secret_key_from_env_or_file,
 )
+from laurels.connect.oauth_settings import oauth2_provider_settings
 
 # --- Core ------------------------------------------------------------------------------
 
@@ -62,6 +64,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",
+    "oauth2_provider",
     "laurels.core",
     "laurels.accounts",
     "laurels.connect",
@@ -168,6 +171,25 @@ LAURELS_LOGIN_RATE_PER_ACCOUNT = env_int("LAURELS_LOGIN_RATE_PER_ACCOUNT", 10, m
 LAURELS_LOGIN_RATE_PER_IP = env_int("LAURELS_LOGIN_RATE_PER_IP", 50, minimum=1)
 LAURELS_LOGIN_RATE_WINDOW = env_int("LAURELS_LOGIN_RATE_WINDOW", 15 * 60, minimum=1)
 LAURELS_SIGNUP_ENABLED = env_bool("LAURELS_SIGNUP_ENABLED", True)
+
+# --- Connected apps (OAuth2 / OpenID Connect) -------------------------------------------
+
+OAUTH2_PROVIDER_APPLICATION_MODEL = "connect.Application"
+# The built-in first-party client `public` through which Badgr's front end and client
+# libraries log in with only a username and password.
+LAURELS_BADGR_PASSWORD_LOGIN = env_bool("LAURELS_BADGR_PASSWORD_LOGIN", True)
+# Scopes a self-registered app (RFC 7591) gets without an admin's review.
+LAURELS_SELF_REGISTRATION_SCOPES = env_str(
+    "LAURELS_SELF_REGISTRATION_SCOPES", "r:profile r:backpack"
+)
+LAURELS_SELF_REGISTRATION_ENABLED = env_bool("LAURELS_SELF_REGISTRATION_ENABLED", True)
+OAUTH2_PROVIDER = oauth2_provider_settings(
+    base_url=LAURELS_BASE_URL,
+    oidc_private_key=oidc_private_key_from_env_or_file(LAURELS_HOME),
+    access_token_seconds=env_int("LAURELS_ACCESS_TOKEN_SECONDS", 86400, minimum=60),
+    code_seconds=env_int("LAURELS_AUTHORIZATION_CODE_SECONDS", 120, minimum=10),
+    self_registration=LAURELS_SELF_REGISTRATION_ENABLED,
+)
 
 # --- Email -----------------------------------------------------------------------------
 

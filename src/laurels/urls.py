@@ -15,6 +15,7 @@ urlpatterns = [
     path("docs/", RedirectView.as_view(url="/docs", permanent=True)),
     path("admin/", admin.site.urls),
     path("accounts/", include("laurels.accounts.urls")),
+    path("", include("laurels.connect.urls")),
     path("", include("laurels.web.urls")),
 ]
 

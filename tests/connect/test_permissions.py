@@ -1,6 +1,12 @@
 import pytest
 
-from laurels.connect.permissions import Caller, Permission, caller_can, require
+from laurels.connect.permissions import (
+    Caller,
+    InsufficientScope,
+    Permission,
+    caller_can,
+    require,
+)
 from laurels.connect.scopes import Scope, expand_scopes
 from laurels.core.errors import PermissionDenied
 from tests.factories import UserFactory
@@ -39,6 +45,30 @@ def test_an_inactive_user_can_do_nothing():
 
 
 def test_expand_scopes():
-    assert expand_scopes({"rw:issuer"}) == {"rw:issuer", "r:issuer"}
+    assert expand_scopes({"rw:profile"}) == {"rw:profile", "r:profile"}
+    assert expand_scopes({"rw:issuer"}) == {
+        "rw:issuer",
+        "r:issuer",
+        "rw:issuer:award",
+        "r:issuer:history",
+        "rw:issuer:define",
+    }
+    assert expand_scopes({"rw:issuer:award"}) == {"rw:issuer:award", "r:issuer"}
     assert expand_scopes({"r:issuer"}) == {"r:issuer"}
+    assert expand_scopes({"rw:badgeclass:abc"}) == {"rw:badgeclass:abc", "r:badgeclass:abc"}
     assert expand_scopes(set()) == frozenset()
+
+
+def test_a_token_without_the_scope_gets_insufficient_scope():
+    caller = Caller(user=UserFactory(), scopes=frozenset({"r:backpack"}))
+    with pytest.raises(InsufficientScope) as caught:
+        require(caller, Permission.PROFILE_WRITE)
+    assert caught.value.scopes == {"rw:profile"}
+
+
+def test_connected_apps_are_managed_only_in_person():
+    token = Caller(user=UserFactory(), scopes=frozenset({"rw:profile", "rw:backpack"}))
+    with pytest.raises(PermissionDenied) as caught:
+        require(token, Permission.CONNECTED_APPS_MANAGE)
+    assert not isinstance(caught.value, InsufficientScope)
+    require(Caller(user=token.user), Permission.CONNECTED_APPS_MANAGE)

@@ -7,6 +7,7 @@ from ninja import NinjaAPI
 from laurels import __version__
 from laurels.api.auth import API_AUTH
 from laurels.api.errors import install_error_handlers
+from laurels.api.tokens import router as tokens_router
 from laurels.api.users import router as users_router
 
 api = NinjaAPI(
@@ -22,3 +23,4 @@ api = NinjaAPI(
 )
 install_error_handlers(api)
 api.add_router("", users_router)
+api.add_router("", tokens_router)

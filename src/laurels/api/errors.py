@@ -13,6 +13,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from laurels.api.envelope import error_response
+from laurels.connect.permissions import InsufficientScope
 from laurels.core.errors import DomainError, RateLimited
 
 if TYPE_CHECKING:
@@ -69,10 +70,19 @@ def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
     response = error_response(exc.status, exc.message)
     if isinstance(exc, RateLimited):
         response["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, InsufficientScope):
+        response["WWW-Authenticate"] = (
+            f'Bearer realm="laurels", error="insufficient_scope", '
+            f'scope="{" ".join(sorted(exc.scopes))}"'
+        )
     return response
 
 
 def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    if getattr(request, "laurels_invalid_token", False):
+        response = error_response(401, "The access token is invalid, expired or revoked.")
+        response["WWW-Authenticate"] = 'Bearer realm="laurels", error="invalid_token"'
+        return response
     response = error_response(401, "Authentication credentials were not provided or are invalid.")
     response["WWW-Authenticate"] = 'Bearer realm="laurels"'
     return response

@@ -15,6 +15,15 @@ from typing import TYPE_CHECKING
 from laurels.connect.scopes import Scope, expand_scopes
 from laurels.core.errors import PermissionDenied
 
+
+class InsufficientScope(PermissionDenied):
+    """A valid token without the scope an action needs (RFC 6750 `insufficient_scope`)."""
+
+    def __init__(self, scopes: frozenset[str]) -> None:
+        self.scopes = scopes
+        super().__init__(f"This needs the {' or '.join(sorted(scopes))} scope.")
+
+
 if TYPE_CHECKING:
     from laurels.accounts.models import User
 
@@ -22,12 +31,15 @@ if TYPE_CHECKING:
 class Permission(StrEnum):
     PROFILE_READ = "profile:read"
     PROFILE_WRITE = "profile:write"
+    # Seeing and revoking one's own connected apps: never through an app's token.
+    CONNECTED_APPS_MANAGE = "connected-apps:manage"
 
 
 # The scopes that allow each permission to a token (any one of them suffices).
 PERMISSION_SCOPES: dict[Permission, frozenset[Scope]] = {
     Permission.PROFILE_READ: frozenset({Scope.PROFILE_READ}),
     Permission.PROFILE_WRITE: frozenset({Scope.PROFILE_WRITE}),
+    Permission.CONNECTED_APPS_MANAGE: frozenset(),
 }
 
 
@@ -61,7 +73,12 @@ def caller_can(caller: Caller, permission: Permission) -> bool:
 
 
 def require(caller: Caller, permission: Permission) -> None:
-    """Raise PermissionDenied unless the caller holds `permission`."""
-    if not caller_can(caller, permission):
-        needed = " or ".join(sorted(PERMISSION_SCOPES[permission]))
-        raise PermissionDenied(f"This needs the {needed} scope.")
+    """Raise PermissionDenied (InsufficientScope for a token) unless the caller may."""
+    if caller_can(caller, permission):
+        return
+    scopes = PERMISSION_SCOPES[permission]
+    if caller.is_session or not caller.user.is_active:
+        raise PermissionDenied()
+    if not scopes:
+        raise PermissionDenied("Connected apps cannot do this; sign in to Laurels yourself.")
+    raise InsufficientScope(scopes)

@@ -6,4 +6,5 @@ app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("account/apps/", views.connected_apps, name="connected_apps"),
 ]

@@ -2,11 +2,18 @@ from __future__ import annotations
 
 import logging
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
+
+from laurels.connect import selectors as connect_selectors
+from laurels.connect import services as connect_services
+from laurels.connect.scopes import scope_description
+from laurels.core.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -28,3 +35,27 @@ def healthz(request: HttpRequest) -> JsonResponse:
         logger.exception("Health check: the database is unreachable")
         return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connected_apps(request: HttpRequest) -> HttpResponse:
+    """The apps the user approved; POST with `revoke=<entityId>` disconnects one."""
+    if request.method == "POST":
+        try:
+            connect_services.app_access_revoke_by_consent(
+                user=request.user,
+                consent_entity_id=request.POST.get("revoke", ""),
+                ip_address=request.META.get("REMOTE_ADDR"),
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, "Disconnected. The app's access is gone.")
+        return redirect("web:connected_apps")
+    consents = connect_selectors.user_connected_apps(viewer=request.user)
+    apps = [
+        (consent, [(s, scope_description(s)) for s in consent.scopes.split()])
+        for consent in consents
+    ]
+    return render(request, "web/connected_apps.html", {"apps": apps})

@@ -1,0 +1,179 @@
+"""Connected apps: the OAuth application (swapped into django-oauth-toolkit), the user's
+consent to each app, spent authorization codes, and the audit trail."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from oauth2_provider.models import AbstractApplication
+
+from laurels.core.ids import ENTITY_ID_LENGTH, new_entity_id
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+class Application(AbstractApplication):
+    """An app that may connect to Laurels, as the server's admin registered it.
+
+    django-oauth-toolkit keeps one `authorization_grant_type` per app; Laurels lets a
+    confidential app also use client credentials (for app-level scopes), and a
+    first-party app also use the password grant.
+    """
+
+    class Review(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        PENDING = "pending", "Pending review"
+        REJECTED = "rejected", "Rejected"
+
+    website_url = models.URLField(blank=True)
+    logo_url = models.URLField(blank=True)
+    terms_url = models.URLField("terms of service URL", blank=True)
+    privacy_url = models.URLField("privacy policy URL", blank=True)
+    allowed_scopes = models.TextField(
+        default="r:profile",
+        help_text="Space-separated scopes this app may ask users for; r:profile is always "
+        "available. Use rw:badgeclass:* for single-badge-class scopes.",
+    )
+    testing = models.BooleanField(
+        default=False, help_text="In testing: may use http://localhost redirect URIs."
+    )
+    enabled = models.BooleanField(default=True)
+    first_party = models.BooleanField(
+        default=False,
+        help_text="Run by this server's operators: may use the password grant.",
+    )
+    review = models.CharField(max_length=16, choices=Review.choices, default=Review.APPROVED)
+
+    class Meta(AbstractApplication.Meta):
+        swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
+        indexes = [models.Index(fields=["review", "enabled"])]
+
+    def is_usable(self, request) -> bool:
+        return self.enabled and self.review == self.Review.APPROVED
+
+    def allows_grant_type(self, *grant_types: str) -> bool:
+        allowed = {self.authorization_grant_type}
+        if self.first_party:
+            allowed.add(self.GRANT_PASSWORD)
+        if self.client_type == self.CLIENT_CONFIDENTIAL:
+            allowed.add(self.GRANT_CLIENT_CREDENTIALS)
+        return bool(allowed & set(grant_types))
+
+    def redirect_uri_allowed(self, uri: str) -> bool:
+        """Exact string match against a registered URI: no prefix, case or query leeway."""
+        return uri in self.redirect_uris.split()
+
+    def clean(self) -> None:
+        super().clean()
+        problems = [
+            problem
+            for uri in self.redirect_uris.split()
+            if (problem := self._redirect_problem(uri))
+        ]
+        if problems:
+            raise ValidationError({"redirect_uris": problems})
+
+    def _redirect_problem(self, uri: str) -> str | None:
+        parts = urlsplit(uri)
+        if parts.fragment:
+            return f"{uri}: a redirect URI must not have a fragment."
+        if self.first_party:
+            return None  # this server's own pages, on whatever LAURELS_BASE_URL is
+        loopback = parts.hostname in LOOPBACK_HOSTS
+        if loopback and not self.testing:
+            return f"{uri}: localhost redirect URIs are only for apps marked as in testing."
+        if parts.scheme == "http" and not loopback:
+            return f"{uri}: use https (plain http is allowed only for localhost while testing)."
+        return None
+
+
+class AppConsent(models.Model):
+    """A user's approval of an app for a set of scopes; later requests for the same or
+    fewer scopes skip the consent page. Revoking the app deletes it."""
+
+    entity_id = models.CharField(
+        max_length=ENTITY_ID_LENGTH, unique=True, default=new_entity_id, editable=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="app_consents"
+    )
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+        on_delete=models.CASCADE,
+        related_name="consents",
+    )
+    scopes = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "application"], name="one_consent_per_app")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.application}"
+
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(self.scopes.split())
+
+
+class SpentAuthorizationCode(models.Model):
+    """An authorization code already exchanged, kept so that a replay can revoke the
+    tokens it produced (RFC 6749 section 4.1.2)."""
+
+    code_checksum = models.CharField(max_length=64, unique=True)
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE
+    )
+    token_family = models.UUIDField(null=True)
+    spent_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"code spent {self.spent_at:%Y-%m-%d %H:%M}"
+
+
+class AuditEvent(models.Model):
+    """Who did what with tokens and grants: written in the same transaction as the change."""
+
+    class Kind(models.TextChoices):
+        CONSENT_GRANTED = "consent_granted", "Consent granted"
+        CONSENT_DENIED = "consent_denied", "Consent denied"
+        TOKEN_ISSUED = "token_issued", "Token issued"
+        TOKEN_REFRESHED = "token_refreshed", "Token refreshed"
+        TOKEN_FAILED = "token_failed", "Token request failed"
+        TOKEN_REVOKED = "token_revoked", "Token revoked"
+        CODE_REPLAYED = "code_replayed", "Authorization code replayed"
+        APP_REVOKED = "app_revoked", "App access revoked by the user"
+        APP_REGISTERED = "app_registered", "App registered"
+        APP_CHANGED = "app_changed", "App changed"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+    )
+    client_id = models.CharField(max_length=100, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["kind", "-created_at"]),
+            models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["application", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.client_id}"

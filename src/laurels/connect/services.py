@@ -1,0 +1,257 @@
+"""Every change to connected apps, consents and grants goes through these functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
+
+from laurels.connect.models import AppConsent, Application, AuditEvent
+from laurels.connect.scopes import is_registrable_scope, parse_scopes
+from laurels.core.errors import NotFound
+
+if TYPE_CHECKING:
+    from laurels.accounts.models import User
+
+BADGR_PUBLIC_CLIENT_ID = "public"
+BADGR_PUBLIC_CLIENT_SCOPES = "rw:profile rw:issuer rw:backpack"
+API_DOCS_CLIENT_ID = "api-docs"
+
+
+@dataclass(frozen=True)
+class CreatedApplication:
+    """A new app and its client secret in clear, which is shown this once only."""
+
+    application: Application
+    client_secret: str | None
+
+
+def audit_record(
+    kind: str,
+    *,
+    user: User | None = None,
+    application: Application | None = None,
+    client_id: str = "",
+    ip_address: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        kind=kind,
+        user=user if user is not None and user.is_authenticated else None,
+        application=application,
+        client_id=client_id or (application.client_id if application else ""),
+        ip_address=ip_address or None,
+        detail=detail or {},
+    )
+
+
+def _clean_scopes(scopes: str | list[str]) -> str:
+    names = parse_scopes(scopes) if isinstance(scopes, str) else list(dict.fromkeys(scopes))
+    unknown = [s for s in names if not is_registrable_scope(s)]
+    if unknown:
+        raise ValidationError({"allowed_scopes": [f"Unknown scope: {s}" for s in unknown]})
+    return " ".join(names)
+
+
+@transaction.atomic
+def application_create(
+    *,
+    name: str,
+    redirect_uris: list[str],
+    scopes: str | list[str],
+    public: bool = False,
+    website_url: str = "",
+    logo_url: str = "",
+    terms_url: str = "",
+    privacy_url: str = "",
+    testing: bool = False,
+    first_party: bool = False,
+    client_id: str | None = None,
+    review: str = Application.Review.APPROVED,
+    grant_type: str = Application.GRANT_AUTHORIZATION_CODE,
+    source: str = Application.RegistrationSource.MANUAL,
+) -> CreatedApplication:
+    """Register an app. Public apps get no secret and must use PKCE."""
+    if not name.strip():
+        raise ValidationError({"name": ["An app needs a name."]})
+    secret = None if public else generate_client_secret()
+    application = Application(
+        name=name.strip(),
+        redirect_uris=" ".join(redirect_uris),
+        allowed_scopes=_clean_scopes(scopes),
+        client_type=Application.CLIENT_PUBLIC if public else Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=grant_type,
+        client_secret=secret or "",
+        website_url=website_url,
+        logo_url=logo_url,
+        terms_url=terms_url,
+        privacy_url=privacy_url,
+        testing=testing,
+        first_party=first_party,
+        review=review,
+        registration_source=source,
+        algorithm=Application.RS256_ALGORITHM,
+    )
+    if client_id:
+        application.client_id = client_id
+    application.full_clean()
+    application.save()
+    audit_record(
+        AuditEvent.Kind.APP_REGISTERED,
+        application=application,
+        detail={"scopes": application.allowed_scopes, "review": review, "source": source},
+    )
+    return CreatedApplication(application, secret)
+
+
+def application_get(*, client_id: str) -> Application:
+    found = Application.objects.filter(client_id=client_id).first()
+    if found is None:
+        raise NotFound(f"No app with client id {client_id}.")
+    return found
+
+
+@transaction.atomic
+def application_rotate_secret(*, application: Application) -> str:
+    """A new client secret (returned once); the old one stops working at once."""
+    if application.client_type == Application.CLIENT_PUBLIC:
+        raise ValidationError("A public app has no client secret.")
+    secret = generate_client_secret()
+    application.client_secret = secret
+    application.save()
+    audit_record(AuditEvent.Kind.APP_CHANGED, application=application, detail={"rotated": "secret"})
+    return secret
+
+
+@transaction.atomic
+def application_set_enabled(*, application: Application, enabled: bool) -> Application:
+    """A disabled app can neither start a flow nor use the tokens it holds."""
+    application.enabled = enabled
+    application.save(update_fields=["enabled", "updated"])
+    audit_record(AuditEvent.Kind.APP_CHANGED, application=application, detail={"enabled": enabled})
+    return application
+
+
+def application_ensure_builtin(
+    *,
+    client_id: str,
+    name: str,
+    scopes: str,
+    redirect_uris: list[str],
+    public: bool = True,
+    first_party: bool = True,
+    grant_type: str = Application.GRANT_AUTHORIZATION_CODE,
+    testing: bool = False,
+) -> Application:
+    """Create a first-party app Laurels itself relies on, if it is missing."""
+    existing = Application.objects.filter(client_id=client_id).first()
+    if existing is not None:
+        if existing.redirect_uris.split() != redirect_uris:  # LAURELS_BASE_URL changed
+            existing.redirect_uris = " ".join(redirect_uris)
+            existing.save(update_fields=["redirect_uris", "updated"])
+        return existing
+    return application_create(
+        name=name,
+        redirect_uris=redirect_uris,
+        scopes=scopes,
+        public=public,
+        first_party=first_party,
+        client_id=client_id,
+        grant_type=grant_type,
+    ).application
+
+
+def builtin_apps_ensure() -> None:
+    """The `public` client of Badgr's password log-in and the API docs' own client."""
+    application_ensure_builtin(
+        client_id=BADGR_PUBLIC_CLIENT_ID,
+        name="Badgr-compatible password log-in",
+        scopes=BADGR_PUBLIC_CLIENT_SCOPES,
+        redirect_uris=[],
+        grant_type=Application.GRANT_PASSWORD,
+    )
+    base = settings.LAURELS_BASE_URL
+    application_ensure_builtin(
+        client_id=API_DOCS_CLIENT_ID,
+        name="Laurels API docs",
+        scopes="rw:profile rw:issuer rw:backpack",
+        redirect_uris=[f"{base}/docs/oauth2-redirect"],
+    )
+
+
+# --- consent and grants --------------------------------------------------------------------
+
+
+def consent_covers(*, user: User, application: Application, scopes: list[str]) -> bool:
+    consent = AppConsent.objects.filter(user=user, application=application).first()
+    return consent is not None and set(scopes) <= consent.scope_set()
+
+
+@transaction.atomic
+def consent_record(
+    *, user: User, application: Application, scopes: list[str], ip_address: str | None = None
+) -> AppConsent:
+    """Remember the approval, adding these scopes to any approved before."""
+    consent, created = AppConsent.objects.select_for_update().get_or_create(
+        user=user, application=application, defaults={"scopes": " ".join(scopes)}
+    )
+    new_scopes = set(scopes) - consent.scope_set()
+    if not created and new_scopes:
+        consent.scopes = " ".join(sorted(consent.scope_set() | new_scopes))
+        consent.save(update_fields=["scopes", "updated_at"])
+    if created or new_scopes:
+        audit_record(
+            AuditEvent.Kind.CONSENT_GRANTED,
+            user=user,
+            application=application,
+            ip_address=ip_address,
+            detail={"scopes": " ".join(scopes)},
+        )
+    return consent
+
+
+def consent_mark_used(*, user: User, application: Application) -> None:
+    AppConsent.objects.filter(user=user, application=application).update(
+        last_used_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def app_access_revoke(
+    *, user: User, application: Application, ip_address: str | None = None
+) -> None:
+    """Remove every token, code and consent `application` holds for `user`."""
+    refresh_tokens = get_refresh_token_model().objects.filter(user=user, application=application)
+    now = timezone.now()
+    refresh_tokens.filter(revoked__isnull=True).update(revoked=now, updated=now)
+    get_access_token_model().objects.filter(user=user, application=application).delete()
+    get_id_token_model().objects.filter(user=user, application=application).delete()
+    get_grant_model().objects.filter(user=user, application=application).delete()
+    AppConsent.objects.filter(user=user, application=application).delete()
+    audit_record(
+        AuditEvent.Kind.APP_REVOKED, user=user, application=application, ip_address=ip_address
+    )
+
+
+def app_access_revoke_by_consent(
+    *, user: User, consent_entity_id: str, ip_address: str | None = None
+) -> None:
+    consent = (
+        AppConsent.objects.select_related("application")
+        .filter(entity_id=consent_entity_id, user=user)
+        .first()
+    )
+    if consent is None:
+        raise NotFound("You have not connected that app.")
+    app_access_revoke(user=user, application=consent.application, ip_address=ip_address)

@@ -50,7 +50,7 @@ def laurels_server(home: Path, *, workers: int = 1, **extra_env: str) -> Iterato
     log_path = home.parent / f"{home.name}-server-{port}.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [str(LAURELS), "serve", "--port", str(port), "--workers", str(workers)],
+            [str(LAURELS), "serve", "--port", str(port), "--workers", str(workers), "--access-log"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,5 +1,6 @@
 """`laurels serve` on a fresh data dir: migrates by itself and answers like production."""
 
+import socket
 import sqlite3
 
 import httpx
@@ -75,3 +76,20 @@ def test_second_start_on_the_same_home_keeps_data_and_key(server, tmp_path):
         assert "No migrations to apply" in again.log()
         assert "Collecting static files" not in again.log()
     assert (server.home / "secret_key").read_text() == key
+
+
+def test_idle_keep_alive_connections_do_not_block_new_clients(server):
+    """Browsers keep connections open; a server that counted them against its request
+    limit would stop answering new visitors (found with the OAuth client tests)."""
+    host, port = server.base_url.removeprefix("http://").split(":")
+    idle = []
+    try:
+        for _ in range(12):
+            connection = socket.create_connection((host, int(port)), timeout=10)
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert b"200 OK" in connection.recv(4096)
+            idle.append(connection)  # kept open, idle
+        assert httpx.get(f"{server.base_url}/healthz", timeout=10).status_code == 200
+    finally:
+        for connection in idle:
+            connection.close()

@@ -91,7 +91,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         interface=Interfaces.WSGI,
         workers=args.workers,
         blocking_threads=args.threads,
-        backpressure=args.threads,
         log_access=args.access_log,
         respawn_failed_workers=True,
     ).serve()

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from ninja.openapi.views import openapi_view
 
 from laurels.api.api import api
+from laurels.api.docs import oauth2_redirect
 from laurels.web.views import healthz
 
 urlpatterns = [
@@ -13,6 +14,7 @@ urlpatterns = [
     path("v2/", api.urls),
     path("docs", partial(openapi_view, api=api), name="api-docs"),
     path("docs/", RedirectView.as_view(url="/docs", permanent=True)),
+    path("docs/oauth2-redirect", oauth2_redirect, name="api-docs-oauth2-redirect"),
     path("admin/", admin.site.urls),
     path("accounts/", include("laurels.accounts.urls")),
     path("", include("laurels.connect.urls")),

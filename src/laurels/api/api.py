@@ -6,11 +6,25 @@ from ninja import NinjaAPI
 
 from laurels import __version__
 from laurels.api.auth import API_AUTH
+from laurels.api.docs import LaurelsSwagger, oauth_security_scheme
 from laurels.api.errors import install_error_handlers
 from laurels.api.tokens import router as tokens_router
 from laurels.api.users import router as users_router
 
-api = NinjaAPI(
+
+class LaurelsAPI(NinjaAPI):
+    """Publishes the Bearer scheme as OAuth2 (authorization code + PKCE), so the docs'
+    Authorize button and generated clients know how to get a token."""
+
+    def get_openapi_schema(self, *args, **kwargs):
+        schema = super().get_openapi_schema(*args, **kwargs)
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        if "BearerCaller" in schemes:
+            schemes["BearerCaller"] = oauth_security_scheme()
+        return schema
+
+
+api = LaurelsAPI(
     title="Laurels /v2 API",
     version=__version__,
     description=(
@@ -20,6 +34,7 @@ api = NinjaAPI(
     auth=API_AUTH,
     urls_namespace="v2",
     docs_url=None,
+    docs=LaurelsSwagger(),
 )
 install_error_handlers(api)
 api.add_router("", users_router)

@@ -82,9 +82,14 @@ def application_create(
     grant_type: str = Application.GRANT_AUTHORIZATION_CODE,
     source: str = Application.RegistrationSource.MANUAL,
 ) -> CreatedApplication:
-    """Register an app. Public apps get no secret and must use PKCE."""
+    """Register an app. Public apps get no secret and must use PKCE; a confidential app
+    without redirect URIs is a service that only uses client credentials."""
     if not name.strip():
         raise ValidationError({"name": ["An app needs a name."]})
+    if not redirect_uris and grant_type == Application.GRANT_AUTHORIZATION_CODE:
+        if public:
+            raise ValidationError({"redirect_uris": ["A public app needs a redirect URI."]})
+        grant_type = Application.GRANT_CLIENT_CREDENTIALS
     secret = None if public else generate_client_secret()
     application = Application(
         name=name.strip(),

@@ -9,7 +9,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-test run test test-sqlite test-postgres lint format migrations bench clean
+.PHONY: help install install-test browser-deps run test test-sqlite test-postgres lint format migrations bench clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,10 +31,19 @@ install: $(VENV)/.installed ## create .venv and install Laurels in it (editable)
 
 install-test: $(VENV)/.installed-test ## install what the tests need as well
 
+browser-deps: ## Debian's Chromium for the browser tests (installed when missing, as root)
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing Debian's chromium for the browser tests..."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "Chromium is missing and cannot be installed here: browser tests will be skipped."; \
+		fi; }
+
 run: install ## migrate the embedded database and serve at http://$(HOST):$(PORT)
 	$(BIN)/laurels serve --host $(HOST) --port $(PORT)
 
-test: install-test lint ## lint, then the whole suite (SQLite, and PostgreSQL when it answers)
+test: install-test lint browser-deps ## lint, then the whole suite (SQLite, and PostgreSQL when it answers)
 	$(MAKE) --no-print-directory test-sqlite
 	@if $(BIN)/python -c 'import psycopg, sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()' '$(TEST_DATABASE_URL)' 2>/dev/null; then \
 		$(MAKE) --no-print-directory test-postgres; \

@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 from html.parser import HTMLParser
+from pathlib import Path
 
 import httpx
 import pytest
@@ -241,3 +242,21 @@ def test_pkce_challenge_is_bound_to_the_code(server, registered, browser):
         session.fetch_token(
             f"{server.base_url}/o/token", authorization_response=callback, code_verifier="z" * 60
         )
+
+
+def test_the_shell_example_in_the_docs_works(server):
+    """docs/examples/oauth-dance.sh: register with `laurels apps create --json`, then the
+    dance with curl, exactly as the developer guide shows it."""
+    script = Path(__file__).parents[2] / "docs" / "examples" / "oauth-dance.sh"
+    env = server_env(
+        server.home, LAURELS_BASE_URL=server.base_url, EMAIL="dana@example.org", PASSWORD=PASSWORD
+    )
+    env["PATH"] = f"{LAURELS.parent}:{env['PATH']}"
+    result = subprocess.run(
+        ["bash", str(script)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "== done" in result.stdout
+    assert '"token_type": "Bearer"' in result.stdout
+    assert '"entityType": "BadgeUser"' in result.stdout
+    assert result.stdout.count('"success": true') == 2

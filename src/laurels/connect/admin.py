@@ -1,4 +1,6 @@
+from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from oauth2_provider.models import get_application_model
 
 from laurels.connect import services
@@ -52,6 +54,10 @@ class ApplicationAdmin(admin.ModelAdmin):
         "updated",
     ]
     actions = ["approve", "disable"]
+    # A URL typed without a scheme means https (Django 6's default, chosen now).
+    formfield_overrides = {
+        models.URLField: {"form_class": forms.URLField, "assume_scheme": "https"}
+    }
 
     @admin.action(description="Approve the selected apps (pending review)")
     def approve(self, request, queryset):

@@ -148,6 +148,20 @@ def application_set_enabled(*, application: Application, enabled: bool) -> Appli
     return application
 
 
+@transaction.atomic
+def application_review_set(*, application: Application, review: str, actor: User) -> Application:
+    """An admin's decision on a self-registered app that asked for more than the policy."""
+    application.review = review
+    application.save(update_fields=["review", "updated"])
+    audit_record(
+        AuditEvent.Kind.APP_CHANGED,
+        user=actor,
+        application=application,
+        detail={"review": review},
+    )
+    return application
+
+
 def application_ensure_builtin(
     *,
     client_id: str,

@@ -1,6 +1,7 @@
 """factory_boy factories for the test suite; parameters name the states tests need."""
 
 import factory
+from django.utils import timezone
 
 from laurels.accounts.models import EmailAddress, User
 
@@ -37,3 +38,67 @@ class UserFactory(factory.django.DjangoModelFactory):
         verified=factory.SelfAttribute("..verified"),
         primary=True,
     )
+
+
+def png_bytes(size: tuple[int, int] = (64, 64), color: str = "gold") -> bytes:
+    """A real PNG made with Pillow."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGBA", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def png_data_uri(size: tuple[int, int] = (64, 64)) -> str:
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(png_bytes(size)).decode()
+
+
+class IssuerFactory(factory.django.DjangoModelFactory):
+    """An issuer; `IssuerFactory(owner=user)` makes that user its owner."""
+
+    class Meta:
+        model = "issuing.Issuer"
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Issuer {n}")
+    url = "https://issuer.example.org"
+    email = "badges@issuer.example.org"
+    description = "Awards badges."
+
+    @factory.post_generation
+    def owner(self, create, extracted, **kwargs):
+        if create and extracted is not None:
+            from laurels.issuing.models import IssuerStaff
+
+            IssuerStaff.objects.create(issuer=self, user=extracted, role="owner")
+
+
+class BadgeClassFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "issuing.BadgeClass"
+
+    issuer = factory.SubFactory(IssuerFactory)
+    name = factory.Sequence(lambda n: f"Badge {n}")
+    description = "For doing the thing."
+    criteria_narrative = "Do the thing."
+    image = factory.django.FileField(filename="badge.png", data=png_bytes())
+
+
+class AssertionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "issuing.Assertion"
+
+    badge_class = factory.SubFactory(BadgeClassFactory)
+    issuer = factory.SelfAttribute("badge_class.issuer")
+    recipient_type = "email"
+    recipient_plaintext = factory.Sequence(lambda n: f"earner{n}@example.org")
+    recipient_identity = factory.LazyAttribute(lambda a: a.recipient_plaintext)
+    recipient_hashed = False
+    issued_on = factory.LazyFunction(timezone.now)
+
+    class Params:
+        revoked_for = factory.Trait(revoked=True, revocation_reason="Issued in error")

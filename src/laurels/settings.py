@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "laurels.core",
     "laurels.accounts",
     "laurels.connect",
+    "laurels.issuing",
     "laurels.api",
     "laurels.web",
 ]
@@ -212,7 +213,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Largest request body accepted anywhere (413 beyond it); uploads have their own caps.
 LAURELS_MAX_REQUEST_BYTES = env_int("LAURELS_MAX_REQUEST_BYTES", 16 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = LAURELS_MAX_REQUEST_BYTES
-NINJA_PAGINATION_PER_PAGE = 100
+# Badge and issuer images: largest upload, and largest PNG in pixels (decompression bombs).
+LAURELS_IMAGE_MAX_BYTES = env_int("LAURELS_IMAGE_MAX_BYTES", 512 * 1024, minimum=1024)
+LAURELS_IMAGE_MAX_PIXELS = env_int("LAURELS_IMAGE_MAX_PIXELS", 2048 * 2048, minimum=64 * 64)
+MEDIA_ROOT = LAURELS_HOME / "media"
 
 # --- Static files, i18n ----------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from laurels import __version__
 from laurels.api.auth import API_AUTH
 from laurels.api.docs import LaurelsSwagger, oauth_security_scheme
 from laurels.api.errors import install_error_handlers
+from laurels.api.issuing import router as issuing_router
 from laurels.api.tokens import router as tokens_router
 from laurels.api.users import router as users_router
 
@@ -39,3 +40,4 @@ api = LaurelsAPI(
 install_error_handlers(api)
 api.add_router("", users_router)
 api.add_router("", tokens_router)
+api.add_router("", issuing_router)

@@ -43,6 +43,14 @@ def envelope_of(item: type[Schema]) -> type[Schema]:
     )
 
 
+@cache
+def feed_envelope_of(item: type[Schema]) -> type[Schema]:
+    """A change feed's envelope: the items and the `timestamp` to ask `since` next time."""
+    return create_model(
+        f"{item.__name__}FeedEnvelope", __base__=envelope_of(item), timestamp=(str, ...)
+    )
+
+
 def envelope(result: Any = None, *, description: str = "ok") -> dict[str, Any]:
     """A success envelope; a single object becomes a one-item list."""
     if result is None:

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from laurels.connect.scopes import Scope, expand_scopes
-from laurels.core.errors import PermissionDenied
+from laurels.core.errors import NotFound, PermissionDenied
 
 
 class InsufficientScope(PermissionDenied):
@@ -48,12 +48,14 @@ class Caller:
     """Who is calling the API: the user, and the scopes if a connected app's token is used.
 
     `scopes is None` means a first-party session, limited only by the user's own rights.
+    `roles` caches the user's issuer roles for the length of one request.
     """
 
     user: User
     scopes: frozenset[str] | None = None
     application: object | None = None
     granted: frozenset[str] = field(init=False)
+    roles: dict[int, str | None] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         granted = expand_scopes(self.scopes) if self.scopes is not None else frozenset()
@@ -82,3 +84,131 @@ def require(caller: Caller, permission: Permission) -> None:
     if not scopes:
         raise PermissionDenied("Connected apps cannot do this; sign in to Laurels yourself.")
     raise InsufficientScope(scopes)
+
+
+# --- Issuing: the user's role on the issuer, intersected with the token's scopes ----------
+
+
+class IssuingAction(StrEnum):
+    ISSUER_VIEW = "issuer:view"
+    ISSUER_EDIT = "issuer:edit"
+    ISSUER_DELETE = "issuer:delete"
+    STAFF_MANAGE = "issuer:staff"
+    BADGECLASS_DEFINE = "badgeclass:define"
+    BADGECLASS_VIEW = "badgeclass:view"
+    BADGECLASS_EDIT = "badgeclass:edit"
+    AWARD = "assertion:award"
+    AWARD_HISTORY = "assertion:history"
+    AWARD_REVOKE = "assertion:revoke"
+
+
+# The least role on the issuer that may take each action (staff < editor < owner).
+ROLE_NEEDED: dict[IssuingAction, str] = {
+    IssuingAction.ISSUER_VIEW: "staff",
+    IssuingAction.ISSUER_EDIT: "editor",
+    IssuingAction.ISSUER_DELETE: "owner",
+    IssuingAction.STAFF_MANAGE: "owner",
+    IssuingAction.BADGECLASS_DEFINE: "editor",
+    IssuingAction.BADGECLASS_VIEW: "staff",
+    IssuingAction.BADGECLASS_EDIT: "editor",
+    IssuingAction.AWARD: "staff",
+    IssuingAction.AWARD_HISTORY: "staff",
+    IssuingAction.AWARD_REVOKE: "editor",
+}
+ROLE_RANK = {"staff": 1, "editor": 2, "owner": 3}
+
+# Issuer-wide scopes that allow each action to a token (after rw -> r expansion).
+ISSUER_SCOPES: dict[IssuingAction, frozenset[str]] = {
+    IssuingAction.ISSUER_VIEW: frozenset({Scope.ISSUER_READ}),
+    IssuingAction.ISSUER_EDIT: frozenset({Scope.ISSUER_WRITE}),
+    IssuingAction.ISSUER_DELETE: frozenset({Scope.ISSUER_WRITE}),
+    IssuingAction.STAFF_MANAGE: frozenset({Scope.ISSUER_WRITE}),
+    IssuingAction.BADGECLASS_DEFINE: frozenset({Scope.ISSUER_DEFINE}),
+    IssuingAction.BADGECLASS_VIEW: frozenset({Scope.ISSUER_READ}),
+    IssuingAction.BADGECLASS_EDIT: frozenset({Scope.ISSUER_DEFINE}),
+    IssuingAction.AWARD: frozenset({Scope.ISSUER_AWARD}),
+    IssuingAction.AWARD_HISTORY: frozenset({Scope.ISSUER_READ, Scope.ISSUER_HISTORY}),
+    IssuingAction.AWARD_REVOKE: frozenset({Scope.ISSUER_WRITE}),
+}
+
+# Badge-class-bound scope prefix that allows each action on that one badge class.
+BADGECLASS_SCOPES: dict[IssuingAction, str] = {
+    IssuingAction.BADGECLASS_VIEW: "r:badgeclass",
+    IssuingAction.BADGECLASS_EDIT: "rw:badgeclass",
+    IssuingAction.AWARD: "rw:badgeclass",
+    IssuingAction.AWARD_HISTORY: "r:badgeclass",
+    IssuingAction.AWARD_REVOKE: "rw:badgeclass",
+}
+
+
+def issuer_role(caller: Caller, issuer) -> str | None:
+    """The caller's role on `issuer` (None for non-members), looked up once per request."""
+    if issuer.pk not in caller.roles:
+        from laurels.issuing.models import IssuerStaff
+
+        caller.roles[issuer.pk] = (
+            IssuerStaff.objects.filter(issuer=issuer, user=caller.user)
+            .values_list("role", flat=True)
+            .first()
+        )
+    return caller.roles[issuer.pk]
+
+
+def scope_allows(caller: Caller, action: IssuingAction, badge_class=None) -> bool:
+    if caller.is_session:
+        return True
+    if ISSUER_SCOPES[action] & caller.granted:
+        return True
+    prefix = BADGECLASS_SCOPES.get(action)
+    return bool(
+        prefix and badge_class is not None and f"{prefix}:{badge_class.entity_id}" in caller.granted
+    )
+
+
+def scopes_for(action: IssuingAction, badge_class=None) -> frozenset[str]:
+    """The scopes a token could hold to be allowed `action` (for insufficient_scope)."""
+    scopes = set(ISSUER_SCOPES[action])
+    prefix = BADGECLASS_SCOPES.get(action)
+    if prefix and badge_class is not None:
+        scopes.add(f"{prefix}:{badge_class.entity_id}")
+    return frozenset(scopes)
+
+
+def require_issuing(caller: Caller, action: IssuingAction, issuer, badge_class=None) -> None:
+    """Allow `action` on `issuer` (and `badge_class`) or raise.
+
+    Non-members get NotFound, so entity ids of private issuers do not leak; members whose
+    role is too low get PermissionDenied; tokens without a fitting scope get
+    InsufficientScope. A session acts with all of the user's roles.
+    """
+    role = issuer_role(caller, issuer) if caller.user.is_active else None
+    if role is None:
+        raise NotFound()
+    if ROLE_RANK[role] < ROLE_RANK[ROLE_NEEDED[action]]:
+        raise PermissionDenied(
+            f"Your role on this issuer ({role}) does not allow this; "
+            f"it needs {ROLE_NEEDED[action]} or above."
+        )
+    if not scope_allows(caller, action, badge_class):
+        raise InsufficientScope(scopes_for(action, badge_class))
+
+
+def require_issuing_scope(
+    caller: Caller, action: IssuingAction, *, allow_badge_class_scopes: bool = False
+) -> None:
+    """For actions without one target (lists, creating an issuer). With
+    `allow_badge_class_scopes`, a token bound to single badge classes passes too; the list
+    then shows just those (see issuing.selectors)."""
+    if not caller.user.is_active:
+        raise PermissionDenied()
+    if scope_allows(caller, action):
+        return
+    if allow_badge_class_scopes and badge_class_scoped_ids(caller):
+        return
+    raise InsufficientScope(ISSUER_SCOPES[action])
+
+
+def badge_class_scoped_ids(caller: Caller, access: str = "r") -> frozenset[str]:
+    """Entity ids of the badge classes a token is bound to (for list endpoints)."""
+    prefix = f"{access}:badgeclass:"
+    return frozenset(s.removeprefix(prefix) for s in caller.granted if s.startswith(prefix))

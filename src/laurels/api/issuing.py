@@ -1,0 +1,554 @@
+"""/v2 issuers, badge classes and assertions (Badgr's paths and field names).
+
+Handlers are thin: permissions through `connect.permissions` (via the selectors), writes
+through `issuing.services`, JSON through `issuing_presenters`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import Query, Router, Schema, Status
+
+from laurels.api.envelope import envelope, envelope_of, feed_envelope_of, with_error_responses
+from laurels.api.idempotency import idempotent
+from laurels.api.issuing_presenters import assertion_json, badge_class_json, iso, issuer_json
+from laurels.api.issuing_schemas import (
+    AssertionOut,
+    AssertionUpdateIn,
+    AwardIn,
+    BadgeClassIn,
+    BadgeClassOut,
+    BadgeClassUpdateIn,
+    BatchAwardIn,
+    BatchRevokeItem,
+    IssuerAwardIn,
+    IssuerIn,
+    IssuerOut,
+    IssuerUpdateIn,
+    RevokeResultOut,
+    StaffIn,
+    StaffListIn,
+    StaffOut,
+)
+from laurels.api.pagination import changes_page, newest_first_page
+from laurels.connect.permissions import IssuingAction as Action
+from laurels.connect.permissions import require_issuing, require_issuing_scope
+from laurels.core.errors import DomainError
+from laurels.issuing import selectors, services
+from laurels.issuing.images import image_from_data_uri
+from laurels.issuing.models import Assertion, BadgeClass, Issuer
+
+router = Router(tags=["Issuing"])
+
+IssuerEnvelope = envelope_of(IssuerOut)
+BadgeClassEnvelope = envelope_of(BadgeClassOut)
+AssertionEnvelope = envelope_of(AssertionOut)
+StaffEnvelope = envelope_of(StaffOut)
+RevokeEnvelope = envelope_of(RevokeResultOut)
+
+
+class ListQuery(Schema):
+    num: int | None = None
+    cursor: str | None = None
+
+
+class AssertionQuery(ListQuery):
+    recipient: str | None = None
+    revoked: bool | None = None
+    issuedSince: datetime | None = None
+    issuedUntil: datetime | None = None
+
+
+class ChangedQuery(ListQuery):
+    since: datetime | None = None
+
+
+def _ok(schema):
+    return with_error_responses({200: schema})
+
+
+def _created(schema):
+    return with_error_responses({200: schema, 201: schema})
+
+
+def _image(value: str | None):
+    return image_from_data_uri(value) if value else None
+
+
+def _filters(query: AssertionQuery) -> dict:
+    return {
+        "recipient": query.recipient,
+        "revoked": query.revoked,
+        "issued_since": query.issuedSince,
+        "issued_until": query.issuedUntil,
+    }
+
+
+def _feed(request, response, model, presenter, query: ChangedQuery) -> dict:
+    """A change feed page, with `timestamp`: the `since` to ask with next time."""
+    started = timezone.now()
+    rows = selectors.changed_since(model, caller=request.auth, since=query.since)
+    page = changes_page(
+        rows, request=request, response=response, num=query.num, cursor=query.cursor
+    )
+    body = envelope([presenter(row) for row in page])
+    body["timestamp"] = iso(page[-1].updated_at if "Link" in response else started)
+    return body
+
+
+def _staff_pairs(staff: list[StaffIn]) -> list[tuple[str, str]]:
+    pairs = []
+    for member in staff:
+        person = member.email or member.user
+        if not person:
+            raise ValidationError({"staff": ["Each staff member needs an email or a user."]})
+        pairs.append((person, member.role))
+    return pairs
+
+
+# --- issuers ---------------------------------------------------------------------------------
+
+
+@router.get(
+    "/issuers/changed", response=_ok(feed_envelope_of(IssuerOut)), summary="Issuers changed since"
+)
+def issuers_changed(request: HttpRequest, response: HttpResponse, query: Query[ChangedQuery]):
+    """Issuers you work for that changed after `since`, oldest change first. Use the
+    answer's `timestamp` as the next `since`; follow `Link: rel="next"` for more pages."""
+    require_issuing_scope(request.auth, Action.ISSUER_VIEW)
+    return _feed(request, response, Issuer, issuer_json, query)
+
+
+@router.get("/issuers", response=_ok(IssuerEnvelope), summary="Your issuers")
+def issuers_list(request: HttpRequest, response: HttpResponse, query: Query[ListQuery]):
+    require_issuing_scope(request.auth, Action.ISSUER_VIEW)
+    rows = selectors.issuers_visible(caller=request.auth)
+    page = newest_first_page(
+        rows, request=request, response=response, num=query.num, cursor=query.cursor
+    )
+    return envelope([issuer_json(issuer) for issuer in page])
+
+
+@router.post("/issuers", response=_created(IssuerEnvelope), summary="Create an issuer")
+def issuers_create(request: HttpRequest, payload: IssuerIn):
+    """You become the new issuer's owner."""
+    require_issuing_scope(request.auth, Action.ISSUER_EDIT)
+    issuer = services.issuer_create(
+        actor=request.auth.user,
+        name=payload.name,
+        url=payload.url,
+        email=payload.email,
+        description=payload.description,
+        image=_image(payload.image),
+    )
+    issuer = selectors.issuer_for(
+        caller=request.auth, entity_id=issuer.entity_id, action=Action.ISSUER_VIEW
+    )
+    return Status(201, envelope(issuer_json(issuer)))
+
+
+@router.get("/issuers/{entity_id}", response=_ok(IssuerEnvelope), summary="An issuer")
+def issuer_get(request: HttpRequest, entity_id: str):
+    issuer = selectors.issuer_for(
+        caller=request.auth, entity_id=entity_id, action=Action.ISSUER_VIEW
+    )
+    return envelope(issuer_json(issuer))
+
+
+@router.put("/issuers/{entity_id}", response=_ok(IssuerEnvelope), summary="Change an issuer")
+def issuer_update(request: HttpRequest, entity_id: str, payload: IssuerUpdateIn):
+    """Editors change the details; changing `staff` takes an owner."""
+    issuer = selectors.issuer_for(
+        caller=request.auth, entity_id=entity_id, action=Action.ISSUER_EDIT
+    )
+    if payload.staff is not None:
+        require_issuing(request.auth, Action.STAFF_MANAGE, issuer)
+    services.issuer_update(
+        issuer=issuer,
+        name=payload.name,
+        url=payload.url,
+        email=payload.email,
+        description=payload.description,
+        image=_image(payload.image),
+    )
+    if payload.staff is not None:
+        services.issuer_staff_set(issuer=issuer, staff=_staff_pairs(payload.staff))
+    request.auth.roles.clear()
+    return envelope(
+        issuer_json(
+            selectors.issuer_for(
+                caller=request.auth, entity_id=entity_id, action=Action.ISSUER_VIEW
+            )
+        )
+    )
+
+
+@router.delete("/issuers/{entity_id}", response=_ok(IssuerEnvelope), summary="Delete an issuer")
+def issuer_delete(request: HttpRequest, entity_id: str):
+    issuer = selectors.issuer_for(
+        caller=request.auth, entity_id=entity_id, action=Action.ISSUER_DELETE
+    )
+    services.issuer_delete(issuer=issuer)
+    return envelope(description="Deleted.")
+
+
+@router.get("/issuers/{entity_id}/staff", response=_ok(StaffEnvelope), summary="An issuer's staff")
+def issuer_staff(request: HttpRequest, entity_id: str):
+    issuer = selectors.issuer_for(
+        caller=request.auth, entity_id=entity_id, action=Action.STAFF_MANAGE
+    )
+    return envelope(issuer_json(issuer)["staff"])
+
+
+@router.put(
+    "/issuers/{entity_id}/staff", response=_ok(StaffEnvelope), summary="Replace an issuer's staff"
+)
+def issuer_staff_set(request: HttpRequest, entity_id: str, payload: StaffListIn):
+    """Owner only. Give everyone who should be staff, by verified email or user entityId;
+    at least one owner must remain."""
+    issuer = selectors.issuer_for(
+        caller=request.auth, entity_id=entity_id, action=Action.STAFF_MANAGE
+    )
+    members = services.issuer_staff_set(issuer=issuer, staff=_staff_pairs(payload.staff))
+    return envelope(
+        [{"user": m.user.entity_id, "email": m.user.email, "role": m.role} for m in members]
+    )
+
+
+# --- badge classes ---------------------------------------------------------------------------
+
+
+@router.get(
+    "/issuers/{entity_id}/badgeclasses",
+    response=_ok(BadgeClassEnvelope),
+    summary="An issuer's badge classes",
+)
+def issuer_badge_classes(
+    request: HttpRequest, response: HttpResponse, entity_id: str, query: Query[ListQuery]
+):
+    issuer = selectors.issuer_for_list(
+        caller=request.auth, entity_id=entity_id, action=Action.BADGECLASS_VIEW
+    )
+    rows = selectors.badge_classes_visible(caller=request.auth, issuer=issuer)
+    page = newest_first_page(
+        rows, request=request, response=response, num=query.num, cursor=query.cursor
+    )
+    return envelope([badge_class_json(b) for b in page])
+
+
+@router.post(
+    "/issuers/{entity_id}/badgeclasses",
+    response=_created(BadgeClassEnvelope),
+    summary="Define a badge class",
+)
+def issuer_badge_class_create(request: HttpRequest, entity_id: str, payload: BadgeClassIn):
+    issuer = selectors.issuer_for(
+        caller=request.auth, entity_id=entity_id, action=Action.BADGECLASS_DEFINE
+    )
+    badge_class = services.badge_class_create(
+        issuer=issuer,
+        actor=request.auth.user,
+        name=payload.name,
+        description=payload.description,
+        image=_image(payload.image),
+        criteria_url=payload.criteriaUrl or "",
+        criteria_narrative=payload.criteriaNarrative or "",
+        alignments=payload.alignments,
+        tags=payload.tags,
+        expires_amount=payload.expires.amount if payload.expires else None,
+        expires_duration=payload.expires.duration if payload.expires else None,
+    )
+    return Status(201, envelope(badge_class_json(badge_class)))
+
+
+@router.get(
+    "/badgeclasses/changed", response=_ok(BadgeClassEnvelope), summary="Badge classes changed since"
+)
+def badge_classes_changed(request: HttpRequest, response: HttpResponse, query: Query[ChangedQuery]):
+    require_issuing_scope(request.auth, Action.BADGECLASS_VIEW)
+    return _feed(request, response, BadgeClass, badge_class_json, query)
+
+
+@router.get("/badgeclasses", response=_ok(BadgeClassEnvelope), summary="Your badge classes")
+def badge_classes_list(request: HttpRequest, response: HttpResponse, query: Query[ListQuery]):
+    """Badge classes of every issuer you work for (or, for a token bound to single badge
+    classes, just those)."""
+    require_issuing_scope(request.auth, Action.BADGECLASS_VIEW, allow_badge_class_scopes=True)
+    rows = selectors.badge_classes_visible(caller=request.auth)
+    page = newest_first_page(
+        rows, request=request, response=response, num=query.num, cursor=query.cursor
+    )
+    return envelope([badge_class_json(b) for b in page])
+
+
+@router.get("/badgeclasses/{entity_id}", response=_ok(BadgeClassEnvelope), summary="A badge class")
+def badge_class_get(request: HttpRequest, entity_id: str):
+    badge_class = selectors.badge_class_for(
+        caller=request.auth, entity_id=entity_id, action=Action.BADGECLASS_VIEW
+    )
+    return envelope(badge_class_json(badge_class))
+
+
+@router.put(
+    "/badgeclasses/{entity_id}", response=_ok(BadgeClassEnvelope), summary="Change a badge class"
+)
+def badge_class_update(request: HttpRequest, entity_id: str, payload: BadgeClassUpdateIn):
+    badge_class = selectors.badge_class_for(
+        caller=request.auth, entity_id=entity_id, action=Action.BADGECLASS_EDIT
+    )
+    changes = {
+        "name": payload.name,
+        "description": payload.description,
+        "criteria_url": payload.criteriaUrl,
+        "criteria_narrative": payload.criteriaNarrative,
+        "alignments": payload.alignments,
+        "tags": payload.tags,
+    }
+    if "expires" in payload.model_fields_set:
+        changes["expires_amount"] = payload.expires.amount if payload.expires else None
+        changes["expires_duration"] = payload.expires.duration if payload.expires else None
+    services.badge_class_update(badge_class=badge_class, image=_image(payload.image), **changes)
+    return envelope(badge_class_json(badge_class))
+
+
+@router.delete(
+    "/badgeclasses/{entity_id}",
+    response=with_error_responses({200: BadgeClassEnvelope, 409: BadgeClassEnvelope}),
+    summary="Delete a badge class",
+)
+def badge_class_delete(request: HttpRequest, entity_id: str):
+    """Refused with 409 while the badge class has awards."""
+    badge_class = selectors.badge_class_for(
+        caller=request.auth, entity_id=entity_id, action=Action.BADGECLASS_EDIT
+    )
+    services.badge_class_delete(badge_class=badge_class)
+    return envelope(description="Deleted.")
+
+
+# --- awards ----------------------------------------------------------------------------------
+
+
+def _award_input(item) -> services.AwardInput:
+    return services.AwardInput(
+        recipient=services.Recipient(
+            identity=item.recipient.identity,
+            type=item.recipient.type,
+            hashed=item.recipient.hashed,
+            name=item.recipient.plaintextIdentity or "",
+        ),
+        narrative=item.narrative,
+        evidence=[e.model_dump(exclude_none=True) for e in item.evidence],
+        expires=item.expires,
+        issued_on=item.issuedOn,
+    )
+
+
+def _award(request: HttpRequest, badge_class: BadgeClass, payload: AwardIn):
+    require_issuing(request.auth, Action.AWARD, badge_class.issuer, badge_class)
+
+    def produce() -> tuple[int, dict]:
+        assertion = services.assertion_award(
+            badge_class=badge_class,
+            award=_award_input(payload),
+            actor=request.auth.user,
+            notify=payload.notify,
+            allow_duplicate_awards=payload.allowDuplicateAwards,
+        )
+        assertion.badge_class, assertion.issuer = badge_class, badge_class.issuer
+        return 201, envelope(assertion_json(assertion))
+
+    return Status(*idempotent(request, request.auth.user, produce))
+
+
+@router.get(
+    "/badgeclasses/{entity_id}/assertions",
+    response=_ok(AssertionEnvelope),
+    summary="Awards of a badge class",
+)
+def badge_class_assertions(
+    request: HttpRequest, response: HttpResponse, entity_id: str, query: Query[AssertionQuery]
+):
+    badge_class = selectors.badge_class_for(
+        caller=request.auth, entity_id=entity_id, action=Action.AWARD_HISTORY
+    )
+    rows = selectors.badge_class_assertions(badge_class=badge_class, **_filters(query))
+    page = newest_first_page(
+        rows, request=request, response=response, num=query.num, cursor=query.cursor
+    )
+    return envelope([assertion_json(a) for a in page])
+
+
+@router.post(
+    "/badgeclasses/{entity_id}/assertions",
+    response=_created(AssertionEnvelope),
+    summary="Award a badge",
+)
+def badge_class_award(request: HttpRequest, entity_id: str, payload: AwardIn):
+    """Send `Idempotency-Key` to make retries safe: a repeated request gets the first
+    answer back instead of a second award."""
+    badge_class = selectors.badge_class_for(
+        caller=request.auth, entity_id=entity_id, action=Action.BADGECLASS_VIEW
+    )
+    return _award(request, badge_class, payload)
+
+
+@router.post(
+    "/badgeclasses/{entity_id}/issue",
+    response=_created(AssertionEnvelope),
+    summary="Award a badge to many recipients",
+)
+def badge_class_award_batch(request: HttpRequest, entity_id: str, payload: BatchAwardIn):
+    """All or nothing, in one transaction: if any recipient is invalid, nobody is awarded
+    and `fieldErrors` names each problem (`assertions.N.recipient`). Up to 10,000."""
+    badge_class = selectors.badge_class_for(
+        caller=request.auth, entity_id=entity_id, action=Action.AWARD
+    )
+
+    def produce() -> tuple[int, dict]:
+        created = services.assertions_award(
+            badge_class=badge_class,
+            awards=[_award_input(item) for item in payload.assertions],
+            actor=request.auth.user,
+            notify=payload.notify,
+            allow_duplicate_awards=payload.allowDuplicateAwards,
+        )
+        for assertion in created:
+            assertion.badge_class, assertion.issuer = badge_class, badge_class.issuer
+        return 201, envelope([assertion_json(a) for a in created])
+
+    return Status(*idempotent(request, request.auth.user, produce))
+
+
+@router.get(
+    "/issuers/{entity_id}/assertions",
+    response=_ok(AssertionEnvelope),
+    summary="Awards of an issuer",
+)
+def issuer_assertions(
+    request: HttpRequest, response: HttpResponse, entity_id: str, query: Query[AssertionQuery]
+):
+    issuer = selectors.issuer_for_list(
+        caller=request.auth, entity_id=entity_id, action=Action.AWARD_HISTORY
+    )
+    rows = selectors.issuer_assertions(caller=request.auth, issuer=issuer, **_filters(query))
+    page = newest_first_page(
+        rows, request=request, response=response, num=query.num, cursor=query.cursor
+    )
+    return envelope([assertion_json(a) for a in page])
+
+
+@router.post(
+    "/issuers/{entity_id}/assertions",
+    response=_created(AssertionEnvelope),
+    summary="Award a badge of this issuer",
+)
+def issuer_award(request: HttpRequest, entity_id: str, payload: IssuerAwardIn):
+    """Name the badge class by exactly one of `badgeclass` (entityId),
+    `badgeclassOpenBadgeId` (its URL) or `badgeclassName`."""
+    issuer = selectors.issuer_for_list(
+        caller=request.auth, entity_id=entity_id, action=Action.AWARD
+    )
+    named = [
+        v for v in (payload.badgeclass, payload.badgeclassOpenBadgeId, payload.badgeclassName) if v
+    ]
+    if len(named) != 1:
+        raise ValidationError(
+            {
+                "badgeclass": [
+                    "Name the badge class by exactly one of badgeclass, badgeclassOpenBadgeId or "
+                    "badgeclassName."
+                ]
+            }
+        )
+    if payload.badgeclass:
+        badge_class = BadgeClass.objects.filter(issuer=issuer, entity_id=payload.badgeclass).first()
+    elif payload.badgeclassOpenBadgeId:
+        badge_class = selectors.badge_class_by_open_badge_id(
+            issuer=issuer, url=payload.badgeclassOpenBadgeId
+        )
+    else:
+        badge_class = selectors.badge_class_by_name(issuer=issuer, name=payload.badgeclassName)
+    if badge_class is None:
+        raise ValidationError({"badgeclass": ["This issuer has no such badge class."]})
+    badge_class.issuer = issuer
+    return _award(request, badge_class, payload)
+
+
+@router.get(
+    "/assertions/changed",
+    response=_ok(feed_envelope_of(AssertionOut)),
+    summary="Awards changed since",
+)
+def assertions_changed(request: HttpRequest, response: HttpResponse, query: Query[ChangedQuery]):
+    require_issuing_scope(request.auth, Action.AWARD_HISTORY)
+    return _feed(request, response, Assertion, assertion_json, query)
+
+
+@router.post("/assertions/revoke", response=_ok(RevokeEnvelope), summary="Revoke many awards")
+def assertions_revoke(request: HttpRequest, payload: list[BatchRevokeItem]):
+    """Each item is revoked or refused on its own; the answer says which, in order."""
+    results = []
+    for item in payload:
+        try:
+            assertion = selectors.assertion_for(
+                caller=request.auth, entity_id=item.entityId, action=Action.AWARD_REVOKE
+            )
+            services.assertion_revoke(assertion=assertion, reason=item.revocationReason)
+        except (DomainError, ValidationError) as error:
+            reason = error.message if isinstance(error, DomainError) else " ".join(error.messages)
+            results.append({"entityId": item.entityId, "revoked": False, "reason": reason})
+        else:
+            results.append({"entityId": item.entityId, "revoked": True})
+    return envelope(results)
+
+
+@router.get("/assertions/{entity_id}", response=_ok(AssertionEnvelope), summary="An award")
+def assertion_get(request: HttpRequest, entity_id: str):
+    assertion = selectors.assertion_for(
+        caller=request.auth, entity_id=entity_id, action=Action.AWARD_HISTORY
+    )
+    return envelope(assertion_json(assertion))
+
+
+@router.put("/assertions/{entity_id}", response=_ok(AssertionEnvelope), summary="Change an award")
+def assertion_update(request: HttpRequest, entity_id: str, payload: AssertionUpdateIn):
+    assertion = selectors.assertion_for(
+        caller=request.auth, entity_id=entity_id, action=Action.AWARD_REVOKE
+    )
+    services.assertion_update(
+        assertion=assertion,
+        narrative=payload.narrative,
+        evidence=[e.model_dump(exclude_none=True) for e in payload.evidence]
+        if payload.evidence is not None
+        else None,
+        expires=payload.expires,
+        clear_expiry="expires" in payload.model_fields_set and payload.expires is None,
+    )
+    return envelope(assertion_json(assertion))
+
+
+@router.delete(
+    "/assertions/{entity_id}", response=_ok(AssertionEnvelope), summary="Revoke an award"
+)
+def assertion_revoke(request: HttpRequest, entity_id: str):
+    """Body `{"revocation_reason": "..."}` (or `?revocation_reason=`). The award stays
+    visible, marked revoked with its reason."""
+    assertion = selectors.assertion_for(
+        caller=request.auth, entity_id=entity_id, action=Action.AWARD_REVOKE
+    )
+    data = {"revocation_reason": request.GET.get("revocation_reason", "")}
+    if request.body:
+        try:
+            data = json.loads(request.body)
+        except ValueError:
+            raise ValidationError("The request body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise ValidationError("The request body must be a JSON object.")
+    reason = data.get("revocation_reason") or data.get("revocationReason") or ""
+    services.assertion_revoke(assertion=assertion, reason=str(reason))
+    return envelope(assertion_json(assertion))

@@ -1,0 +1,101 @@
+"""Issuing objects as Badgr's v2 JSON (camelCase), with their public Open Badges URLs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.conf import settings
+
+from laurels.issuing.models import Assertion, BadgeClass, Issuer
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a `Z`."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def public_url(kind: str, entity_id: str) -> str:
+    return f"{settings.LAURELS_BASE_URL}/public/{kind}/{entity_id}"
+
+
+def _creator(instance) -> str | None:
+    return instance.created_by.entity_id if instance.created_by_id else None
+
+
+def issuer_json(issuer: Issuer) -> dict:
+    """`staff` should be prefetched with its users."""
+    return {
+        "entityType": "Issuer",
+        "entityId": issuer.entity_id,
+        "openBadgeId": public_url("issuers", issuer.entity_id),
+        "createdAt": iso(issuer.created_at),
+        "createdBy": _creator(issuer),
+        "name": issuer.name,
+        "image": public_url("issuers", issuer.entity_id) + "/image" if issuer.image else None,
+        "email": issuer.email,
+        "description": issuer.description,
+        "url": issuer.url,
+        "staff": [
+            {"user": member.user.entity_id, "email": member.user.email, "role": member.role}
+            for member in issuer.staff.all()
+        ],
+        "extensions": {},
+    }
+
+
+def badge_class_json(badge_class: BadgeClass) -> dict:
+    """`issuer` should be loaded with it (select_related)."""
+    expires = None
+    if badge_class.expires_amount:
+        expires = {"amount": badge_class.expires_amount, "duration": badge_class.expires_duration}
+    return {
+        "entityType": "BadgeClass",
+        "entityId": badge_class.entity_id,
+        "openBadgeId": public_url("badges", badge_class.entity_id),
+        "createdAt": iso(badge_class.created_at),
+        "createdBy": _creator(badge_class),
+        "issuer": badge_class.issuer.entity_id,
+        "issuerOpenBadgeId": public_url("issuers", badge_class.issuer.entity_id),
+        "name": badge_class.name,
+        "image": public_url("badges", badge_class.entity_id) + "/image",
+        "description": badge_class.description,
+        "criteriaUrl": badge_class.criteria_url or None,
+        "criteriaNarrative": badge_class.criteria_narrative or None,
+        "alignments": badge_class.alignments,
+        "tags": badge_class.tags,
+        "expires": expires,
+        "extensions": {},
+    }
+
+
+def assertion_json(assertion: Assertion) -> dict:
+    """`badge_class` and `issuer` should be loaded with it (select_related)."""
+    return {
+        "entityType": "Assertion",
+        "entityId": assertion.entity_id,
+        "openBadgeId": public_url("assertions", assertion.entity_id),
+        "createdAt": iso(assertion.created_at),
+        "createdBy": _creator(assertion),
+        "badgeclass": assertion.badge_class.entity_id,
+        "badgeclassOpenBadgeId": public_url("badges", assertion.badge_class.entity_id),
+        "issuer": assertion.issuer.entity_id,
+        "issuerOpenBadgeId": public_url("issuers", assertion.issuer.entity_id),
+        "image": public_url("assertions", assertion.entity_id) + "/image",
+        "recipient": {
+            "identity": assertion.recipient_identity,
+            "hashed": assertion.recipient_hashed,
+            "type": assertion.recipient_type,
+            "plaintextIdentity": assertion.recipient_plaintext,
+            "salt": assertion.recipient_salt or None,
+        },
+        "issuedOn": iso(assertion.issued_on),
+        "narrative": assertion.narrative or None,
+        "evidence": assertion.evidence,
+        "revoked": assertion.revoked,
+        "revocationReason": assertion.revocation_reason or None,
+        "acceptance": assertion.acceptance,
+        "expires": iso(assertion.expires),
+        "extensions": {},
+    }

@@ -1,0 +1,203 @@
+"""Request and response shapes of the issuing endpoints (Badgr's v2 field names)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Schema
+from pydantic import AliasChoices, Field
+
+from laurels.api.schemas import ApiInput
+
+# --- responses -------------------------------------------------------------------------------
+
+
+class StaffOut(Schema):
+    user: str
+    email: str
+    role: str
+
+
+class IssuerOut(Schema):
+    entityType: str
+    entityId: str
+    openBadgeId: str
+    createdAt: str
+    createdBy: str | None
+    name: str
+    image: str | None
+    email: str
+    description: str
+    url: str
+    staff: list[StaffOut]
+    extensions: dict[str, Any]
+
+
+class ExpiresRule(Schema):
+    amount: int = Field(ge=1)
+    duration: Literal["days", "weeks", "months", "years"]
+
+
+class BadgeClassOut(Schema):
+    entityType: str
+    entityId: str
+    openBadgeId: str
+    createdAt: str
+    createdBy: str | None
+    issuer: str
+    issuerOpenBadgeId: str
+    name: str
+    image: str
+    description: str
+    criteriaUrl: str | None
+    criteriaNarrative: str | None
+    alignments: list[dict[str, Any]]
+    tags: list[str]
+    expires: ExpiresRule | None
+    extensions: dict[str, Any]
+
+
+class RecipientOut(Schema):
+    identity: str
+    hashed: bool
+    type: str
+    plaintextIdentity: str
+    salt: str | None
+
+
+class EvidenceItem(Schema):
+    url: str | None = None
+    narrative: str | None = None
+
+
+class AssertionOut(Schema):
+    entityType: str
+    entityId: str
+    openBadgeId: str
+    createdAt: str
+    createdBy: str | None
+    badgeclass: str
+    badgeclassOpenBadgeId: str
+    issuer: str
+    issuerOpenBadgeId: str
+    image: str
+    recipient: RecipientOut
+    issuedOn: str
+    narrative: str | None
+    evidence: list[EvidenceItem]
+    revoked: bool
+    revocationReason: str | None
+    acceptance: str
+    expires: str | None
+    extensions: dict[str, Any]
+
+
+class RevokeResultOut(Schema):
+    entityId: str
+    revoked: bool
+    reason: str | None = None
+
+
+# --- requests --------------------------------------------------------------------------------
+
+
+class StaffIn(ApiInput):
+    """A person by verified email address or user entityId, and their role."""
+
+    user: str | None = None
+    email: str | None = None
+    role: Literal["owner", "editor", "staff"]
+
+
+class IssuerIn(ApiInput):
+    name: str = Field(min_length=1, max_length=255)
+    url: str = Field(min_length=1, max_length=500)
+    email: str = Field(min_length=3, max_length=254)
+    description: str = ""
+    image: str | None = Field(None, description="data:image/png;base64,... or an SVG data URI")
+
+
+class IssuerUpdateIn(ApiInput):
+    name: str | None = Field(None, min_length=1, max_length=255)
+    url: str | None = Field(None, max_length=500)
+    email: str | None = Field(None, max_length=254)
+    description: str | None = None
+    image: str | None = None
+    staff: list[StaffIn] | None = None
+
+
+class StaffListIn(ApiInput):
+    staff: list[StaffIn]
+
+
+class BadgeClassIn(ApiInput):
+    name: str = Field(min_length=1, max_length=255)
+    description: str = Field(min_length=1)
+    image: str = Field(description="data:image/png;base64,... or an SVG data URI")
+    criteriaUrl: str | None = Field(None, max_length=500)
+    criteriaNarrative: str | None = None
+    alignments: list[dict[str, Any]] = []
+    tags: list[str] = []
+    expires: ExpiresRule | None = None
+
+
+class BadgeClassUpdateIn(ApiInput):
+    name: str | None = Field(None, min_length=1, max_length=255)
+    description: str | None = None
+    image: str | None = None
+    criteriaUrl: str | None = Field(None, max_length=500)
+    criteriaNarrative: str | None = None
+    alignments: list[dict[str, Any]] | None = None
+    tags: list[str] | None = None
+    expires: ExpiresRule | None = None
+
+
+class RecipientIn(ApiInput):
+    identity: str = Field(min_length=1, max_length=500)
+    type: Literal["email", "url", "telephone", "id"] = "email"
+    hashed: bool = True
+    plaintextIdentity: str | None = Field(None, description="The recipient's name, shown on pages")
+
+
+class AwardIn(ApiInput):
+    recipient: RecipientIn
+    narrative: str = ""
+    evidence: list[EvidenceItem] = []
+    expires: datetime | None = None
+    issuedOn: datetime | None = None
+    notify: bool = Field(False, validation_alias=AliasChoices("notify", "create_notification"))
+    allowDuplicateAwards: bool = True
+
+
+class IssuerAwardIn(AwardIn):
+    """Name the badge class by exactly one of the three fields."""
+
+    badgeclass: str | None = None
+    badgeclassOpenBadgeId: str | None = None
+    badgeclassName: str | None = None
+
+
+class BatchRecipientIn(ApiInput):
+    recipient: RecipientIn
+    narrative: str = ""
+    evidence: list[EvidenceItem] = []
+    expires: datetime | None = None
+    issuedOn: datetime | None = None
+
+
+class BatchAwardIn(ApiInput):
+    assertions: list[BatchRecipientIn] = Field(min_length=1, max_length=10_000)
+    notify: bool = Field(False, validation_alias=AliasChoices("notify", "create_notification"))
+    allowDuplicateAwards: bool = True
+
+
+class AssertionUpdateIn(ApiInput):
+    narrative: str | None = None
+    evidence: list[EvidenceItem] | None = None
+    expires: datetime | None = None
+
+
+class BatchRevokeItem(ApiInput):
+    entityId: str
+    revocationReason: str = Field(min_length=1, max_length=500)

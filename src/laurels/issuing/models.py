@@ -1,0 +1,200 @@
+"""Issuers, their staff, badge classes and assertions (awards).
+
+Lists are paginated by keyset on the primary key (newest first), so every list has an
+index that starts with its filter column and ends with `id`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from laurels.core.ids import ENTITY_ID_LENGTH, new_entity_id
+
+
+def _entity_id_field() -> models.CharField:
+    return models.CharField(
+        max_length=ENTITY_ID_LENGTH, unique=True, default=new_entity_id, editable=False
+    )
+
+
+class Role(models.TextChoices):
+    STAFF = "staff", "Staff"
+    EDITOR = "editor", "Editor"
+    OWNER = "owner", "Owner"
+
+
+ROLE_RANK = {Role.STAFF: 1, Role.EDITOR: 2, Role.OWNER: 3}
+
+
+class Issuer(models.Model):
+    entity_id = _entity_id_field()
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    url = models.URLField(max_length=500)
+    email = models.EmailField()
+    image = models.FileField(upload_to="issuers/", blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["updated_at", "id"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IssuerStaff(models.Model):
+    issuer = models.ForeignKey(Issuer, on_delete=models.CASCADE, related_name="staff")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="issuer_roles"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "user"], name="one_role_per_issuer_user")
+        ]
+        indexes = [models.Index(fields=["user", "issuer"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.issuer}"
+
+
+class ExpiryUnit(models.TextChoices):
+    DAYS = "days", "days"
+    WEEKS = "weeks", "weeks"
+    MONTHS = "months", "months"
+    YEARS = "years", "years"
+
+
+class BadgeClass(models.Model):
+    entity_id = _entity_id_field()
+    issuer = models.ForeignKey(Issuer, on_delete=models.CASCADE, related_name="badge_classes")
+    name = models.CharField(max_length=255)
+    description = models.TextField()
+    image = models.FileField(upload_to="badges/")
+    criteria_url = models.URLField(max_length=500, blank=True)
+    criteria_narrative = models.TextField(blank=True)
+    alignments = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    expires_amount = models.PositiveIntegerField(null=True, blank=True)
+    expires_duration = models.CharField(max_length=8, choices=ExpiryUnit.choices, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "badge classes"
+        indexes = [
+            models.Index(fields=["issuer", "id"]),
+            models.Index(fields=["issuer", "name"]),
+            models.Index(fields=["updated_at", "id"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RecipientType(models.TextChoices):
+    EMAIL = "email", "email"
+    URL = "url", "url"
+    TELEPHONE = "telephone", "telephone"
+    ID = "id", "id"
+
+
+class Acceptance(models.TextChoices):
+    UNACCEPTED = "Unaccepted", "Unaccepted"
+    ACCEPTED = "Accepted", "Accepted"
+    REJECTED = "Rejected", "Rejected"
+
+
+class Assertion(models.Model):
+    """One award of a badge class to one recipient.
+
+    `recipient_identity` is what is published: `sha256$<hex>` of the identity plus
+    `recipient_salt` when hashed (the default), else the identity itself.
+    `recipient_plaintext` is kept (normalized) so the earner's backpack can find it and
+    the issuer can filter by recipient; it is never published when hashed.
+    """
+
+    entity_id = _entity_id_field()
+    badge_class = models.ForeignKey(BadgeClass, on_delete=models.PROTECT, related_name="assertions")
+    issuer = models.ForeignKey(Issuer, on_delete=models.CASCADE, related_name="assertions")
+    recipient_type = models.CharField(max_length=16, choices=RecipientType.choices)
+    recipient_plaintext = models.CharField(max_length=500)
+    recipient_identity = models.CharField(max_length=600)
+    recipient_hashed = models.BooleanField(default=True)
+    recipient_salt = models.CharField(max_length=64, blank=True)
+    recipient_name = models.CharField(max_length=255, blank=True)
+    narrative = models.TextField(blank=True)
+    evidence = models.JSONField(default=list, blank=True)
+    issued_on = models.DateTimeField()
+    expires = models.DateTimeField(null=True, blank=True)
+    revoked = models.BooleanField(default=False)
+    revocation_reason = models.CharField(max_length=500, blank=True)
+    acceptance = models.CharField(
+        max_length=16, choices=Acceptance.choices, default=Acceptance.UNACCEPTED
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["badge_class", "id"]),
+            models.Index(fields=["issuer", "id"]),
+            models.Index(fields=["issuer", "recipient_plaintext", "id"]),
+            models.Index(
+                fields=["badge_class", "recipient_plaintext"],
+                condition=Q(revoked=False),
+                name="live_award_by_recipient",
+            ),
+            models.Index(fields=["recipient_type", "recipient_plaintext"]),
+            models.Index(fields=["updated_at", "id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.badge_class} → {self.recipient_plaintext}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a write sent with an `Idempotency-Key`, replayed on retries."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=500)
+    request_digest = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="one_answer_per_idempotency_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} [{self.key}]"

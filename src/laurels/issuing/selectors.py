@@ -1,0 +1,154 @@
+"""Reads of issuing data, always through the caller's permissions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Prefetch, QuerySet
+
+from laurels.connect.permissions import (
+    Caller,
+    IssuingAction,
+    badge_class_scoped_ids,
+    issuer_role,
+    require_issuing,
+    require_issuing_scope,
+    scope_allows,
+)
+from laurels.core.errors import NotFound
+from laurels.issuing.models import Assertion, BadgeClass, Issuer, IssuerStaff
+
+
+def _staff_prefetch() -> Prefetch:
+    return Prefetch("staff", queryset=IssuerStaff.objects.select_related("user").order_by("id"))
+
+
+def issuers_visible(*, caller: Caller) -> QuerySet[Issuer]:
+    """Issuers the caller is staff of, newest first, each with its staff list."""
+    return (
+        Issuer.objects.filter(staff__user=caller.user)
+        .select_related("created_by")
+        .prefetch_related(_staff_prefetch())
+        .order_by("-id")
+    )
+
+
+def issuer_for(*, caller: Caller, entity_id: str, action: IssuingAction) -> Issuer:
+    issuer = (
+        Issuer.objects.select_related("created_by")
+        .prefetch_related(_staff_prefetch())
+        .filter(entity_id=entity_id)
+        .first()
+    )
+    if issuer is None:
+        raise NotFound()
+    require_issuing(caller, action, issuer)
+    return issuer
+
+
+def issuer_for_list(*, caller: Caller, entity_id: str, action: IssuingAction) -> Issuer:
+    """The issuer of a list that a token bound to single badge classes may see part of:
+    members only (others get NotFound), and an issuer-wide or badge-class scope."""
+    issuer = Issuer.objects.filter(entity_id=entity_id).first()
+    if issuer is None or issuer_role(caller, issuer) is None:
+        raise NotFound()
+    if scope_allows(caller, action):
+        require_issuing(caller, action, issuer)
+    else:
+        require_issuing_scope(caller, action, allow_badge_class_scopes=True)
+    return issuer
+
+
+def badge_class_for(*, caller: Caller, entity_id: str, action: IssuingAction) -> BadgeClass:
+    badge_class = (
+        BadgeClass.objects.select_related("issuer", "created_by")
+        .filter(entity_id=entity_id)
+        .first()
+    )
+    if badge_class is None:
+        raise NotFound()
+    require_issuing(caller, action, badge_class.issuer, badge_class)
+    return badge_class
+
+
+def badge_class_by_open_badge_id(*, issuer: Issuer, url: str) -> BadgeClass | None:
+    entity_id = url.rstrip("/").rsplit("/", 1)[-1]
+    return BadgeClass.objects.filter(issuer=issuer, entity_id=entity_id).first()
+
+
+def badge_class_by_name(*, issuer: Issuer, name: str) -> BadgeClass | None:
+    return BadgeClass.objects.filter(issuer=issuer, name=name).order_by("id").first()
+
+
+def assertion_for(*, caller: Caller, entity_id: str, action: IssuingAction) -> Assertion:
+    assertion = (
+        Assertion.objects.select_related("badge_class", "issuer", "created_by")
+        .filter(entity_id=entity_id)
+        .first()
+    )
+    if assertion is None:
+        raise NotFound()
+    require_issuing(caller, action, assertion.issuer, assertion.badge_class)
+    return assertion
+
+
+def badge_classes_visible(*, caller: Caller, issuer: Issuer | None = None) -> QuerySet[BadgeClass]:
+    """Badge classes of the caller's issuers; a token bound to single badge classes sees
+    just those."""
+    badge_classes = BadgeClass.objects.filter(issuer__staff__user=caller.user)
+    if issuer is not None:
+        badge_classes = badge_classes.filter(issuer=issuer)
+    if not scope_allows(caller, IssuingAction.BADGECLASS_VIEW):
+        badge_classes = badge_classes.filter(entity_id__in=badge_class_scoped_ids(caller))
+    return badge_classes.select_related("issuer", "created_by").order_by("-id")
+
+
+def assertions_filtered(
+    assertions: QuerySet[Assertion],
+    *,
+    recipient: str | None = None,
+    revoked: bool | None = None,
+    issued_since: datetime | None = None,
+    issued_until: datetime | None = None,
+) -> QuerySet[Assertion]:
+    if recipient:
+        assertions = assertions.filter(recipient_plaintext=recipient.strip().lower())
+    if revoked is not None:
+        assertions = assertions.filter(revoked=revoked)
+    if issued_since:
+        assertions = assertions.filter(issued_on__gte=issued_since)
+    if issued_until:
+        assertions = assertions.filter(issued_on__lt=issued_until)
+    return assertions.select_related("badge_class", "issuer", "created_by").order_by("-id")
+
+
+def issuer_assertions(*, caller: Caller, issuer: Issuer, **filters) -> QuerySet[Assertion]:
+    assertions = Assertion.objects.filter(issuer=issuer)
+    if not scope_allows(caller, IssuingAction.AWARD_HISTORY):
+        assertions = assertions.filter(badge_class__entity_id__in=badge_class_scoped_ids(caller))
+    return assertions_filtered(assertions, **filters)
+
+
+def badge_class_assertions(*, badge_class: BadgeClass, **filters) -> QuerySet[Assertion]:
+    return assertions_filtered(Assertion.objects.filter(badge_class=badge_class), **filters)
+
+
+def changed_since(model, *, caller: Caller, since: datetime | None) -> QuerySet:
+    """Rows of the caller's issuers changed after `since`, oldest change first."""
+    membership = {
+        Issuer: "staff__user",
+        BadgeClass: "issuer__staff__user",
+        Assertion: "issuer__staff__user",
+    }[model]
+    rows = model.objects.filter(**{membership: caller.user})
+    if since is not None:
+        rows = rows.filter(updated_at__gt=since)
+    related = {
+        Issuer: ("created_by",),
+        BadgeClass: ("issuer", "created_by"),
+        Assertion: ("badge_class", "issuer", "created_by"),
+    }[model]
+    rows = rows.select_related(*related)
+    if model is Issuer:
+        rows = rows.prefetch_related(_staff_prefetch())
+    return rows.order_by("updated_at", "id")

@@ -1,0 +1,496 @@
+"""Every change to issuers, staff, badge classes and awards goes through these functions.
+
+Callers (API, CLI, pages) check permissions first through `connect.permissions`; these
+functions validate input, keep multi-step writes atomic and queue emails after commit.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import logging
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.mail import send_mail
+from django.core.validators import URLValidator, validate_email
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from laurels.accounts.models import EmailAddress, User, normalize_email_address
+from laurels.core.errors import Conflict
+from laurels.issuing.images import CheckedImage
+from laurels.issuing.models import (
+    Assertion,
+    BadgeClass,
+    ExpiryUnit,
+    Issuer,
+    IssuerStaff,
+    RecipientType,
+    Role,
+)
+
+logger = logging.getLogger(__name__)
+TELEPHONE = re.compile(r"^\+?[0-9]{6,15}$")
+MAX_BATCH = 10_000
+
+
+class BadgeClassHasAwards(Conflict):
+    default_message = "This badge class has awards; revoke them instead of deleting it."
+
+
+class IssuerHasAwards(Conflict):
+    default_message = "This issuer has made awards; it cannot be deleted."
+
+
+class DuplicateAward(Conflict):
+    default_message = "This recipient already holds a live award of this badge."
+
+
+# --- recipients ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A recipient as given: identity, its type, whether to hash it, and a display name."""
+
+    identity: str
+    type: str = RecipientType.EMAIL
+    hashed: bool = True
+    name: str = ""
+
+
+@dataclass
+class AwardInput:
+    recipient: Recipient
+    narrative: str = ""
+    evidence: list[dict] = field(default_factory=list)
+    expires: datetime | None = None
+    issued_on: datetime | None = None
+
+
+def recipient_normalized(recipient: Recipient, *, field_name: str = "recipient") -> str:
+    """The identity in canonical form for its type; ValidationError when it is not one."""
+    identity = (recipient.identity or "").strip()
+    kind = recipient.type
+    try:
+        if kind == RecipientType.EMAIL:
+            identity = normalize_email_address(identity)
+            validate_email(identity)
+        elif kind == RecipientType.URL:
+            URLValidator(schemes=["http", "https"])(identity)
+        elif kind == RecipientType.TELEPHONE:
+            identity = re.sub(r"[\s().-]", "", identity)
+            if not TELEPHONE.match(identity):
+                raise ValidationError("invalid")
+        elif kind == RecipientType.ID:
+            if ":" not in identity or len(identity) > 500:
+                raise ValidationError("invalid")
+        else:
+            raise ValidationError({field_name: [f"Unknown recipient type {kind!r}."]})
+    except ValidationError as error:
+        if hasattr(error, "error_dict"):
+            raise
+        raise ValidationError(
+            {field_name: [f"{identity or '(empty)'} is not a valid {kind} identity."]}
+        ) from None
+    return identity
+
+
+def recipient_identity_hash(identity: str, salt: str) -> str:
+    """The OB 2.0 hashed identity: `sha256$` + hex(sha256(identity + salt))."""
+    return "sha256$" + hashlib.sha256((identity + salt).encode()).hexdigest()
+
+
+# --- dates -----------------------------------------------------------------------------------
+
+
+def add_expiry(start: datetime, amount: int, unit: str) -> datetime:
+    if unit == ExpiryUnit.DAYS:
+        return start + timedelta(days=amount)
+    if unit == ExpiryUnit.WEEKS:
+        return start + timedelta(weeks=amount)
+    months = amount * (12 if unit == ExpiryUnit.YEARS else 1)
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    return start.replace(year=year, month=month, day=day)
+
+
+# --- issuers ---------------------------------------------------------------------------------
+
+
+def _store_image(instance, image: CheckedImage | None) -> None:
+    if image is not None:
+        instance.image.save(
+            f"{instance.entity_id}.{image.extension}", ContentFile(image.content), save=False
+        )
+
+
+def _full_clean(instance, exclude: Iterable[str] = ()) -> None:
+    instance.full_clean(exclude=["image", *exclude], validate_unique=False)
+
+
+@transaction.atomic
+def issuer_create(
+    *,
+    actor: User,
+    name: str,
+    url: str,
+    email: str,
+    description: str = "",
+    image: CheckedImage | None = None,
+) -> Issuer:
+    """A new issuer; the user who makes it is its first owner."""
+    issuer = Issuer(
+        name=(name or "").strip(),
+        url=(url or "").strip(),
+        email=normalize_email_address(email or ""),
+        description=description or "",
+        created_by=actor,
+    )
+    _full_clean(issuer, exclude=["created_by"])
+    _store_image(issuer, image)
+    issuer.save()
+    IssuerStaff.objects.create(issuer=issuer, user=actor, role=Role.OWNER)
+    return issuer
+
+
+@transaction.atomic
+def issuer_update(*, issuer: Issuer, image: CheckedImage | None = None, **fields) -> Issuer:
+    for name in ("name", "url", "description"):
+        if fields.get(name) is not None:
+            setattr(issuer, name, fields[name].strip() if name != "description" else fields[name])
+    if fields.get("email") is not None:
+        issuer.email = normalize_email_address(fields["email"])
+    _full_clean(issuer, exclude=["created_by"])
+    _store_image(issuer, image)
+    issuer.save()
+    return issuer
+
+
+@transaction.atomic
+def issuer_delete(*, issuer: Issuer) -> None:
+    if Assertion.objects.filter(issuer=issuer).exists():
+        raise IssuerHasAwards()
+    issuer.delete()
+
+
+@transaction.atomic
+def issuer_staff_set(*, issuer: Issuer, staff: list[tuple[str, str]]) -> list[IssuerStaff]:
+    """Replace the staff list with `(person, role)` pairs, where a person is a verified
+    email address or a user's entityId. An issuer always keeps at least one owner."""
+    wanted: dict[int, str] = {}
+    errors: list[str] = []
+    for person, role in staff:
+        if role not in Role.values:
+            errors.append(f"{role!r} is not a role; use owner, editor or staff.")
+            continue
+        user_id = _staff_user_id(person)
+        if user_id is None:
+            errors.append(f"No user {person} (give a verified email address or a user entityId).")
+            continue
+        wanted[user_id] = role
+    if errors:
+        raise ValidationError({"staff": errors})
+    if Role.OWNER not in wanted.values():
+        raise ValidationError({"staff": ["An issuer needs at least one owner."]})
+    IssuerStaff.objects.filter(issuer=issuer).exclude(user_id__in=wanted).delete()
+    for user_id, role in wanted.items():
+        IssuerStaff.objects.update_or_create(
+            issuer=issuer, user_id=user_id, defaults={"role": role}
+        )
+    Issuer.objects.filter(pk=issuer.pk).update(updated_at=timezone.now())
+    return list(IssuerStaff.objects.filter(issuer=issuer).select_related("user"))
+
+
+def _staff_user_id(person: str) -> int | None:
+    person = (person or "").strip()
+    if "@" in person:
+        return (
+            EmailAddress.objects.filter(email=normalize_email_address(person), verified=True)
+            .values_list("user_id", flat=True)
+            .first()
+        )
+    return (
+        User.objects.filter(entity_id=person, is_active=True).values_list("id", flat=True).first()
+    )
+
+
+# --- badge classes ---------------------------------------------------------------------------
+
+
+def _clean_expiry(amount: int | None, unit: str | None) -> tuple[int | None, str]:
+    if amount in (None, 0) and not unit:
+        return None, ""
+    if not amount or amount < 1 or unit not in ExpiryUnit.values:
+        raise ValidationError(
+            {
+                "expires": [
+                    "Give an amount of at least 1 and a duration of days, weeks, months or years."
+                ]
+            }
+        )
+    return amount, unit
+
+
+@transaction.atomic
+def badge_class_create(
+    *,
+    issuer: Issuer,
+    actor: User,
+    name: str,
+    description: str,
+    image: CheckedImage | None,
+    criteria_url: str = "",
+    criteria_narrative: str = "",
+    alignments: list | None = None,
+    tags: list[str] | None = None,
+    expires_amount: int | None = None,
+    expires_duration: str | None = None,
+) -> BadgeClass:
+    if image is None:
+        raise ValidationError({"image": ["A badge class needs an image (PNG or SVG)."]})
+    if not (criteria_url or criteria_narrative):
+        raise ValidationError(
+            {
+                "criteria_narrative": [
+                    "Say how the badge is earned: give criteriaUrl, criteriaNarrative or both."
+                ]
+            }
+        )
+    amount, unit = _clean_expiry(expires_amount, expires_duration)
+    badge_class = BadgeClass(
+        issuer=issuer,
+        name=(name or "").strip(),
+        description=description or "",
+        criteria_url=criteria_url or "",
+        criteria_narrative=criteria_narrative or "",
+        alignments=alignments or [],
+        tags=[t.strip() for t in tags or [] if t.strip()],
+        expires_amount=amount,
+        expires_duration=unit,
+        created_by=actor,
+    )
+    _full_clean(badge_class, exclude=["issuer", "created_by"])
+    _store_image(badge_class, image)
+    badge_class.save()
+    Issuer.objects.filter(pk=issuer.pk).update(updated_at=timezone.now())
+    return badge_class
+
+
+@transaction.atomic
+def badge_class_update(
+    *, badge_class: BadgeClass, image: CheckedImage | None = None, **fields
+) -> BadgeClass:
+    for name in ("name", "description", "criteria_url", "criteria_narrative", "alignments"):
+        if fields.get(name) is not None:
+            setattr(badge_class, name, fields[name])
+    if fields.get("tags") is not None:
+        badge_class.tags = [t.strip() for t in fields["tags"] if t.strip()]
+    if "expires_amount" in fields or "expires_duration" in fields:
+        badge_class.expires_amount, badge_class.expires_duration = _clean_expiry(
+            fields.get("expires_amount"), fields.get("expires_duration")
+        )
+    if not (badge_class.criteria_url or badge_class.criteria_narrative):
+        raise ValidationError({"criteria_narrative": ["A badge class needs criteria."]})
+    _full_clean(badge_class, exclude=["issuer", "created_by"])
+    _store_image(badge_class, image)
+    badge_class.save()
+    return badge_class
+
+
+@transaction.atomic
+def badge_class_delete(*, badge_class: BadgeClass) -> None:
+    if Assertion.objects.filter(badge_class=badge_class).exists():
+        raise BadgeClassHasAwards()
+    badge_class.delete()
+
+
+# --- awards ----------------------------------------------------------------------------------
+
+
+def _clean_evidence(evidence: list[dict], field_name: str) -> list[dict]:
+    cleaned = []
+    for item in evidence or []:
+        url = (item.get("url") or "").strip()
+        narrative = (item.get("narrative") or "").strip()
+        if not url and not narrative:
+            raise ValidationError({field_name: ["Each evidence item needs a url or a narrative."]})
+        if url:
+            try:
+                URLValidator(schemes=["http", "https"])(url)
+            except ValidationError:
+                raise ValidationError({field_name: [f"{url} is not a valid URL."]}) from None
+        cleaned.append({k: v for k, v in (("url", url), ("narrative", narrative)) if v})
+    return cleaned
+
+
+def _build_assertion(
+    badge_class: BadgeClass, award: AwardInput, actor: User, now: datetime, prefix: str
+) -> Assertion:
+    recipient = award.recipient
+    identity = recipient_normalized(recipient, field_name=f"{prefix}recipient")
+    salt = secrets.token_hex(16) if recipient.hashed else ""
+    issued_on = award.issued_on or now
+    expires = award.expires
+    if expires is None and badge_class.expires_amount:
+        expires = add_expiry(issued_on, badge_class.expires_amount, badge_class.expires_duration)
+    if expires is not None and expires <= issued_on:
+        raise ValidationError({f"{prefix}expires": ["The expiry must come after the award."]})
+    return Assertion(
+        badge_class=badge_class,
+        issuer_id=badge_class.issuer_id,
+        recipient_type=recipient.type,
+        recipient_plaintext=identity,
+        recipient_identity=recipient_identity_hash(identity, salt)
+        if recipient.hashed
+        else identity,
+        recipient_hashed=recipient.hashed,
+        recipient_salt=salt,
+        recipient_name=(recipient.name or "").strip()[:255],
+        narrative=award.narrative or "",
+        evidence=_clean_evidence(award.evidence, f"{prefix}evidence"),
+        issued_on=issued_on,
+        expires=expires,
+        created_by=actor,
+    )
+
+
+def assertions_award(
+    *,
+    badge_class: BadgeClass,
+    awards: list[AwardInput],
+    actor: User,
+    notify: bool = False,
+    allow_duplicate_awards: bool = True,
+) -> list[Assertion]:
+    """Award `badge_class` to every recipient in one transaction: all or none.
+
+    Every recipient is validated before anything is written; the rows are inserted in
+    bulk. `allow_duplicate_awards=False` refuses recipients who already hold a live award
+    of this badge (or appear twice in the batch).
+    """
+    if not awards:
+        raise ValidationError({"assertions": ["Give at least one recipient."]})
+    if len(awards) > MAX_BATCH:
+        raise ValidationError({"assertions": [f"At most {MAX_BATCH} recipients per request."]})
+    now = timezone.now()
+    batch = len(awards) > 1
+    errors: dict[str, list[str]] = {}
+    built: list[Assertion] = []
+    for index, award in enumerate(awards):
+        prefix = f"assertions.{index}." if batch else ""
+        try:
+            built.append(_build_assertion(badge_class, award, actor, now, prefix))
+        except ValidationError as error:
+            for name, messages in error.message_dict.items():
+                errors.setdefault(name, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        if not allow_duplicate_awards:
+            _refuse_duplicates(badge_class, built)
+        created = Assertion.objects.bulk_create(built, batch_size=1000)
+        BadgeClass.objects.filter(pk=badge_class.pk).update(updated_at=now)
+        if notify:
+            _notify_on_commit(badge_class, created)
+    return created
+
+
+def assertion_award(
+    *,
+    badge_class: BadgeClass,
+    award: AwardInput,
+    actor: User,
+    notify: bool = False,
+    allow_duplicate_awards: bool = True,
+) -> Assertion:
+    return assertions_award(
+        badge_class=badge_class,
+        awards=[award],
+        actor=actor,
+        notify=notify,
+        allow_duplicate_awards=allow_duplicate_awards,
+    )[0]
+
+
+def _refuse_duplicates(badge_class: BadgeClass, built: list[Assertion]) -> None:
+    keys = [(a.recipient_type, a.recipient_plaintext) for a in built]
+    if len(set(keys)) != len(keys):
+        raise DuplicateAward("The same recipient appears more than once.")
+    held = Assertion.objects.filter(
+        badge_class=badge_class,
+        revoked=False,
+        recipient_plaintext__in=[identity for _, identity in keys],
+    ).exists()
+    if held:
+        raise DuplicateAward()
+
+
+def _notify_on_commit(badge_class: BadgeClass, assertions: list[Assertion]) -> None:
+    emails = [a for a in assertions if a.recipient_type == RecipientType.EMAIL]
+    if not emails:
+        return
+    context = {
+        "badge_class": badge_class,
+        "issuer": badge_class.issuer,
+        "base_url": settings.LAURELS_BASE_URL,
+    }
+
+    def send() -> None:
+        for assertion in emails:
+            body = render_to_string(
+                "issuing/email/awarded.txt", {**context, "assertion": assertion}
+            )
+            subject = f"You earned the badge {badge_class.name}"
+            try:
+                send_mail(subject, body, None, [assertion.recipient_plaintext])
+            except OSError:
+                logger.exception("Could not email award %s", assertion.entity_id)
+
+    transaction.on_commit(send)
+
+
+@transaction.atomic
+def assertion_update(
+    *,
+    assertion: Assertion,
+    narrative: str | None = None,
+    evidence: list[dict] | None = None,
+    expires: datetime | None = None,
+    clear_expiry: bool = False,
+) -> Assertion:
+    if narrative is not None:
+        assertion.narrative = narrative
+    if evidence is not None:
+        assertion.evidence = _clean_evidence(evidence, "evidence")
+    if clear_expiry:
+        assertion.expires = None
+    elif expires is not None:
+        if expires <= assertion.issued_on:
+            raise ValidationError({"expires": ["The expiry must come after the award."]})
+        assertion.expires = expires
+    assertion.save()
+    return assertion
+
+
+@transaction.atomic
+def assertion_revoke(*, assertion: Assertion, reason: str) -> Assertion:
+    """Revoke an award; it stays visible, marked revoked with its reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"revocation_reason": ["Say why the award is revoked."]})
+    if assertion.revoked:
+        raise Conflict("This award is already revoked.")
+    assertion.revoked = True
+    assertion.revocation_reason = reason[:500]
+    assertion.save(update_fields=["revoked", "revocation_reason", "updated_at"])
+    return assertion

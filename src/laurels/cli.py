@@ -379,6 +379,118 @@ def add_apps_commands(commands) -> None:
         action.set_defaults(handler=handler)
 
 
+# --- award -------------------------------------------------------------------------------
+
+AWARD_CHUNK = 1000
+
+
+def _progress(done: int, total: int, width: int = 30) -> None:
+    filled = width * done // max(total, 1)
+    end = "\n" if done == total else ""
+    print(
+        f"\r[{'#' * filled}{' ' * (width - filled)}] {done}/{total} awards prepared",
+        end=end,
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _csv_awards(path: str):
+    """Rows of identity, name, narrative, evidence URL; a header row is skipped."""
+    import csv
+
+    from laurels.issuing.services import AwardInput, Recipient
+
+    awards = []
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        for number, row in enumerate(csv.reader(handle), start=1):
+            cells = [cell.strip() for cell in row] + ["", "", "", ""]
+            if number == 1 and cells[0].lower() == "identity":
+                continue
+            if not any(cells):
+                continue
+            identity, name, narrative, evidence_url = cells[:4]
+            awards.append(
+                (
+                    number,
+                    AwardInput(
+                        recipient=Recipient(identity=identity, name=name),
+                        narrative=narrative,
+                        evidence=[{"url": evidence_url}] if evidence_url else [],
+                    ),
+                )
+            )
+    return awards
+
+
+def cmd_award(args: argparse.Namespace) -> int:
+    """Award a badge class to every row of a CSV file: all rows or none."""
+    setup_django()
+    import re
+
+    from django.core.exceptions import ValidationError
+    from django.db import transaction
+
+    from laurels.accounts.models import EmailAddress
+    from laurels.core.errors import DomainError
+    from laurels.issuing.models import BadgeClass
+    from laurels.issuing.services import assertions_award
+
+    badge_class = (
+        BadgeClass.objects.select_related("issuer").filter(entity_id=args.badge_class).first()
+    )
+    if badge_class is None:
+        print(f"error: no badge class {args.badge_class}", file=sys.stderr)
+        return 2
+    actor = None
+    if args.as_user:
+        address = EmailAddress.objects.filter(email=args.as_user.lower(), verified=True).first()
+        if address is None or not badge_class.issuer.staff.filter(user_id=address.user_id).exists():
+            print(
+                f"error: {args.as_user} is not staff of {badge_class.issuer.name}", file=sys.stderr
+            )
+            return 2
+        actor = address.user
+    try:
+        rows = _csv_awards(args.csv)
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"error: cannot read {args.csv}: {error}", file=sys.stderr)
+        return 2
+    if not rows:
+        print("error: the CSV file has no rows to award", file=sys.stderr)
+        return 2
+    total, created = len(rows), 0
+    try:
+        with transaction.atomic():
+            for start in range(0, total, AWARD_CHUNK):
+                chunk = rows[start : start + AWARD_CHUNK]
+                try:
+                    created += len(
+                        assertions_award(
+                            badge_class=badge_class,
+                            awards=[award for _, award in chunk],
+                            actor=actor,
+                            notify=args.notify,
+                        )
+                    )
+                except ValidationError as error:
+                    for field, messages in error.message_dict.items():
+                        index = re.match(r"assertions\.(\d+)\.", field)
+                        line = chunk[int(index[1]) if index else 0][0]
+                        for message in messages:
+                            print(f"\nerror: line {line}: {message}", file=sys.stderr)
+                    raise
+                _progress(created, total)
+    except ValidationError:
+        print("Nothing was awarded.", file=sys.stderr)
+        return 2
+    except DomainError as error:
+        print(f"\nerror: {error.message}\nNothing was awarded.", file=sys.stderr)
+        return 2
+    print(f"Awarded {badge_class.name} to {created} recipient(s).")
+    return 0
+
+
 # --- manage --------------------------------------------------------------------------------
 
 
@@ -445,6 +557,25 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=cmd_check)
 
     add_apps_commands(commands)
+
+    award = commands.add_parser(
+        "award", help="award a badge class to every row of a CSV file (all or none)"
+    )
+    award.add_argument("badge_class", metavar="BADGECLASS_ID", help="the badge class entityId")
+    award.add_argument(
+        "--csv",
+        required=True,
+        metavar="FILE",
+        help="columns: identity, name, narrative, evidence URL",
+    )
+    award.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="EMAIL",
+        help="record the awards as made by this staff member",
+    )
+    award.add_argument("--notify", action="store_true", help="email each recipient")
+    award.set_defaults(handler=cmd_award)
 
     manage = commands.add_parser("manage", help="run any Django management command")
     manage.add_argument("django_args", nargs=argparse.REMAINDER)

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "laurels.accounts",
     "laurels.connect",
     "laurels.issuing",
+    "laurels.openbadges",
     "laurels.api",
     "laurels.web",
 ]

@@ -18,6 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("laurels.accounts.urls")),
     path("", include("laurels.connect.urls")),
+    path("public/", include("laurels.openbadges.urls")),
     path("", include("laurels.web.urls")),
 ]
 

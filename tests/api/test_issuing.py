@@ -547,3 +547,27 @@ class TestListsAndFeeds:
             return len(queries)
 
         assert count_for(2) == count_for(12)
+
+
+class TestImages:
+    def test_the_image_urls_answer_with_the_stored_image(self, client_logged_in, issuer, client):
+        created = results(
+            post(
+                client_logged_in,
+                f"/v2/issuers/{issuer.entity_id}/badgeclasses",
+                {
+                    "name": "Pic",
+                    "description": "D",
+                    "image": png_data_uri(),
+                    "criteriaUrl": "https://c.example.org",
+                },
+            ),
+            201,
+        )[0]
+        image = client.get(created["image"].replace("http://127.0.0.1:8000", ""))
+        assert image.status_code == 200
+        assert image["Content-Type"] == "image/png"
+        assert b"".join(image.streaming_content).startswith(b"\x89PNG")
+        assert "default-src 'none'" in image["Content-Security-Policy"]
+        assert client.get("/public/badges/nope/image").status_code == 404
+        assert client.get(f"/public/issuers/{issuer.entity_id}/image").status_code == 404

@@ -392,7 +392,7 @@ def badge_class_award(request: HttpRequest, entity_id: str, payload: AwardIn):
     """Send `Idempotency-Key` to make retries safe: a repeated request gets the first
     answer back instead of a second award."""
     badge_class = selectors.badge_class_for(
-        caller=request.auth, entity_id=entity_id, action=Action.BADGECLASS_VIEW
+        caller=request.auth, entity_id=entity_id, action=Action.AWARD
     )
     return _award(request, badge_class, payload)
 

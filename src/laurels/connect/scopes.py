@@ -67,8 +67,8 @@ ENTITY_SCOPE = re.compile(
 )
 ENTITY_SCOPE_PATTERNS = {"r:badgeclass:*", "rw:badgeclass:*"}
 ENTITY_DESCRIPTIONS = {
-    "r": "See the badge class {entity_id} and its awards",
-    "rw": "See, edit and award the badge class {entity_id}",
+    "r": "See the badge class {name} and its awards",
+    "rw": "See, edit and award the badge class {name}",
 }
 
 
@@ -88,10 +88,12 @@ def scope_description(scope: str) -> str:
         return SCOPE_DESCRIPTIONS[scope]
     bound = ENTITY_SCOPE.match(scope)
     if bound:
-        return ENTITY_DESCRIPTIONS[bound["access"]].format(entity_id=bound["entity_id"])
+        name = entity_scope_target_name(scope)
+        shown = f"“{name}”" if name else bound["entity_id"]
+        return ENTITY_DESCRIPTIONS[bound["access"]].format(name=shown)
     if scope in ENTITY_SCOPE_PATTERNS:
         access = scope.split(":", 1)[0]
-        return ENTITY_DESCRIPTIONS[access].format(entity_id="(any one, chosen per request)")
+        return ENTITY_DESCRIPTIONS[access].format(name="(any one, chosen per request)")
     return scope
 
 
@@ -109,13 +111,22 @@ def parse_scopes(text: str) -> list[str]:
     return list(dict.fromkeys(text.split()))
 
 
-def entity_scope_target_exists(scope: str) -> bool:
-    """Whether the badge class an entity-bound scope names exists on this server."""
+def entity_scope_target_name(scope: str) -> str | None:
+    """The name of the badge class an entity-bound scope names, None if there is none."""
     bound = ENTITY_SCOPE.match(scope)
     if not bound or not apps.is_installed("laurels.issuing"):
-        return False
+        return None
     badge_class = apps.get_model("issuing", "BadgeClass")
-    return badge_class.objects.filter(entity_id=bound["entity_id"]).exists()
+    return (
+        badge_class.objects.filter(entity_id=bound["entity_id"])
+        .values_list("name", flat=True)
+        .first()
+    )
+
+
+def entity_scope_target_exists(scope: str) -> bool:
+    """Whether the badge class an entity-bound scope names exists on this server."""
+    return entity_scope_target_name(scope) is not None
 
 
 def scope_allowed_by_registration(scope: str, registered: frozenset[str]) -> bool:

@@ -334,7 +334,7 @@ def _clean_evidence(evidence: list[dict], field_name: str) -> list[dict]:
 
 
 def _build_assertion(
-    badge_class: BadgeClass, award: AwardInput, actor: User, now: datetime, prefix: str
+    badge_class: BadgeClass, award: AwardInput, actor: User | None, now: datetime, prefix: str
 ) -> Assertion:
     recipient = award.recipient
     identity = recipient_normalized(recipient, field_name=f"{prefix}recipient")
@@ -368,7 +368,7 @@ def assertions_award(
     *,
     badge_class: BadgeClass,
     awards: list[AwardInput],
-    actor: User,
+    actor: User | None,
     notify: bool = False,
     allow_duplicate_awards: bool = True,
 ) -> list[Assertion]:
@@ -409,7 +409,7 @@ def assertion_award(
     *,
     badge_class: BadgeClass,
     award: AwardInput,
-    actor: User,
+    actor: User | None,
     notify: bool = False,
     allow_duplicate_awards: bool = True,
 ) -> Assertion:

@@ -571,3 +571,45 @@ class TestImages:
         assert "default-src 'none'" in image["Content-Security-Policy"]
         assert client.get("/public/badges/nope/image").status_code == 404
         assert client.get(f"/public/issuers/{issuer.entity_id}/image").status_code == 404
+
+
+class TestMultipartImages:
+    def test_upload_png_and_svg(self, client_logged_in, badge_class):
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from tests.factories import png_bytes
+
+        def upload(name, data, content_type):
+            # PUT with a multipart body, as curl -X PUT -F image=@file sends it
+            from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+
+            body = encode_multipart(
+                BOUNDARY, {"image": SimpleUploadedFile(name, data, content_type)}
+            )
+            return client_logged_in.put(
+                f"/v2/badgeclasses/{badge_class.entity_id}/image",
+                body,
+                content_type=MULTIPART_CONTENT,
+            )
+
+        assert upload("b.png", png_bytes(), "image/png").status_code == 200
+        badge_class.refresh_from_db()
+        assert badge_class.image.name.endswith(".png")
+        svg = b'<svg xmlns="http://www.w3.org/2000/svg" onload="x()"><circle r="3"/></svg>'
+        assert upload("b.svg", svg, "image/svg+xml").status_code == 200
+        badge_class.refresh_from_db()
+        assert b"onload" not in badge_class.image.read()
+        refused = upload("b.gif", b"GIF89a...", "image/gif")
+        assert refused.status_code == 400
+        assert "PNG or an SVG" in str(refused.json()["fieldErrors"])
+
+    def test_upload_over_the_cap(self, client_logged_in, issuer, settings):
+        from django.core.files.uploadedfile import SimpleUploadedFile
+        from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+
+        settings.LAURELS_IMAGE_MAX_BYTES = 1024
+        body = encode_multipart(BOUNDARY, {"image": SimpleUploadedFile("big.png", b"\0" * 5000)})
+        response = client_logged_in.put(
+            f"/v2/issuers/{issuer.entity_id}/image", body, content_type=MULTIPART_CONTENT
+        )
+        assert response.status_code == 413

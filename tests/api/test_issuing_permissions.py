@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, set_token_value
 
@@ -25,6 +27,7 @@ from tests.factories import (
     BadgeClassFactory,
     IssuerFactory,
     UserFactory,
+    png_bytes,
     png_data_uri,
 )
 
@@ -70,6 +73,9 @@ class Endpoint:
     least_role: str | None  # None: not about one issuer (lists, creating an issuer)
     allowed: frozenset
     success: int
+
+
+MULTIPART_PNG = "multipart image upload"
 
 
 def award(**extra):
@@ -210,6 +216,18 @@ ENDPOINTS = [
         WRITE | BADGE_WRITE_X,
         200,
     ),
+    Endpoint(
+        "PUT issuer image", "put", "/v2/issuers/{issuer}/image", MULTIPART_PNG, "editor", WRITE, 200
+    ),
+    Endpoint(
+        "PUT badgeclass image",
+        "put",
+        "/v2/badgeclasses/{x}/image",
+        MULTIPART_PNG,
+        "editor",
+        DEFINE | BADGE_WRITE_X,
+        200,
+    ),
     Endpoint("GET issuers", "get", "/v2/issuers", None, None, READ, 200),
     Endpoint(
         "POST issuers",
@@ -285,6 +303,9 @@ def call(client: Client, endpoint: Endpoint, names: dict):
     body = endpoint.body
     if body is None:
         return getattr(client, endpoint.method)(path)
+    if body == MULTIPART_PNG:
+        data = encode_multipart(BOUNDARY, {"image": SimpleUploadedFile("i.png", png_bytes())})
+        return getattr(client, endpoint.method)(path, data, content_type=MULTIPART_CONTENT)
     text = json.dumps(body)
     for key, value in names.items():
         text = text.replace("{" + key + "}", value)

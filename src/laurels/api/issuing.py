@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Query, Router, Schema, Status
+from ninja import File, Query, Router, Schema, Status
+from ninja.files import UploadedFile
 
 from laurels.api.envelope import envelope, envelope_of, feed_envelope_of, with_error_responses
 from laurels.api.idempotency import idempotent
@@ -40,7 +42,7 @@ from laurels.connect.permissions import IssuingAction as Action
 from laurels.connect.permissions import require_issuing, require_issuing_scope
 from laurels.core.errors import DomainError
 from laurels.issuing import selectors, services
-from laurels.issuing.images import image_from_data_uri
+from laurels.issuing.images import ImageTooLarge, image_from_data_uri, image_from_upload
 from laurels.issuing.models import Assertion, BadgeClass, Issuer
 
 router = Router(tags=["Issuing"])
@@ -552,3 +554,40 @@ def assertion_revoke(request: HttpRequest, entity_id: str):
     reason = data.get("revocation_reason") or data.get("revocationReason") or ""
     services.assertion_revoke(assertion=assertion, reason=str(reason))
     return envelope(assertion_json(assertion))
+
+
+# --- image uploads (multipart) ---------------------------------------------------------------
+
+
+def _uploaded_image(file: UploadedFile):
+    cap = settings.LAURELS_IMAGE_MAX_BYTES
+    if file.size is not None and file.size > cap:
+        raise ImageTooLarge(f"The image is larger than {cap // 1024} KB.")
+    return image_from_upload(file.read(cap + 1))
+
+
+@router.put(
+    "/issuers/{entity_id}/image", response=_ok(IssuerEnvelope), summary="Upload an issuer image"
+)
+def issuer_image_upload(request: HttpRequest, entity_id: str, image: File[UploadedFile]):
+    """`multipart/form-data` with a PNG or SVG in the `image` field (the JSON endpoints
+    take data URIs instead)."""
+    issuer = selectors.issuer_for(
+        caller=request.auth, entity_id=entity_id, action=Action.ISSUER_EDIT
+    )
+    services.issuer_update(issuer=issuer, image=_uploaded_image(image))
+    return envelope(issuer_json(issuer))
+
+
+@router.put(
+    "/badgeclasses/{entity_id}/image",
+    response=_ok(BadgeClassEnvelope),
+    summary="Upload a badge class image",
+)
+def badge_class_image_upload(request: HttpRequest, entity_id: str, image: File[UploadedFile]):
+    """`multipart/form-data` with a PNG or SVG in the `image` field."""
+    badge_class = selectors.badge_class_for(
+        caller=request.auth, entity_id=entity_id, action=Action.BADGECLASS_EDIT
+    )
+    services.badge_class_update(badge_class=badge_class, image=_uploaded_image(image))
+    return envelope(badge_class_json(badge_class))

@@ -49,6 +49,16 @@ def _link_next(request: HttpRequest, response: HttpResponse, cursor: str) -> Non
     response["Link"] = f'<{url}>; rel="next"'
 
 
+def _page(rows: QuerySet, size: int, request, response, cursor_after) -> list:
+    """Up to `size` rows; one more is read to know whether a next page exists, and if so
+    the `Link` header points after the last row shown."""
+    page = list(rows[: size + 1])
+    if len(page) > size:
+        page = page[:size]
+        _link_next(request, response, cursor_after(page[-1]))
+    return page
+
+
 def newest_first_page(
     rows: QuerySet,
     *,
@@ -64,11 +74,7 @@ def newest_first_page(
         if not last_id.isdigit():
             raise BadCursor()
         rows = rows.filter(id__lt=int(last_id))
-    page = list(rows[: size + 1])
-    if len(page) > size:
-        page = page[:size]
-        _link_next(request, response, encode_cursor(str(page[-1].id)))
-    return page
+    return _page(rows, size, request, response, lambda last: encode_cursor(str(last.id)))
 
 
 def changes_page(
@@ -90,9 +96,10 @@ def changes_page(
         rows = rows.filter(updated_at__gte=updated_at).exclude(
             updated_at=updated_at, id__lte=last_id
         )
-    page = list(rows[: size + 1])
-    if len(page) > size:
-        page = page[:size]
-        last = page[-1]
-        _link_next(request, response, encode_cursor(last.updated_at.isoformat(), str(last.id)))
-    return page
+    return _page(
+        rows,
+        size,
+        request,
+        response,
+        lambda last: encode_cursor(last.updated_at.isoformat(), str(last.id)),
+    )

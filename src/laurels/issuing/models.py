@@ -19,6 +19,16 @@ def _entity_id_field() -> models.CharField:
     )
 
 
+def _created_by_field() -> models.ForeignKey:
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+
 class Role(models.TextChoices):
     STAFF = "staff", "Staff"
     EDITOR = "editor", "Editor"
@@ -35,13 +45,7 @@ class Issuer(models.Model):
     url = models.URLField(max_length=500)
     email = models.EmailField()
     image = models.FileField(upload_to="issuers/", blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    created_by = _created_by_field()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -89,13 +93,7 @@ class BadgeClass(models.Model):
     tags = models.JSONField(default=list, blank=True)
     expires_amount = models.PositiveIntegerField(null=True, blank=True)
     expires_duration = models.CharField(max_length=8, choices=ExpiryUnit.choices, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    created_by = _created_by_field()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -151,13 +149,7 @@ class Assertion(models.Model):
     acceptance = models.CharField(
         max_length=16, choices=Acceptance.choices, default=Acceptance.UNACCEPTED
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    created_by = _created_by_field()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

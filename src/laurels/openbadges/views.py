@@ -23,28 +23,30 @@ def _image_response(field_file) -> FileResponse:
     return response
 
 
+def _public_image(rows, entity_id: str, image_of) -> FileResponse:
+    found = rows.filter(entity_id=entity_id).first()
+    if found is None:
+        raise Http404("Not found.")
+    return _image_response(image_of(found))
+
+
 @require_GET
 @cache_control(public=True, max_age=3600)
 def issuer_image(request: HttpRequest, entity_id: str) -> FileResponse:
-    issuer = Issuer.objects.filter(entity_id=entity_id).only("image").first()
-    if issuer is None:
-        raise Http404("No such issuer.")
-    return _image_response(issuer.image)
+    return _public_image(Issuer.objects.only("image"), entity_id, lambda issuer: issuer.image)
 
 
 @require_GET
 @cache_control(public=True, max_age=3600)
 def badge_class_image(request: HttpRequest, entity_id: str) -> FileResponse:
-    badge_class = BadgeClass.objects.filter(entity_id=entity_id).only("image").first()
-    if badge_class is None:
-        raise Http404("No such badge class.")
-    return _image_response(badge_class.image)
+    return _public_image(BadgeClass.objects.only("image"), entity_id, lambda badge: badge.image)
 
 
 @require_GET
 @cache_control(public=True, max_age=3600)
 def assertion_image(request: HttpRequest, entity_id: str) -> FileResponse:
-    assertion = Assertion.objects.filter(entity_id=entity_id).select_related("badge_class").first()
-    if assertion is None:
-        raise Http404("No such award.")
-    return _image_response(assertion.badge_class.image)
+    return _public_image(
+        Assertion.objects.select_related("badge_class"),
+        entity_id,
+        lambda assertion: assertion.badge_class.image,
+    )

@@ -567,7 +567,7 @@ class TestImages:
         image = client.get(created["image"].replace("http://127.0.0.1:8000", ""))
         assert image.status_code == 200
         assert image["Content-Type"] == "image/png"
-        assert b"".join(image.streaming_content).startswith(b"\x89PNG")
+        assert image.content.startswith(b"\x89PNG")
         assert "default-src 'none'" in image["Content-Security-Policy"]
         assert client.get("/public/badges/nope/image").status_code == 404
         assert client.get(f"/public/issuers/{issuer.entity_id}/image").status_code == 404

@@ -18,7 +18,7 @@ from ninja.files import UploadedFile
 
 from laurels.api.envelope import envelope, envelope_of, feed_envelope_of, with_error_responses
 from laurels.api.idempotency import idempotent
-from laurels.api.issuing_presenters import assertion_json, badge_class_json, iso, issuer_json
+from laurels.api.issuing_presenters import assertion_json, badge_class_json, issuer_json
 from laurels.api.issuing_schemas import (
     AssertionOut,
     AssertionUpdateIn,
@@ -44,6 +44,7 @@ from laurels.core.errors import DomainError
 from laurels.issuing import selectors, services
 from laurels.issuing.images import ImageTooLarge, image_from_data_uri, image_from_upload
 from laurels.issuing.models import Assertion, BadgeClass, Issuer
+from laurels.openbadges.documents import iso
 
 router = Router(tags=["Issuing"])
 

@@ -2,22 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from django.conf import settings
-
 from laurels.issuing.models import Assertion, BadgeClass, Issuer
-
-
-def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a `Z`."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def public_url(kind: str, entity_id: str) -> str:
-    return f"{settings.LAURELS_BASE_URL}/public/{kind}/{entity_id}"
+from laurels.openbadges.documents import iso, public_url
 
 
 def _creator(instance) -> str | None:

@@ -36,6 +36,7 @@ from laurels.issuing.models import (
     RecipientType,
     Role,
 )
+from laurels.openbadges.services import public_documents_forget
 
 logger = logging.getLogger(__name__)
 TELEPHONE = re.compile(r"^\+?[0-9]{6,15}$")
@@ -173,6 +174,7 @@ def issuer_update(*, issuer: Issuer, image: CheckedImage | None = None, **fields
     _full_clean(issuer, exclude=["created_by"])
     _store_image(issuer, image)
     issuer.save()
+    public_documents_forget(issuer=issuer)
     return issuer
 
 
@@ -180,6 +182,7 @@ def issuer_update(*, issuer: Issuer, image: CheckedImage | None = None, **fields
 def issuer_delete(*, issuer: Issuer) -> None:
     if Assertion.objects.filter(issuer=issuer).exists():
         raise IssuerHasAwards()
+    public_documents_forget(issuer=issuer)
     issuer.delete()
 
 
@@ -304,6 +307,7 @@ def badge_class_update(
     _full_clean(badge_class, exclude=["issuer", "created_by"])
     _store_image(badge_class, image)
     badge_class.save()
+    public_documents_forget(badge_class=badge_class)
     return badge_class
 
 
@@ -311,6 +315,7 @@ def badge_class_update(
 def badge_class_delete(*, badge_class: BadgeClass) -> None:
     if Assertion.objects.filter(badge_class=badge_class).exists():
         raise BadgeClassHasAwards()
+    public_documents_forget(badge_class=badge_class)
     badge_class.delete()
 
 
@@ -479,6 +484,7 @@ def assertion_update(
             raise ValidationError({"expires": ["The expiry must come after the award."]})
         assertion.expires = expires
     assertion.save()
+    public_documents_forget(assertion=assertion)
     return assertion
 
 
@@ -493,4 +499,5 @@ def assertion_revoke(*, assertion: Assertion, reason: str) -> Assertion:
     assertion.revoked = True
     assertion.revocation_reason = reason[:500]
     assertion.save(update_fields=["revoked", "revocation_reason", "updated_at"])
+    public_documents_forget(assertion=assertion)
     return assertion

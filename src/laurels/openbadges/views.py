@@ -1,52 +1,210 @@
-"""Public, unauthenticated Open Badges resources. So far: the stored images of issuers and
-badge classes (an award's image is its badge class's image until baking lands)."""
+"""Public, unauthenticated Open Badges resources: JSON-LD for machines, pages for people.
+
+`/public/{issuers,badges,assertions}/{id}` answer JSON-LD to `Accept: application/ld+json`
+or `application/json` (or `?format=json`) and an HTML page to browsers. JSON answers come
+from a cache that awards, revocations and edits clear, carry ETag and Last-Modified, and
+honour conditional requests.
+"""
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404, HttpRequest
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime
+
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.http import http_date, parse_http_date_safe
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
 from laurels.issuing.models import Assertion, BadgeClass, Issuer
+from laurels.openbadges import documents, pages
+from laurels.openbadges.models import IssuerKey
+from laurels.openbadges.services import (
+    PUBLIC_CACHE_SECONDS,
+    active_signing_key,
+    baked_image,
+    public_cache_key,
+)
 
 CONTENT_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+JSON_LD = "application/ld+json"
 
 
-def _image_response(field_file) -> FileResponse:
-    if not field_file:
-        raise Http404("No image.")
-    extension = field_file.name.rsplit(".", 1)[-1].lower()
-    response = FileResponse(field_file.open("rb"), content_type=CONTENT_TYPES.get(extension))
-    # SVGs were sanitized on upload; this keeps any script from running even so.
-    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-    response["X-Content-Type-Options"] = "nosniff"
+def wants_json(request: HttpRequest) -> bool:
+    if request.GET.get("format") == "json":
+        return True
+    accept = request.headers.get("Accept", "")
+    return JSON_LD in accept or ("application/json" in accept and "text/html" not in accept)
+
+
+def _public_json(
+    request: HttpRequest,
+    kind: str,
+    entity_id: str,
+    build: Callable[[], tuple[int, dict, datetime]],
+) -> HttpResponse:
+    """A cached JSON-LD answer with validators; `build` runs on a cache miss."""
+    key = public_cache_key(kind, entity_id)
+    entry = cache.get(key)
+    if entry is None:
+        status, document, modified = build()
+        body = json.dumps(document, indent=2).encode()
+        entry = {
+            "status": status,
+            "body": body,
+            "modified": int(modified.timestamp()),
+            "etag": '"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+        }
+        cache.set(key, entry, PUBLIC_CACHE_SECONDS)
+    if entry["status"] == 200:
+        if request.headers.get("If-None-Match") == entry["etag"]:
+            return _not_modified(entry)
+        since = parse_http_date_safe(request.headers.get("If-Modified-Since", ""))
+        if (
+            since is not None
+            and "If-None-Match" not in request.headers
+            and entry["modified"] <= since
+        ):
+            return _not_modified(entry)
+    response = HttpResponse(entry["body"], status=entry["status"], content_type=JSON_LD)
+    _validators(response, entry)
     return response
 
 
-def _public_image(rows, entity_id: str, image_of) -> FileResponse:
+def _validators(response: HttpResponse, entry: dict) -> None:
+    response["ETag"] = entry["etag"]
+    response["Last-Modified"] = http_date(entry["modified"])
+    response["Cache-Control"] = "public, max-age=300"
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Vary"] = "Accept"
+
+
+def _not_modified(entry: dict) -> HttpResponse:
+    response = HttpResponseNotModified()
+    _validators(response, entry)
+    return response
+
+
+def _found(rows, entity_id: str):
     found = rows.filter(entity_id=entity_id).first()
     if found is None:
         raise Http404("Not found.")
-    return _image_response(image_of(found))
+    return found
+
+
+# --- issuers, badge classes, assertions ------------------------------------------------------
 
 
 @require_GET
-@cache_control(public=True, max_age=3600)
-def issuer_image(request: HttpRequest, entity_id: str) -> FileResponse:
-    return _public_image(Issuer.objects.only("image"), entity_id, lambda issuer: issuer.image)
+def issuer(request: HttpRequest, entity_id: str) -> HttpResponse:
+    def build():
+        found = _found(Issuer.objects.all(), entity_id)
+        return 200, documents.issuer_profile(found, active_signing_key(found)), found.updated_at
 
-
-@require_GET
-@cache_control(public=True, max_age=3600)
-def badge_class_image(request: HttpRequest, entity_id: str) -> FileResponse:
-    return _public_image(BadgeClass.objects.only("image"), entity_id, lambda badge: badge.image)
-
-
-@require_GET
-@cache_control(public=True, max_age=3600)
-def assertion_image(request: HttpRequest, entity_id: str) -> FileResponse:
-    return _public_image(
-        Assertion.objects.select_related("badge_class"),
-        entity_id,
-        lambda assertion: assertion.badge_class.image,
+    if wants_json(request):
+        return _public_json(request, "issuers", entity_id, build)
+    return render(
+        request,
+        "openbadges/issuer.html",
+        pages.issuer_page(_found(Issuer.objects.all(), entity_id)),
     )
+
+
+@require_GET
+def badge_class(request: HttpRequest, entity_id: str) -> HttpResponse:
+    rows = BadgeClass.objects.select_related("issuer")
+
+    def build():
+        found = _found(rows, entity_id)
+        return 200, documents.badge_class_document(found), found.updated_at
+
+    if wants_json(request):
+        return _public_json(request, "badges", entity_id, build)
+    return render(
+        request, "openbadges/badge_class.html", pages.badge_class_page(_found(rows, entity_id))
+    )
+
+
+@require_GET
+def assertion(request: HttpRequest, entity_id: str) -> HttpResponse:
+    rows = Assertion.objects.select_related("badge_class", "issuer")
+
+    def build():
+        found = _found(rows, entity_id)
+        if found.revoked:
+            return 410, documents.revoked_assertion_document(found), found.updated_at
+        key = active_signing_key(found.issuer)
+        return 200, documents.assertion_document(found, signing_key=key), found.updated_at
+
+    if wants_json(request):
+        return _public_json(request, "assertions", entity_id, build)
+    return render(
+        request, "openbadges/assertion.html", pages.assertion_page(_found(rows, entity_id))
+    )
+
+
+@require_GET
+def revocations(request: HttpRequest, entity_id: str) -> HttpResponse:
+    def build():
+        found = _found(Issuer.objects.all(), entity_id)
+        revoked = list(found.assertions.filter(revoked=True).only("entity_id", "revocation_reason"))
+        return 200, documents.revocation_list_document(found, revoked), timezone.now()
+
+    return _public_json(request, "revocations", entity_id, build)
+
+
+@require_GET
+def key(request: HttpRequest, entity_id: str) -> HttpResponse:
+    def build():
+        found = _found(IssuerKey.objects.select_related("issuer"), entity_id)
+        return 200, documents.cryptographic_key_document(found), found.created_at
+
+    return _public_json(request, "keys", entity_id, build)
+
+
+# --- images ----------------------------------------------------------------------------------
+
+
+def _image_response(content: bytes, extension: str, download_name: str | None) -> HttpResponse:
+    response = HttpResponse(content, content_type=CONTENT_TYPES.get(extension))
+    # SVGs were sanitized on upload; this keeps any script from running even so.
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response["Access-Control-Allow-Origin"] = "*"
+    if download_name:
+        response["Content-Disposition"] = f'attachment; filename="{download_name}.{extension}"'
+    return response
+
+
+def _stored_image(field_file) -> HttpResponse:
+    if not field_file:
+        raise Http404("No image.")
+    with field_file.open("rb") as stored:
+        content = stored.read()
+    return _image_response(content, field_file.name.rsplit(".", 1)[-1].lower(), None)
+
+
+@require_GET
+@cache_control(public=True, max_age=3600)
+def issuer_image(request: HttpRequest, entity_id: str) -> HttpResponse:
+    return _stored_image(_found(Issuer.objects.only("image"), entity_id).image)
+
+
+@require_GET
+@cache_control(public=True, max_age=3600)
+def badge_class_image(request: HttpRequest, entity_id: str) -> HttpResponse:
+    return _stored_image(_found(BadgeClass.objects.only("image"), entity_id).image)
+
+
+@require_GET
+@cache_control(public=True, max_age=300)
+def assertion_image(request: HttpRequest, entity_id: str) -> HttpResponse:
+    """The badge image with this award baked in (baked on first request, then kept)."""
+    found = _found(Assertion.objects.select_related("badge_class", "issuer"), entity_id)
+    content, extension = baked_image(found)
+    download = f"badge-{found.entity_id}" if request.GET.get("download") else None
+    return _image_response(content, extension, download)

@@ -1,0 +1,146 @@
+"""Open Badges 2.0 documents (JSON-LD) for issuers, badge classes, assertions, keys and
+revocation lists, each with `id` equal to its own public URL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.conf import settings
+
+from laurels.issuing.models import Assertion, BadgeClass, Issuer
+
+OB2_CONTEXT = "https://w3id.org/openbadges/v2"
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a `Z`."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def public_url(kind: str, entity_id: str) -> str:
+    return f"{settings.LAURELS_BASE_URL}/public/{kind}/{entity_id}"
+
+
+def issuer_profile(issuer: Issuer, signing_key=None) -> dict:
+    document = {
+        "@context": OB2_CONTEXT,
+        "type": "Issuer",
+        "id": public_url("issuers", issuer.entity_id),
+        "name": issuer.name,
+        "url": issuer.url,
+        "email": issuer.email,
+    }
+    if issuer.description:
+        document["description"] = issuer.description
+    if issuer.image:
+        document["image"] = public_url("issuers", issuer.entity_id) + "/image"
+    if signing_key is not None:
+        document["publicKey"] = public_url("keys", signing_key.entity_id)
+        document["revocationList"] = public_url("issuers", issuer.entity_id) + "/revocations"
+    return document
+
+
+def badge_class_document(badge_class: BadgeClass) -> dict:
+    criteria = {}
+    if badge_class.criteria_url:
+        criteria["id"] = badge_class.criteria_url
+    if badge_class.criteria_narrative:
+        criteria["narrative"] = badge_class.criteria_narrative
+    document = {
+        "@context": OB2_CONTEXT,
+        "type": "BadgeClass",
+        "id": public_url("badges", badge_class.entity_id),
+        "name": badge_class.name,
+        "description": badge_class.description,
+        "image": public_url("badges", badge_class.entity_id) + "/image",
+        "criteria": criteria,
+        "issuer": public_url("issuers", badge_class.issuer.entity_id),
+    }
+    if badge_class.tags:
+        document["tags"] = badge_class.tags
+    if badge_class.alignments:
+        document["alignment"] = [
+            {k: v for k, v in alignment.items() if v not in (None, "")}
+            for alignment in badge_class.alignments
+        ]
+    return document
+
+
+def assertion_document(assertion: Assertion, signing_key=None) -> dict:
+    """The assertion; `signing_key` given, its verification is SignedBadge by that key."""
+    recipient = {
+        "type": assertion.recipient_type,
+        "hashed": assertion.recipient_hashed,
+        "identity": assertion.recipient_identity,
+    }
+    if assertion.recipient_hashed:
+        recipient["salt"] = assertion.recipient_salt
+    url = public_url("assertions", assertion.entity_id)
+    verification = (
+        {"type": "SignedBadge", "creator": public_url("keys", signing_key.entity_id)}
+        if signing_key is not None
+        else {"type": "HostedBadge"}
+    )
+    document = {
+        "@context": OB2_CONTEXT,
+        "type": "Assertion",
+        "id": url,
+        "recipient": recipient,
+        "badge": public_url("badges", assertion.badge_class.entity_id),
+        "verification": verification,
+        "issuedOn": iso(assertion.issued_on),
+        "image": url + "/image",
+    }
+    if assertion.expires:
+        document["expires"] = iso(assertion.expires)
+    if assertion.narrative:
+        document["narrative"] = assertion.narrative
+    if assertion.evidence:
+        document["evidence"] = [
+            {("id" if k == "url" else k): v for k, v in item.items()} for item in assertion.evidence
+        ]
+    if assertion.revoked:
+        document["revoked"] = True
+        if assertion.revocation_reason:
+            document["revocationReason"] = assertion.revocation_reason
+    return document
+
+
+def revoked_assertion_document(assertion: Assertion) -> dict:
+    """What a revoked hosted assertion answers (with 410 Gone), as the specification asks."""
+    document = {
+        "@context": OB2_CONTEXT,
+        "id": public_url("assertions", assertion.entity_id),
+        "revoked": True,
+    }
+    if assertion.revocation_reason:
+        document["revocationReason"] = assertion.revocation_reason
+    return document
+
+
+def cryptographic_key_document(key) -> dict:
+    return {
+        "@context": OB2_CONTEXT,
+        "type": "CryptographicKey",
+        "id": public_url("keys", key.entity_id),
+        "owner": public_url("issuers", key.issuer.entity_id),
+        "publicKeyPem": key.public_key_pem,
+    }
+
+
+def revocation_list_document(issuer: Issuer, revoked: list[Assertion]) -> dict:
+    return {
+        "@context": OB2_CONTEXT,
+        "type": "RevocationList",
+        "id": public_url("issuers", issuer.entity_id) + "/revocations",
+        "issuer": public_url("issuers", issuer.entity_id),
+        "revokedAssertions": [
+            {
+                "id": public_url("assertions", a.entity_id),
+                **({"revocationReason": a.revocation_reason} if a.revocation_reason else {}),
+            }
+            for a in revoked
+        ],
+    }

@@ -1,0 +1,98 @@
+"""What the public HTML pages show: built from the same objects as the JSON-LD."""
+
+from __future__ import annotations
+
+import markdown
+import nh3
+from django.utils import timezone
+
+from laurels.issuing.models import Assertion, BadgeClass, Issuer
+from laurels.openbadges.documents import public_url
+
+
+def markdown_html(text: str) -> str:
+    """Markdown written by issuers, rendered and then sanitized (no scripts, no styles)."""
+    return nh3.clean(markdown.markdown(text or ""))
+
+
+def masked_identity(kind: str, identity: str) -> str:
+    """Enough of a recipient for them to recognise themselves, not enough to harvest."""
+    if kind == "email" and "@" in identity:
+        local, domain = identity.split("@", 1)
+        return f"{local[:1]}{'•' * 4}@{domain}"
+    if kind == "telephone":
+        return f"{'•' * 6}{identity[-3:]}"
+    if kind == "url":
+        return identity.split("://", 1)[-1].split("/", 1)[0]
+    return identity[:10] + "…"
+
+
+def award_state(assertion: Assertion) -> tuple[str, str]:
+    if assertion.revoked:
+        return "revoked", "Revoked"
+    if assertion.expires and assertion.expires <= timezone.now():
+        return "expired", "Expired"
+    return "valid", "Valid"
+
+
+def _open_graph(title: str, description: str, image: str, url: str) -> dict:
+    return {"title": title, "description": description[:300], "image": image, "url": url}
+
+
+def issuer_page(issuer: Issuer) -> dict:
+    url = public_url("issuers", issuer.entity_id)
+    badge_classes = list(issuer.badge_classes.order_by("name")[:100])
+    return {
+        "issuer": issuer,
+        "issuer_url": url,
+        "description_html": markdown_html(issuer.description),
+        "image_url": url + "/image" if issuer.image else None,
+        "badge_classes": [(b, public_url("badges", b.entity_id)) for b in badge_classes],
+        "json_url": url + "?format=json",
+        "og": _open_graph(issuer.name, issuer.description, url + "/image", url),
+    }
+
+
+def badge_class_page(badge_class: BadgeClass) -> dict:
+    url = public_url("badges", badge_class.entity_id)
+    return {
+        "badge_class": badge_class,
+        "issuer": badge_class.issuer,
+        "issuer_url": public_url("issuers", badge_class.issuer.entity_id),
+        "image_url": url + "/image",
+        "description_html": markdown_html(badge_class.description),
+        "criteria_html": markdown_html(badge_class.criteria_narrative),
+        "json_url": url + "?format=json",
+        "og": _open_graph(
+            f"{badge_class.name} · {badge_class.issuer.name}",
+            badge_class.description,
+            url + "/image",
+            url,
+        ),
+    }
+
+
+def assertion_page(assertion: Assertion) -> dict:
+    url = public_url("assertions", assertion.entity_id)
+    badge_class = assertion.badge_class
+    state, state_label = award_state(assertion)
+    return {
+        **badge_class_page(badge_class),
+        "assertion": assertion,
+        "state": state,
+        "state_label": state_label,
+        "recipient": masked_identity(assertion.recipient_type, assertion.recipient_plaintext),
+        "recipient_name": assertion.recipient_name,
+        "narrative_html": markdown_html(assertion.narrative),
+        "evidence": assertion.evidence,
+        "badge_url": public_url("badges", badge_class.entity_id),
+        "image_url": url + "/image",
+        "download_url": url + "/image?download=1",
+        "json_url": url + "?format=json",
+        "og": _open_graph(
+            f"{badge_class.name}: awarded by {assertion.issuer.name}",
+            badge_class.description,
+            url + "/image",
+            url,
+        ),
+    }

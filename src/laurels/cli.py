@@ -491,6 +491,35 @@ def cmd_award(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- issuer signing ----------------------------------------------------------------------
+
+
+def cmd_signing(args: argparse.Namespace) -> int:
+    """Turn signed (JWS) verification on or off for an issuer, or rotate its key."""
+    setup_django()
+    from laurels.issuing.models import Issuer
+    from laurels.openbadges import services
+
+    issuer = Issuer.objects.filter(entity_id=args.issuer).first()
+    if issuer is None:
+        print(f"error: no issuer {args.issuer}", file=sys.stderr)
+        return 2
+    if args.action == "disable":
+        services.issuer_signing_disable(issuer=issuer)
+        print(f"{issuer.name} is back to hosted verification; old keys stay published.")
+        return 0
+    change = (
+        services.issuer_signing_rotate
+        if args.action == "rotate"
+        else services.issuer_signing_enable
+    )
+    key = change(issuer=issuer)
+    from laurels.openbadges.documents import public_url
+
+    print(f"{issuer.name} signs its assertions with key {public_url('keys', key.entity_id)}")
+    return 0
+
+
 # --- manage --------------------------------------------------------------------------------
 
 
@@ -576,6 +605,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     award.add_argument("--notify", action="store_true", help="email each recipient")
     award.set_defaults(handler=cmd_award)
+
+    signing = commands.add_parser(
+        "signing", help="signed (JWS) verification for an issuer: enable, rotate, disable"
+    )
+    signing.add_argument("action", choices=["enable", "rotate", "disable"])
+    signing.add_argument("issuer", metavar="ISSUER_ID", help="the issuer entityId")
+    signing.set_defaults(handler=cmd_signing)
 
     manage = commands.add_parser("manage", help="run any Django management command")
     manage.add_argument("django_args", nargs=argparse.REMAINDER)

@@ -1,0 +1,77 @@
+"""Screenshots of the public award page in Chromium, valid and then revoked."""
+
+import subprocess
+
+import httpx
+import pytest
+
+from tests.factories import png_data_uri
+from tests.servers import LAURELS, laurels_server, server_env
+
+pytestmark = [pytest.mark.server, pytest.mark.browser]
+
+
+def test_assertion_page_valid_then_revoked(tmp_path, chromium):
+    with laurels_server(tmp_path / "var") as server:
+        env = server_env(server.home, LAURELS_BASE_URL=server.base_url)
+        subprocess.run(
+            [str(LAURELS), "createuser", "dean@example.org", "--password", "a sturdy passphrase"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        token = httpx.post(
+            f"{server.base_url}/o/token",
+            data={"username": "dean@example.org", "password": "a sturdy passphrase"},
+        ).json()
+        api = httpx.Client(
+            base_url=server.base_url,
+            timeout=30,
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+        )
+        issuer = api.post(
+            "/v2/issuers",
+            json={
+                "name": "Harbour College",
+                "url": "https://harbour.example.org",
+                "email": "badges@harbour.example.org",
+            },
+        ).json()["result"][0]
+        badge = api.post(
+            f"/v2/issuers/{issuer['entityId']}/badgeclasses",
+            json={
+                "name": "Knot Tying",
+                "description": "Ties **six** sailing knots.",
+                "image": png_data_uri((200, 200)),
+                "criteriaNarrative": "Tie them blindfolded.",
+            },
+        ).json()["result"][0]
+        award = api.post(
+            f"/v2/badgeclasses/{badge['entityId']}/assertions",
+            json={
+                "recipient": {"identity": "sailor@example.org", "plaintextIdentity": "Sam Sailor"},
+                "narrative": "Fastest bowline of the year.",
+            },
+        ).json()["result"][0]
+
+        page = chromium.new_page(viewport={"width": 1000, "height": 900})
+        page.goto(award["openBadgeId"])
+        assert page.locator(".state").inner_text() == "Valid"
+        assert page.locator("h1").inner_text() == "Knot Tying"
+        assert "s••••@example.org" in page.content()
+        assert page.evaluate("document.querySelector('.badge-image').naturalWidth") == 200
+        page.screenshot(path=str(tmp_path / "assertion-valid.png"), full_page=True)
+
+        api.request(
+            "DELETE",
+            f"/v2/assertions/{award['entityId']}",
+            json={"revocation_reason": "Awarded to the wrong sailor"},
+        )
+        page.reload()
+        assert page.locator(".state").inner_text() == "Revoked"
+        assert "Awarded to the wrong sailor" in page.content()
+        page.screenshot(path=str(tmp_path / "assertion-revoked.png"), full_page=True)
+        page.close()
+        api.close()
+    for name in ("assertion-valid.png", "assertion-revoked.png"):
+        assert (tmp_path / name).stat().st_size > 10_000

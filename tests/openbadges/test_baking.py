@@ -1,9 +1,14 @@
+import json
+
 import pytest
 
 from laurels.openbadges import baking
 from tests.factories import png_bytes
 
-SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="4" height="4"/></svg>'
+SVG = (
+    b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="4" height="4">'
+    b'<rect width="4" height="4"/></svg>'
+)
 URL = "https://badges.example.org/public/assertions/abc"
 
 
@@ -33,7 +38,7 @@ def test_png_with_a_long_jws():
 
 
 def test_svg_round_trip():
-    baked = baking.bake_svg(SVG, URL, '{"id": "%s"}' % URL)
+    baked = baking.bake_svg(SVG, URL, json.dumps({"id": URL}))
     assert baking.unbake(baked) == URL
     assert b"<rect" in baked
     assert baking.unbake(baking.bake_svg(baked, URL + "2")) == URL + "2"

@@ -220,6 +220,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = LAURELS_MAX_REQUEST_BYTES
 LAURELS_IMAGE_MAX_BYTES = env_int("LAURELS_IMAGE_MAX_BYTES", 512 * 1024, minimum=1024)
 LAURELS_IMAGE_MAX_PIXELS = env_int("LAURELS_IMAGE_MAX_PIXELS", 2048 * 2048, minimum=64 * 64)
 MEDIA_ROOT = LAURELS_HOME / "media"
+# Outbound requests (badge imports, key documents): size and time caps, and which private
+# addresses may be fetched from ("true" for any, or comma-separated networks).
+LAURELS_FETCH_MAX_BYTES = env_int("LAURELS_FETCH_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
+LAURELS_FETCH_TIMEOUT = env_int("LAURELS_FETCH_TIMEOUT", 10, minimum=1)
+LAURELS_ALLOW_PRIVATE_FETCH = env_str("LAURELS_ALLOW_PRIVATE_FETCH", "")
 
 # --- Static files, i18n ----------------------------------------------------------------
 

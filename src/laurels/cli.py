@@ -520,6 +520,28 @@ def cmd_signing(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- backpack ----------------------------------------------------------------------------
+
+
+def cmd_backpack_reverify(args: argparse.Namespace) -> int:
+    """Check every imported badge again; mark those since revoked or gone."""
+    setup_django()
+    from laurels.backpack.importing import badge_reverify
+    from laurels.backpack.models import ImportedBadge
+
+    badges = ImportedBadge.objects.select_related("user").order_by("id")
+    total = badges.count()
+    changed = 0
+    for done, badge in enumerate(badges.iterator(), start=1):
+        before = badge.status
+        if badge_reverify(badge=badge).status != before:
+            changed += 1
+        print(f"\rRe-verified {done}/{total}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    print(f"Re-verified {total} imported badge(s); {changed} changed state.")
+    return 0
+
+
 # --- manage --------------------------------------------------------------------------------
 
 
@@ -612,6 +634,14 @@ def build_parser() -> argparse.ArgumentParser:
     signing.add_argument("action", choices=["enable", "rotate", "disable"])
     signing.add_argument("issuer", metavar="ISSUER_ID", help="the issuer entityId")
     signing.set_defaults(handler=cmd_signing)
+
+    backpack = commands.add_parser("backpack", help="earners' backpacks")
+    backpack_actions = backpack.add_subparsers(
+        dest="backpack_command", required=True, metavar="ACTION"
+    )
+    backpack_actions.add_parser(
+        "reverify", help="re-check imported badges; mark those since revoked or gone"
+    ).set_defaults(handler=cmd_backpack_reverify)
 
     manage = commands.add_parser("manage", help="run any Django management command")
     manage.add_argument("django_args", nargs=argparse.REMAINDER)

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "laurels.connect",
     "laurels.issuing",
     "laurels.openbadges",
+    "laurels.backpack",
     "laurels.api",
     "laurels.web",
 ]

@@ -19,6 +19,7 @@ urlpatterns = [
     path("accounts/", include("laurels.accounts.urls")),
     path("", include("laurels.connect.urls")),
     path("public/", include("laurels.openbadges.urls")),
+    path("share/", include("laurels.backpack.urls")),
     path("", include("laurels.web.urls")),
 ]
 

@@ -6,6 +6,7 @@ from ninja import NinjaAPI
 
 from laurels import __version__
 from laurels.api.auth import API_AUTH
+from laurels.api.backpack import router as backpack_router
 from laurels.api.docs import LaurelsSwagger, oauth_security_scheme
 from laurels.api.errors import install_error_handlers
 from laurels.api.issuing import router as issuing_router
@@ -41,3 +42,4 @@ install_error_handlers(api)
 api.add_router("", users_router)
 api.add_router("", tokens_router)
 api.add_router("", issuing_router)
+api.add_router("", backpack_router)

@@ -42,7 +42,7 @@ def page_size(num: int | None) -> int:
     return num
 
 
-def _link_next(request: HttpRequest, response: HttpResponse, cursor: str) -> None:
+def link_next(request: HttpRequest, response: HttpResponse, cursor: str) -> None:
     query = request.GET.copy()
     query["cursor"] = cursor
     url = request.build_absolute_uri(f"{request.path}?{urlencode(query, doseq=True)}")
@@ -55,7 +55,7 @@ def _page(rows: QuerySet, size: int, request, response, cursor_after) -> list:
     page = list(rows[: size + 1])
     if len(page) > size:
         page = page[:size]
-        _link_next(request, response, cursor_after(page[-1]))
+        link_next(request, response, cursor_after(page[-1]))
     return page
 
 

@@ -33,6 +33,8 @@ class Permission(StrEnum):
     PROFILE_WRITE = "profile:write"
     # Seeing and revoking one's own connected apps: never through an app's token.
     CONNECTED_APPS_MANAGE = "connected-apps:manage"
+    BACKPACK_READ = "backpack:read"
+    BACKPACK_WRITE = "backpack:write"
 
 
 # The scopes that allow each permission to a token (any one of them suffices).
@@ -40,6 +42,8 @@ PERMISSION_SCOPES: dict[Permission, frozenset[Scope]] = {
     Permission.PROFILE_READ: frozenset({Scope.PROFILE_READ}),
     Permission.PROFILE_WRITE: frozenset({Scope.PROFILE_WRITE}),
     Permission.CONNECTED_APPS_MANAGE: frozenset(),
+    Permission.BACKPACK_READ: frozenset({Scope.BACKPACK_READ}),
+    Permission.BACKPACK_WRITE: frozenset({Scope.BACKPACK_WRITE}),
 }
 
 

@@ -1,0 +1,374 @@
+"""/v2/backpack: a user's badges (awards made here and imports), collections, imports."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any, Literal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
+
+from laurels.api.envelope import envelope, envelope_of, with_error_responses
+from laurels.api.pagination import BadCursor, decode_cursor, encode_cursor, link_next, page_size
+from laurels.api.schemas import ApiInput
+from laurels.backpack import importing, selectors, services
+from laurels.backpack.models import Collection, ImportedBadge
+from laurels.connect.permissions import Permission, require
+from laurels.issuing.models import Assertion
+from laurels.openbadges.documents import iso, public_url
+
+router = Router(tags=["Backpack"])
+
+
+class BackpackBadgeOut(Schema):
+    entityType: str
+    entityId: str
+    source: Literal["local", "imported"]
+    openBadgeId: str
+    badgeclass: dict[str, Any]
+    issuer: dict[str, Any]
+    image: str
+    issuedOn: str
+    expires: str | None
+    revoked: bool
+    revocationReason: str | None
+    acceptance: str
+    narrative: str | None
+    evidence: list[dict[str, Any]]
+
+
+class CollectionOut(Schema):
+    entityType: str
+    entityId: str
+    name: str
+    description: str
+    assertions: list[str]
+    published: bool
+    shareUrl: str | None
+    shareHash: str | None
+    createdAt: str
+
+
+BadgeEnvelope = envelope_of(BackpackBadgeOut)
+CollectionEnvelope = envelope_of(CollectionOut)
+
+
+def imported_image_url(badge: ImportedBadge) -> str:
+    return f"{settings.LAURELS_BASE_URL}/share/badges/{badge.entity_id}/image"
+
+
+def badge_json(entry) -> dict:
+    if isinstance(entry, Assertion):
+        badge_class, issuer = entry.badge_class, entry.issuer
+        return {
+            "entityType": "Assertion",
+            "entityId": entry.entity_id,
+            "source": "local",
+            "openBadgeId": public_url("assertions", entry.entity_id),
+            "badgeclass": {
+                "openBadgeId": public_url("badges", badge_class.entity_id),
+                "name": badge_class.name,
+                "description": badge_class.description,
+                "image": public_url("badges", badge_class.entity_id) + "/image",
+                "criteriaUrl": badge_class.criteria_url or None,
+                "criteriaNarrative": badge_class.criteria_narrative or None,
+            },
+            "issuer": {
+                "openBadgeId": public_url("issuers", issuer.entity_id),
+                "name": issuer.name,
+                "url": issuer.url,
+            },
+            "image": public_url("assertions", entry.entity_id) + "/image",
+            "issuedOn": iso(entry.issued_on),
+            "expires": iso(entry.expires),
+            "revoked": entry.revoked,
+            "revocationReason": entry.revocation_reason or None,
+            "acceptance": entry.acceptance,
+            "narrative": entry.narrative or None,
+            "evidence": entry.evidence,
+        }
+    badge_class, issuer, assertion = entry.badge_class, entry.issuer, entry.assertion
+    criteria = badge_class.get("criteria") if isinstance(badge_class.get("criteria"), dict) else {}
+    return {
+        "entityType": "Assertion",
+        "entityId": entry.entity_id,
+        "source": "imported",
+        "openBadgeId": entry.source_id,
+        "badgeclass": {
+            "openBadgeId": badge_class.get("id"),
+            "name": badge_class.get("name", ""),
+            "description": badge_class.get("description", ""),
+            "image": imported_image_url(entry),
+            "criteriaUrl": criteria.get("id"),
+            "criteriaNarrative": criteria.get("narrative"),
+        },
+        "issuer": {
+            "openBadgeId": issuer.get("id"),
+            "name": issuer.get("name", ""),
+            "url": issuer.get("url"),
+        },
+        "image": imported_image_url(entry),
+        "issuedOn": iso(entry.issued_on),
+        "expires": iso(entry.expires),
+        "revoked": entry.status != ImportedBadge.Status.VERIFIED,
+        "revocationReason": None
+        if entry.status == ImportedBadge.Status.VERIFIED
+        else entry.get_status_display(),
+        "acceptance": entry.acceptance,
+        "narrative": assertion.get("narrative"),
+        "evidence": [e for e in assertion.get("evidence", []) if isinstance(e, dict)]
+        if isinstance(assertion.get("evidence"), list)
+        else [],
+    }
+
+
+def collection_json(collection: Collection) -> dict:
+    share = (
+        f"{settings.LAURELS_BASE_URL}/share/collections/{collection.share_hash}"
+        if collection.published
+        else None
+    )
+    return {
+        "entityType": "Collection",
+        "entityId": collection.entity_id,
+        "name": collection.name,
+        "description": collection.description,
+        "assertions": [(e.assertion or e.imported).entity_id for e in collection.entries.all()],
+        "published": collection.published,
+        "shareUrl": share,
+        "shareHash": collection.share_hash if collection.published else None,
+        "createdAt": iso(collection.created_at),
+    }
+
+
+class BackpackQuery(Schema):
+    num: int | None = None
+    cursor: str | None = None
+    include_expired: bool = True
+    include_revoked: bool = False
+
+
+def _before(rows, cursor: str | None):
+    """Rows after the cursor in (issuedOn, entityId) descending order."""
+    if not cursor:
+        return rows
+    parts = decode_cursor(cursor)
+    try:
+        issued_on = datetime.fromisoformat(parts[0])
+        entity_id = parts[1]
+    except (IndexError, ValueError):
+        raise BadCursor() from None
+    return rows.filter(Q(issued_on__lt=issued_on) | Q(issued_on=issued_on, entity_id__lt=entity_id))
+
+
+@router.get(
+    "/backpack/assertions",
+    response=with_error_responses({200: BadgeEnvelope}),
+    summary="Your badges",
+)
+def backpack_assertions(request: HttpRequest, response: HttpResponse, query: Query[BackpackQuery]):
+    """Awards made here to your verified addresses and badges you imported, newest first.
+    Rejected ones are left out; revoked ones only with `include_revoked=true`."""
+    require(request.auth, Permission.BACKPACK_READ)
+    size = page_size(query.num)
+    flags = {"include_expired": query.include_expired, "include_revoked": query.include_revoked}
+    order = ("-issued_on", "-entity_id")
+    local = list(
+        _before(selectors.local_awards(user=request.auth.user, **flags), query.cursor).order_by(
+            *order
+        )[: size + 1]
+    )
+    imported = list(
+        _before(selectors.imported_badges(user=request.auth.user, **flags), query.cursor).order_by(
+            *order
+        )[: size + 1]
+    )
+    merged = sorted(local + imported, key=lambda e: (e.issued_on, e.entity_id), reverse=True)
+    page = merged[:size]
+    if len(merged) > size:
+        last = page[-1]
+        link_next(request, response, encode_cursor(last.issued_on.isoformat(), last.entity_id))
+    return envelope([badge_json(entry) for entry in page])
+
+
+@router.get(
+    "/backpack/assertions/{entity_id}",
+    response=with_error_responses({200: BadgeEnvelope}),
+    summary="One of your badges",
+)
+def backpack_assertion(request: HttpRequest, entity_id: str):
+    require(request.auth, Permission.BACKPACK_READ)
+    return envelope(
+        badge_json(selectors.backpack_entry(user=request.auth.user, entity_id=entity_id))
+    )
+
+
+class AcceptanceIn(ApiInput):
+    acceptance: Literal["Unaccepted", "Accepted", "Rejected"]
+
+
+@router.put(
+    "/backpack/assertions/{entity_id}",
+    response=with_error_responses({200: BadgeEnvelope}),
+    summary="Accept or reject a badge",
+)
+def backpack_assertion_update(request: HttpRequest, entity_id: str, payload: AcceptanceIn):
+    require(request.auth, Permission.BACKPACK_WRITE)
+    entry = selectors.backpack_entry(user=request.auth.user, entity_id=entity_id)
+    services.entry_acceptance_set(entry=entry, acceptance=payload.acceptance)
+    return envelope(badge_json(entry))
+
+
+@router.delete(
+    "/backpack/assertions/{entity_id}",
+    response=with_error_responses({200: BadgeEnvelope}),
+    summary="Remove a badge",
+)
+def backpack_assertion_remove(request: HttpRequest, entity_id: str):
+    """Deletes an imported badge; an award made here is marked Rejected and hidden."""
+    require(request.auth, Permission.BACKPACK_WRITE)
+    entry = selectors.backpack_entry(user=request.auth.user, entity_id=entity_id)
+    services.entry_remove(entry=entry)
+    return envelope(description="Removed.")
+
+
+class ImportIn(ApiInput):
+    """Exactly one of: `url` of a hosted assertion, `assertion` (its JSON, or a signed
+    badge's compact JWS), `image` (a baked PNG or SVG as a data URI)."""
+
+    url: str | None = Field(None, max_length=2000)
+    assertion: dict[str, Any] | str | None = None
+    image: str | None = None
+
+
+def _data_uri_bytes(value: str) -> bytes:
+    header, _, data = value.partition(",")
+    if not header.startswith("data:") or not data:
+        raise ValidationError({"image": ["Send the baked image as a data URI."]})
+    try:
+        return base64.b64decode(data, validate=True) if ";base64" in header else data.encode()
+    except (binascii.Error, ValueError):
+        raise ValidationError({"image": ["The image's base64 data is corrupt."]}) from None
+
+
+@router.post(
+    "/backpack/import",
+    response=with_error_responses({200: BadgeEnvelope, 201: BadgeEnvelope}),
+    summary="Import a badge from another issuer",
+)
+def backpack_import(request: HttpRequest, payload: ImportIn):
+    """The badge is verified first (fetched from its issuer, recipient matched to your
+    verified addresses, revocation, expiry and signature checked); a failed check is a
+    400 naming it and nothing is kept. Importing the same badge again answers 200 with
+    the first import."""
+    require(request.auth, Permission.BACKPACK_WRITE)
+    given = [name for name in ("url", "assertion", "image") if getattr(payload, name)]
+    if len(given) != 1:
+        raise ValidationError("Give exactly one of url, assertion or image.")
+    if payload.image and len(payload.image) > settings.LAURELS_IMAGE_MAX_BYTES * 4 // 3 + 100:
+        from laurels.issuing.images import ImageTooLarge
+
+        raise ImageTooLarge("The baked image is too large.")
+    badge, created = importing.badge_import(
+        user=request.auth.user,
+        url=payload.url or "",
+        assertion=payload.assertion,
+        baked_image=_data_uri_bytes(payload.image) if payload.image else None,
+    )
+    return Status(201 if created else 200, envelope(badge_json(badge)))
+
+
+class CollectionIn(ApiInput):
+    name: str | None = Field(None, max_length=255)
+    description: str | None = None
+    assertions: list[str] | None = None
+    published: bool | None = None
+
+
+@router.get(
+    "/backpack/collections",
+    response=with_error_responses({200: CollectionEnvelope}),
+    summary="Your collections",
+)
+def collections_list(request: HttpRequest):
+    require(request.auth, Permission.BACKPACK_READ)
+    return envelope(
+        [collection_json(c) for c in selectors.user_collections(user=request.auth.user)]
+    )
+
+
+@router.post(
+    "/backpack/collections",
+    response=with_error_responses({200: CollectionEnvelope, 201: CollectionEnvelope}),
+    summary="Create a collection",
+)
+def collection_create(request: HttpRequest, payload: CollectionIn):
+    require(request.auth, Permission.BACKPACK_WRITE)
+    collection = services.collection_save(
+        user=request.auth.user,
+        name=payload.name or "",
+        description=payload.description or "",
+        assertions=payload.assertions or [],
+        published=bool(payload.published),
+    )
+    return Status(
+        201,
+        envelope(
+            collection_json(
+                selectors.collection_for(user=request.auth.user, entity_id=collection.entity_id)
+            )
+        ),
+    )
+
+
+@router.get(
+    "/backpack/collections/{entity_id}",
+    response=with_error_responses({200: CollectionEnvelope}),
+    summary="A collection",
+)
+def collection_get(request: HttpRequest, entity_id: str):
+    require(request.auth, Permission.BACKPACK_READ)
+    return envelope(
+        collection_json(selectors.collection_for(user=request.auth.user, entity_id=entity_id))
+    )
+
+
+@router.put(
+    "/backpack/collections/{entity_id}",
+    response=with_error_responses({200: CollectionEnvelope}),
+    summary="Change a collection",
+)
+def collection_update(request: HttpRequest, entity_id: str, payload: CollectionIn):
+    """`published: true` gives it a public `shareUrl`; `false` withdraws the link for good."""
+    require(request.auth, Permission.BACKPACK_WRITE)
+    collection = selectors.collection_for(user=request.auth.user, entity_id=entity_id)
+    services.collection_save(
+        user=request.auth.user,
+        collection=collection,
+        name=payload.name,
+        description=payload.description,
+        assertions=payload.assertions,
+        published=payload.published,
+    )
+    return envelope(
+        collection_json(selectors.collection_for(user=request.auth.user, entity_id=entity_id))
+    )
+
+
+@router.delete(
+    "/backpack/collections/{entity_id}",
+    response=with_error_responses({200: CollectionEnvelope}),
+    summary="Delete a collection",
+)
+def collection_delete(request: HttpRequest, entity_id: str):
+    require(request.auth, Permission.BACKPACK_WRITE)
+    services.collection_delete(
+        collection=selectors.collection_for(user=request.auth.user, entity_id=entity_id)
+    )
+    return envelope(description="Deleted.")

@@ -1,0 +1,100 @@
+"""What is in a user's backpack: awards to their verified identities, and imports."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from laurels.accounts.models import EmailAddress, User
+from laurels.backpack.models import Collection, ImportedBadge
+from laurels.core.errors import NotFound
+from laurels.issuing.models import Acceptance, Assertion
+
+
+def verified_emails(user: User) -> list[str]:
+    return list(
+        EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
+    )
+
+
+def local_awards(
+    *,
+    user: User,
+    include_expired: bool = True,
+    include_revoked: bool = False,
+    include_rejected: bool = False,
+) -> QuerySet[Assertion]:
+    """Awards made here to any of the user's verified email addresses."""
+    awards = Assertion.objects.filter(
+        recipient_type="email", recipient_plaintext__in=verified_emails(user)
+    )
+    if not include_revoked:
+        awards = awards.filter(revoked=False)
+    if not include_expired:
+        awards = awards.filter(Q(expires__isnull=True) | Q(expires__gt=timezone.now()))
+    if not include_rejected:
+        awards = awards.exclude(acceptance=Acceptance.REJECTED)
+    return awards.select_related("badge_class", "issuer")
+
+
+def imported_badges(
+    *,
+    user: User,
+    include_expired: bool = True,
+    include_revoked: bool = False,
+    include_rejected: bool = False,
+) -> QuerySet[ImportedBadge]:
+    badges = ImportedBadge.objects.filter(user=user)
+    if not include_revoked:
+        badges = badges.filter(status=ImportedBadge.Status.VERIFIED)
+    if not include_expired:
+        badges = badges.filter(Q(expires__isnull=True) | Q(expires__gt=timezone.now()))
+    if not include_rejected:
+        badges = badges.exclude(acceptance=Acceptance.REJECTED)
+    return badges
+
+
+def backpack_entry(*, user: User, entity_id: str):
+    """One badge of the backpack (a local award or an import), or NotFound."""
+    found = (
+        local_awards(user=user, include_revoked=True, include_rejected=True)
+        .filter(entity_id=entity_id)
+        .first()
+    )
+    if found is None:
+        found = (
+            imported_badges(user=user, include_revoked=True, include_rejected=True)
+            .filter(entity_id=entity_id)
+            .first()
+        )
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def user_collections(*, user: User) -> QuerySet[Collection]:
+    return (
+        Collection.objects.filter(user=user)
+        .prefetch_related("entries__assertion", "entries__imported")
+        .order_by("-id")
+    )
+
+
+def collection_for(*, user: User, entity_id: str) -> Collection:
+    found = user_collections(user=user).filter(entity_id=entity_id).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def shared_collection(*, share_hash: str) -> Collection:
+    found = (
+        Collection.objects.filter(share_hash=share_hash, published=True)
+        .prefetch_related(
+            "entries__assertion__badge_class", "entries__assertion__issuer", "entries__imported"
+        )
+        .first()
+    )
+    if found is None:
+        raise NotFound()
+    return found

@@ -1,0 +1,80 @@
+"""Changes to a backpack: acceptance, removal, collections and sharing."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from laurels.accounts.models import User
+from laurels.backpack import selectors
+from laurels.backpack.models import Collection, CollectionEntry, ImportedBadge
+from laurels.issuing.models import Acceptance, Assertion
+
+
+def entry_acceptance_set(*, entry, acceptance: str):
+    if acceptance not in Acceptance.values:
+        raise ValidationError({"acceptance": ["Use Unaccepted, Accepted or Rejected."]})
+    entry.acceptance = acceptance
+    entry.save(update_fields=["acceptance"])
+    return entry
+
+
+@transaction.atomic
+def entry_remove(*, entry) -> None:
+    """An imported badge is deleted; an award made here is rejected (it is the issuer's)."""
+    if isinstance(entry, ImportedBadge):
+        entry.delete()
+    else:
+        entry_acceptance_set(entry=entry, acceptance=Acceptance.REJECTED)
+
+
+def _entries_for(user: User, entity_ids: list[str]) -> list[CollectionEntry]:
+    entries = []
+    for position, entity_id in enumerate(dict.fromkeys(entity_ids)):
+        found = selectors.backpack_entry(user=user, entity_id=entity_id)
+        if isinstance(found, Assertion):
+            entries.append(CollectionEntry(assertion=found, position=position))
+        else:
+            entries.append(CollectionEntry(imported=found, position=position))
+    return entries
+
+
+@transaction.atomic
+def collection_save(
+    *,
+    user: User,
+    collection: Collection | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    assertions: list[str] | None = None,
+    published: bool | None = None,
+) -> Collection:
+    """Create or change a collection. Publishing gives it a share hash; unpublishing
+    drops the hash, so old share links stop working for good."""
+    collection = collection or Collection(user=user)
+    if name is not None:
+        collection.name = name.strip()
+    if description is not None:
+        collection.description = description
+    if not collection.name:
+        raise ValidationError({"name": ["A collection needs a name."]})
+    if published is not None:
+        collection.published = published
+        if published and not collection.share_hash:
+            collection.share_hash = secrets.token_urlsafe(16)
+        if not published:
+            collection.share_hash = None
+    entries = _entries_for(user, assertions) if assertions is not None else None
+    collection.save()
+    if entries is not None:
+        collection.entries.all().delete()
+        for entry in entries:
+            entry.collection = collection
+        CollectionEntry.objects.bulk_create(entries)
+    return collection
+
+
+def collection_delete(*, collection: Collection) -> None:
+    collection.delete()

@@ -1,0 +1,236 @@
+"""Importing badges awarded by a second, real Laurels running on another loopback port:
+by URL, by JSON, by JWS, by baked PNG and baked SVG; refusals store nothing."""
+
+import base64
+import json
+import subprocess
+
+import httpx
+import pytest
+from django.test import Client
+
+from laurels.backpack.models import ImportedBadge
+from tests.factories import UserFactory, png_data_uri
+from tests.servers import LAURELS, laurels_server, server_env
+
+pytestmark = [pytest.mark.server, pytest.mark.django_db]
+SVG = (
+    'data:image/svg+xml;utf8,<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">'
+    '<rect width="64" height="64" fill="teal"/></svg>'
+)
+
+
+@pytest.fixture(scope="module")
+def remote(tmp_path_factory):
+    """Another Laurels: an issuer there with a PNG badge and an SVG badge."""
+    with laurels_server(tmp_path_factory.mktemp("remote") / "var") as server:
+        env = server_env(server.home, LAURELS_BASE_URL=server.base_url)
+        subprocess.run(
+            [
+                str(LAURELS),
+                "createuser",
+                "registrar@remote.example.org",
+                "--password",
+                "a sturdy passphrase",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        token = httpx.post(
+            f"{server.base_url}/o/token",
+            data={"username": "registrar@remote.example.org", "password": "a sturdy passphrase"},
+        ).json()
+        api = httpx.Client(
+            base_url=server.base_url,
+            timeout=30,
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+        )
+        issuer = api.post(
+            "/v2/issuers",
+            json={
+                "name": "Remote University",
+                "url": "https://remote.example.org",
+                "email": "badges@remote.example.org",
+            },
+        ).json()["result"][0]
+
+        def badge(image):
+            return api.post(
+                f"/v2/issuers/{issuer['entityId']}/badgeclasses",
+                json={
+                    "name": "Remote Badge",
+                    "description": "Earned elsewhere.",
+                    "image": image,
+                    "criteriaNarrative": "Work hard.",
+                },
+            ).json()["result"][0]
+
+        server.api, server.env, server.issuer = api, env, issuer
+        server.png_badge, server.svg_badge = badge(png_data_uri()), badge(SVG)
+        yield server
+        api.close()
+
+
+@pytest.fixture
+def me(settings):
+    settings.LAURELS_ALLOW_PRIVATE_FETCH = "true"  # the remote server is on loopback
+    user = UserFactory(email="learner@example.org")
+    client = Client()
+    client.force_login(user)
+    return user, client
+
+
+def award(remote, badge, identity="learner@example.org", **extra):
+    answer = remote.api.post(
+        f"/v2/badgeclasses/{badge['entityId']}/assertions",
+        json={"recipient": {"identity": identity}, **extra},
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()["result"][0]
+
+
+def do_import(client, **body):
+    return client.post("/v2/backpack/import", json.dumps(body), content_type="application/json")
+
+
+def data_uri(content: bytes, kind: str) -> str:
+    return f"data:{kind};base64," + base64.b64encode(content).decode()
+
+
+def test_import_by_url_then_listed_and_not_duplicated(remote, me):
+    user, client = me
+    awarded = award(remote, remote.png_badge, narrative="Top of the class")
+    first = do_import(client, url=awarded["openBadgeId"])
+    assert first.status_code == 201, first.content
+    badge = first.json()["result"][0]
+    assert badge["source"] == "imported"
+    assert badge["openBadgeId"] == awarded["openBadgeId"]
+    assert badge["badgeclass"]["name"] == "Remote Badge"
+    assert badge["issuer"]["name"] == "Remote University"
+    again = do_import(client, url=awarded["openBadgeId"])
+    assert again.status_code == 200
+    assert ImportedBadge.objects.filter(user=user).count() == 1
+    listed = client.get("/v2/backpack/assertions").json()["result"]
+    assert [b["entityId"] for b in listed] == [badge["entityId"]]
+    image = client.get(badge["image"].replace("http://127.0.0.1:8000", ""))
+    assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+
+
+def test_import_by_json(remote, me):
+    _, client = me
+    awarded = award(remote, remote.png_badge)
+    document = httpx.get(awarded["openBadgeId"], headers={"Accept": "application/ld+json"}).json()
+    response = do_import(client, assertion=document)
+    assert response.status_code == 201, response.content
+
+
+def test_import_by_baked_png(remote, me):
+    _, client = me
+    awarded = award(remote, remote.png_badge)
+    baked = httpx.get(awarded["image"]).content
+    response = do_import(client, image=data_uri(baked, "image/png"))
+    assert response.status_code == 201, response.content
+    assert response.json()["result"][0]["openBadgeId"] == awarded["openBadgeId"]
+
+
+def test_import_by_baked_svg(remote, me):
+    _, client = me
+    awarded = award(remote, remote.svg_badge)
+    baked = httpx.get(awarded["image"]).content
+    assert b"openbadges:assertion" in baked
+    response = do_import(client, image=data_uri(baked, "image/svg+xml"))
+    assert response.status_code == 201, response.content
+
+
+def test_import_a_signed_badge_by_jws(remote, me, tmp_path):
+    _, client = me
+    issuer = remote.api.post(
+        "/v2/issuers",
+        json={
+            "name": "Signing College",
+            "url": "https://signing.example.org",
+            "email": "badges@signing.example.org",
+        },
+    ).json()["result"][0]
+    badge = remote.api.post(
+        f"/v2/issuers/{issuer['entityId']}/badgeclasses",
+        json={
+            "name": "Signed Badge",
+            "description": "Signed.",
+            "image": png_data_uri(),
+            "criteriaNarrative": "Sign.",
+        },
+    ).json()["result"][0]
+    subprocess.run(
+        [str(LAURELS), "signing", "enable", issuer["entityId"]],
+        env=remote.env,
+        check=True,
+        capture_output=True,
+    )
+    awarded = award(remote, badge)
+    from laurels.openbadges.baking import unbake
+
+    token = unbake(httpx.get(awarded["image"]).content)
+    response = do_import(client, assertion=token)
+    assert response.status_code == 201, response.content
+    assert ImportedBadge.objects.get(source_id=awarded["openBadgeId"]).signed_jws == token
+
+
+def test_a_revoked_remote_badge_is_refused(remote, me):
+    user, client = me
+    awarded = award(remote, remote.png_badge)
+    remote.api.request(
+        "DELETE", f"/v2/assertions/{awarded['entityId']}", json={"revocation_reason": "Plagiarism"}
+    )
+    response = do_import(client, url=awarded["openBadgeId"])
+    assert response.status_code == 400
+    assert "revoked" in response.json()["status"]["description"]
+    assert "Plagiarism" in response.json()["status"]["description"]
+    assert not ImportedBadge.objects.filter(user=user).exists()
+
+
+def test_a_badge_for_someone_else_is_refused(remote, me):
+    user, client = me
+    awarded = award(remote, remote.png_badge, identity="somebody.else@example.org")
+    response = do_import(client, url=awarded["openBadgeId"])
+    assert response.status_code == 400
+    assert "awarded to someone else" in response.json()["status"]["description"]
+    assert not ImportedBadge.objects.filter(user=user).exists()
+
+
+def test_an_unverified_address_does_not_count(remote, settings):
+    settings.LAURELS_ALLOW_PRIVATE_FETCH = "true"
+    user = UserFactory(email="pending@example.org", verified=False)
+    client = Client()
+    client.force_login(user)
+    awarded = award(remote, remote.png_badge, identity="pending@example.org")
+    assert do_import(client, url=awarded["openBadgeId"]).status_code == 400
+
+
+def test_without_the_allow_setting_loopback_sources_are_refused(remote, me, settings):
+    settings.LAURELS_ALLOW_PRIVATE_FETCH = ""
+    user, client = me
+    awarded = award(remote, remote.png_badge)
+    response = do_import(client, url=awarded["openBadgeId"])
+    assert response.status_code == 400
+    assert "does not fetch from" in response.json()["status"]["description"]
+    assert not ImportedBadge.objects.exists()
+
+
+def test_reverify_marks_a_badge_revoked_since(remote, me):
+    user, client = me
+    awarded = award(remote, remote.png_badge)
+    assert do_import(client, url=awarded["openBadgeId"]).status_code == 201
+    remote.api.request(
+        "DELETE", f"/v2/assertions/{awarded['entityId']}", json={"revocation_reason": "Withdrawn"}
+    )
+    from laurels import cli
+
+    assert cli.main(["backpack", "reverify"]) == 0
+    badge = ImportedBadge.objects.get(user=user)
+    assert badge.status == "revoked"
+    listed = client.get("/v2/backpack/assertions").json()["result"]
+    assert listed == []
+    with_revoked = client.get("/v2/backpack/assertions?include_revoked=true").json()["result"]
+    assert with_revoked[0]["revoked"] is True

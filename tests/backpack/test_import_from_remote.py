@@ -210,7 +210,7 @@ def test_an_unverified_address_does_not_count(remote, settings):
 
 def test_without_the_allow_setting_loopback_sources_are_refused(remote, me, settings):
     settings.LAURELS_ALLOW_PRIVATE_FETCH = ""
-    user, client = me
+    _, client = me
     awarded = award(remote, remote.png_badge)
     response = do_import(client, url=awarded["openBadgeId"])
     assert response.status_code == 400

@@ -3,6 +3,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from tests.factories import UserFactory
+from tests.httpstub import serve  # noqa: F401  (the stub HTTP server fixture)
 
 
 @pytest.fixture(autouse=True)

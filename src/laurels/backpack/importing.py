@@ -27,7 +27,7 @@ from laurels.backpack.models import ImportedBadge
 from laurels.backpack.selectors import verified_emails
 from laurels.core.errors import DomainError
 from laurels.core.fetch import FetchRefused, fetch
-from laurels.issuing.images import CheckedImage, image_from_upload
+from laurels.issuing.images import CheckedImage, image_from_data_uri, image_from_upload
 from laurels.openbadges import baking
 
 JSON_TYPES = ("application/json", "application/ld+json")
@@ -226,9 +226,12 @@ def _badge_image(badge_class: dict) -> CheckedImage:
     image = badge_class.get("image")
     url = image.get("id") if isinstance(image, dict) else image
     if isinstance(url, str) and url.startswith("data:"):
-        from laurels.issuing.images import image_from_data_uri
-
-        return image_from_data_uri(url)
+        try:
+            return image_from_data_uri(url, strict=True)
+        except ValidationError as error:
+            raise ImportRefused(
+                f"The badge image was refused: {' '.join(error.messages)}"
+            ) from None
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ImportRefused("The badge class has no image.")
     try:
@@ -242,7 +245,7 @@ def _badge_image(badge_class: dict) -> CheckedImage:
 
 def _checked(data: bytes) -> CheckedImage:
     try:
-        return image_from_upload(data)
+        return image_from_upload(data, strict=True)
     except ValidationError as error:
         raise ImportRefused(f"The badge image was refused: {' '.join(error.messages)}") from None
 

@@ -24,6 +24,7 @@ def test_fresh_home_is_migrated_and_healthy(server):
     assert (server.home / "laurels.sqlite3").exists()
     assert (server.home / "secret_key").stat().st_mode & 0o077 == 0
     assert "Applying accounts.0001_initial" in server.log()
+    assert "Periodic jobs run beside the server" in server.log()
 
 
 def test_the_embedded_database_file_is_in_wal_mode(server):

@@ -79,12 +79,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from granian.constants import Interfaces
     from granian.server import Server
 
+    jobs = None
+    if settings.LAURELS_JOBS_IN_PROCESS:
+        import subprocess
+
+        jobs = subprocess.Popen(  # noqa: S603  (our own command)
+            [sys.executable, "-m", "laurels", "jobs", "loop", "--parent", str(os.getpid())]
+        )
+        print("Periodic jobs run beside the server (LAURELS_JOBS_IN_PROCESS).", flush=True)
     print(
         f"Laurels serving {settings.LAURELS_BASE_URL} on http://{args.host}:{args.port} "
         f"with {args.workers} worker(s); data in {settings.LAURELS_HOME}",
         flush=True,
     )
-    Server(
+    server = Server(
         "laurels.wsgi:application",
         address=args.host,
         port=args.port,
@@ -93,7 +101,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         blocking_threads=args.threads,
         log_access=args.access_log,
         respawn_failed_workers=True,
-    ).serve()
+    )
+    try:
+        server.serve()
+    finally:
+        if jobs is not None:
+            jobs.terminate()
     return 0
 
 
@@ -542,6 +555,21 @@ def cmd_backpack_reverify(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- jobs --------------------------------------------------------------------------------
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    setup_django()
+    from laurels.jobs import periodic
+
+    if args.jobs_command == "loop":
+        periodic.run_forever(parent_pid=args.parent)
+        return 0
+    ran = periodic.run_due_jobs()
+    print(f"Ran: {', '.join(ran) if ran else 'nothing was due'}")
+    return 0
+
+
 # --- manage --------------------------------------------------------------------------------
 
 
@@ -642,6 +670,13 @@ def build_parser() -> argparse.ArgumentParser:
     backpack_actions.add_parser(
         "reverify", help="re-check imported badges; mark those since revoked or gone"
     ).set_defaults(handler=cmd_backpack_reverify)
+
+    jobs = commands.add_parser("jobs", help="periodic background jobs")
+    jobs_actions = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    jobs_actions.add_parser("run", help="run the jobs that are due, once (for cron)")
+    loop = jobs_actions.add_parser("loop", help="run due jobs every minute (laurels serve does)")
+    loop.add_argument("--parent", type=int, help="stop when this process is gone")
+    jobs.set_defaults(handler=cmd_jobs)
 
     manage = commands.add_parser("manage", help="run any Django management command")
     manage.add_argument("django_args", nargs=argparse.REMAINDER)

@@ -79,3 +79,33 @@ def _wait_until_healthy(server: RunningServer, timeout: float = 90) -> None:
                 return
         time.sleep(0.2)
     raise RuntimeError(f"laurels serve did not become healthy:\n{server.log()}")
+
+
+PASSWORD = "a sturdy passphrase"
+
+
+def laurels_cli(server: RunningServer, *args: str) -> str:
+    """Run a `laurels` command against the server's data dir; its standard output."""
+    result = subprocess.run(
+        [str(LAURELS), *args],
+        env=server_env(server.home, LAURELS_BASE_URL=server.base_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def api_client_for(server: RunningServer, email: str, password: str = PASSWORD) -> httpx.Client:
+    """A user made with `laurels createuser` on `server`, logged in through Badgr's
+    password grant: an httpx client that carries their token."""
+    laurels_cli(server, "createuser", email, "--password", password)
+    token = httpx.post(
+        f"{server.base_url}/o/token", data={"username": email, "password": password}
+    ).json()
+    return httpx.Client(
+        base_url=server.base_url,
+        timeout=30,
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+    )

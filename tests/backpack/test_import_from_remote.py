@@ -11,7 +11,7 @@ from django.test import Client
 
 from laurels.backpack.models import ImportedBadge
 from tests.factories import UserFactory, png_data_uri
-from tests.servers import LAURELS, laurels_server, server_env
+from tests.servers import LAURELS, api_client_for, laurels_server, server_env
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db]
 SVG = (
@@ -25,27 +25,7 @@ def remote(tmp_path_factory):
     """Another Laurels: an issuer there with a PNG badge and an SVG badge."""
     with laurels_server(tmp_path_factory.mktemp("remote") / "var") as server:
         env = server_env(server.home, LAURELS_BASE_URL=server.base_url)
-        subprocess.run(
-            [
-                str(LAURELS),
-                "createuser",
-                "registrar@remote.example.org",
-                "--password",
-                "a sturdy passphrase",
-            ],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        token = httpx.post(
-            f"{server.base_url}/o/token",
-            data={"username": "registrar@remote.example.org", "password": "a sturdy passphrase"},
-        ).json()
-        api = httpx.Client(
-            base_url=server.base_url,
-            timeout=30,
-            headers={"Authorization": f"Bearer {token['access_token']}"},
-        )
+        api = api_client_for(server, "registrar@remote.example.org")
         issuer = api.post(
             "/v2/issuers",
             json={

@@ -1,34 +1,16 @@
 """Screenshots of the public award page in Chromium, valid and then revoked."""
 
-import subprocess
-
-import httpx
 import pytest
 
 from tests.factories import png_data_uri
-from tests.servers import LAURELS, laurels_server, server_env
+from tests.servers import api_client_for, laurels_server
 
 pytestmark = [pytest.mark.server, pytest.mark.browser]
 
 
 def test_assertion_page_valid_then_revoked(tmp_path, chromium):
     with laurels_server(tmp_path / "var") as server:
-        env = server_env(server.home, LAURELS_BASE_URL=server.base_url)
-        subprocess.run(
-            [str(LAURELS), "createuser", "dean@example.org", "--password", "a sturdy passphrase"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        token = httpx.post(
-            f"{server.base_url}/o/token",
-            data={"username": "dean@example.org", "password": "a sturdy passphrase"},
-        ).json()
-        api = httpx.Client(
-            base_url=server.base_url,
-            timeout=30,
-            headers={"Authorization": f"Bearer {token['access_token']}"},
-        )
+        api = api_client_for(server, "dean@example.org")
         issuer = api.post(
             "/v2/issuers",
             json={

@@ -14,7 +14,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.servers import LAURELS, laurels_server, server_env
+from tests.servers import LAURELS, laurels_cli, laurels_server, server_env
 
 pytestmark = pytest.mark.server
 REDIRECT_URI = "http://localhost:8765/callback"
@@ -33,18 +33,6 @@ class HiddenInputs(HTMLParser):
         attributes = dict(attrs)
         if tag == "input" and attributes.get("type") == "hidden" and attributes.get("name"):
             self.fields[attributes["name"]] = attributes.get("value") or ""
-
-
-def laurels_cli(server, *args: str) -> str:
-    result = subprocess.run(
-        [str(LAURELS), *args],
-        env=server_env(server.home, LAURELS_BASE_URL=server.base_url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import LAURELS, laurels_server, server_env
+from tests.servers import LAURELS, api_client_for, laurels_server, server_env
 
 pytestmark = pytest.mark.server
 ROOT = Path(__file__).parents[2]
@@ -39,21 +39,7 @@ def errors(report: dict) -> list[str]:
 def laurels(tmp_path_factory):
     with laurels_server(tmp_path_factory.mktemp("ob") / "var") as server:
         env = server_env(server.home, LAURELS_BASE_URL=server.base_url)
-        subprocess.run(
-            [str(LAURELS), "createuser", "issuer@example.org", "--password", "a sturdy passphrase"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        token = httpx.post(
-            f"{server.base_url}/o/token",
-            data={"username": "issuer@example.org", "password": "a sturdy passphrase"},
-        ).json()
-        client = httpx.Client(
-            base_url=server.base_url,
-            timeout=30,
-            headers={"Authorization": f"Bearer {token['access_token']}"},
-        )
+        client = api_client_for(server, "issuer@example.org")
         server.api = client
         server.env = env
         yield server

@@ -81,5 +81,13 @@ format: install-test ## apply ruff's fixes and formatting
 migrations: install ## write new migrations after model changes
 	$(BIN)/laurels manage makemigrations
 
+SCALE ?= 10k
+bench: install ## load benchmarks against a floor, one run (SCALE=10k|100k|1m); see docs/performance.md
+	@command -v wrk >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+		else echo "wrk is missing: install Debian's wrk package"; exit 1; fi; }
+	$(BIN)/python bench/run.py --scale $(SCALE)
+
 clean: ## remove the virtualenv and caches (keeps ./var, the data)
 	rm -rf $(VENV) $(VALIDATOR_VENV) .pytest_cache .ruff_cache src/*.egg-info

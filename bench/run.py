@@ -1,0 +1,403 @@
+"""`make bench`: seed, serve, load with wrk, and report ratios to a floor measured in the
+same run. See docs/performance.md.
+
+    python bench/run.py [--scale 10k|100k|1m] [--duration 5]
+
+With --scale 1m the GET scenarios also run on a 10k data set, side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+RESULTS = ROOT / "bench" / "results"
+SCALES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+WORKERS = max(1, os.cpu_count() or 1)  # what `laurels serve` uses by default
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited early (code {process.returncode})")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer in time")
+
+
+@contextmanager
+def running(command: list[str], env: dict, health_url: str):
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_healthy(health_url, process)
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The summed peak resident memory (VmHWM) of a process and its descendants."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text().split()
+                pending.extend(int(child) for child in children)
+        except (OSError, AttributeError):
+            continue
+    return round(total / 1024, 1)
+
+
+# --- wrk -------------------------------------------------------------------------------------
+
+
+def lua_for(
+    method: str = "GET",
+    headers: dict | None = None,
+    body: str | None = None,
+    paths: list[str] | None = None,
+    bodies: list[str] | None = None,
+) -> str:
+    lines = [f'wrk.method = "{method}"']
+    for name, value in (headers or {}).items():
+        lines.append(f'wrk.headers["{name}"] = {json.dumps(value)}')
+    if body is not None:
+        lines.append(f"wrk.body = {json.dumps(body)}")
+    if paths:
+        lines.append("local paths = " + "{" + ",".join(json.dumps(p) for p in paths) + "}")
+        lines.append("local i = math.random(#paths)")
+        lines.append("request = function() i = i % #paths + 1 return wrk.format(nil, paths[i]) end")
+    if bodies:
+        lines.append("local bodies = " + "{" + ",".join(json.dumps(b) for b in bodies) + "}")
+        lines.append("local j = 0")
+        lines.append(
+            "request = function() j = j + 1 "
+            "return wrk.format(nil, nil, nil, bodies[(j - 1) % #bodies + 1]) end"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def wrk(url: str, duration: float, connections: int = 32, lua: str | None = None) -> dict:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", url]
+    script = None
+    if lua:
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        script.write(lua)
+        script.close()
+        command[1:1] = ["-s", script.name]
+    output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60).stdout
+    if script:
+        os.unlink(script.name)
+    return parse_wrk(output)
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+
+
+def parse_wrk(output: str) -> dict:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    return {
+        "rps": round(rps, 1),
+        "p50_ms": round(p50, 2),
+        "p99_ms": round(p99, 2),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+# --- one data set ----------------------------------------------------------------------------
+
+
+def seed(home: Path, awards: int, refresh_tokens: int) -> dict:
+    out = home / "seed.json"
+    env = {**os.environ, "LAURELS_HOME": str(home), "LAURELS_JOBS_IN_PROCESS": "false"}
+    log(f"Seeding {awards:,} awards into {home} ...")
+    subprocess.run(
+        [
+            str(BIN / "python"),
+            str(ROOT / "bench" / "seed.py"),
+            "--awards",
+            str(awards),
+            "--refresh-tokens",
+            str(refresh_tokens),
+            "--out",
+            str(out),
+        ],
+        env=env,
+        check=True,
+    )
+    return json.loads(out.read_text())
+
+
+def get_scenarios(base: str, data: dict, token: str, duration: float) -> dict:
+    assertion = data["assertion"]
+    accept_ld = {"Accept": "application/ld+json"}
+    bearer = {"Authorization": f"Bearer {token}"}
+    cold_paths = [f"/public/assertions/{a}" for a in data["assertion_sample"]]
+    return {
+        "assertion_json_warm": wrk(
+            f"{base}/public/assertions/{assertion}", duration, lua=lua_for(headers=accept_ld)
+        ),
+        "assertion_json_cold": wrk(
+            base, min(duration, 1.0), lua=lua_for(headers=accept_ld, paths=cold_paths)
+        ),
+        "assertion_html": wrk(f"{base}/public/assertions/{assertion}", duration),
+        "backpack_list": wrk(
+            f"{base}/v2/backpack/assertions", duration, lua=lua_for(headers=bearer)
+        ),
+        "issuer_assertions_deep": wrk(
+            f"{base}/v2/issuers/{data['issuer']}/assertions?num=100&cursor={data['deep_cursor']}",
+            duration,
+            lua=lua_for(headers=bearer),
+        ),
+        "baked_png_cached": wrk(f"{base}/public/assertions/{assertion}/image", duration),
+    }
+
+
+def write_scenarios(base: str, data: dict, owner_token: str, duration: float) -> dict:
+    results = {}
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    refresh_bodies = [
+        f"grant_type=refresh_token&client_id=public&refresh_token={t}"
+        for t in data["refresh_tokens"]
+    ]
+    results["token_refresh"] = wrk(
+        f"{base}/o/token",
+        min(duration, 3.0),
+        connections=8,
+        lua=lua_for("POST", headers=form, bodies=refresh_bodies),
+    )
+    award = json.dumps({"recipient": {"identity": "bench-single@example.org"}})
+    headers = {"Authorization": f"Bearer {owner_token}", "Content-Type": "application/json"}
+    results["award_single"] = wrk(
+        f"{base}/v2/badgeclasses/{data['badge_class']}/assertions",
+        duration,
+        connections=8,
+        lua=lua_for("POST", headers=headers, body=award),
+    )
+    with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
+        path = f"/v2/badgeclasses/{data['badge_class']}/assertions"
+        started = time.perf_counter()
+        for n in range(500):
+            client.post(path, content=json.dumps({"recipient": {"identity": f"s{n}@example.org"}}))
+        sequential_rate = 500 / (time.perf_counter() - started)
+        batch = {
+            "assertions": [{"recipient": {"identity": f"b{n}@example.org"}} for n in range(10_000)]
+        }
+        started = time.perf_counter()
+        answer = client.post(f"/v2/badgeclasses/{data['badge_class']}/issue", json=batch)
+        batch_seconds = time.perf_counter() - started
+        assert answer.status_code == 201, answer.text[:300]
+        results["award_batch_10k"] = {
+            "awards_per_s": round(10_000 / batch_seconds, 1),
+            "sequential_single_awards_per_s": round(sequential_rate, 1),
+            "ratio_to_sequential": round(10_000 / batch_seconds / sequential_rate, 1),
+        }
+        fresh = [a for a in data["assertion_sample"][:200]]
+        started = time.perf_counter()
+        for entity_id in fresh:
+            client.get(f"/public/assertions/{entity_id}/image")
+        results["baked_png_first"] = {
+            "rps": round(len(fresh) / (time.perf_counter() - started), 1),
+            "note": "200 first requests made one after another (each bakes)",
+        }
+    return results
+
+
+def token_for(base: str, email: str, password: str) -> str:
+    answer = httpx.post(
+        f"{base}/o/token", data={"username": email, "password": password}, timeout=60
+    )
+    answer.raise_for_status()
+    return answer.json()["access_token"]
+
+
+def measure(scale_name: str, awards: int, duration: float, with_writes: bool) -> dict:
+    home = Path(tempfile.mkdtemp(prefix=f"laurels-bench-{scale_name}-"))
+    try:
+        data = seed(home, awards, refresh_tokens=20_000 if with_writes else 0)
+        env = {**os.environ, "LAURELS_HOME": str(home), "LAURELS_JOBS_IN_PROCESS": "false"}
+        log("Counting queries per request ...")
+        queries = json.loads(
+            subprocess.run(
+                [str(BIN / "python"), str(ROOT / "bench" / "queries.py"), str(home / "seed.json")],
+                env=env,
+                check=True,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env["LAURELS_BASE_URL"] = base
+        env["LAURELS_LOGIN_RATE_PER_IP"] = "100000"
+        with running(
+            [str(BIN / "laurels"), "serve", "--port", str(port)], env, f"{base}/healthz"
+        ) as server:
+            earner = token_for(base, data["earner"], data["password"])
+            owner = token_for(base, data["owner"], data["password"])
+            log(f"Load on {awards:,} awards: GET scenarios ...")
+            results = get_scenarios(base, data, earner, duration)
+            if with_writes:
+                log("Load: write scenarios ...")
+                results.update(write_scenarios(base, data, owner, duration))
+            rss = peak_rss_mb(server.pid)
+        return {
+            "awards": awards,
+            "scenarios": results,
+            "queries_per_request": queries,
+            "peak_rss_mb": rss,
+        }
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def measure_floor(duration: float) -> dict:
+    port = free_port()
+    command = [
+        str(BIN / "granian"),
+        "--interface",
+        "wsgi",
+        "--workers",
+        str(WORKERS),
+        "--blocking-threads",
+        "4",
+        "--port",
+        str(port),
+        "--no-ws",
+        "--log-level",
+        "warning",
+        "--working-dir",
+        str(ROOT / "bench"),
+        "floor:application",
+    ]
+    with running(command, dict(os.environ), f"http://127.0.0.1:{port}/") as server:
+        log("Load on the floor ...")
+        result = wrk(f"http://127.0.0.1:{port}/", duration)
+        result["peak_rss_mb"] = peak_rss_mb(server.pid)
+    return result
+
+
+TARGETS = {
+    "assertion_json_warm": 0.5,
+    "backpack_list": 0.25,
+    "issuer_assertions_deep": 0.25,
+}
+
+
+def report(run: dict) -> None:
+    floor = run["floor"]["rps"]
+    print(
+        f"\nLaurels benchmark, {run['date']}, {run['cpus']} cores, {WORKERS} workers; "
+        f"floor {floor:,.0f} req/s (p99 {run['floor']['p99_ms']} ms)\n"
+    )
+    for data_set in run["data_sets"]:
+        print(f"{data_set['awards']:,} awards — peak RSS {data_set['peak_rss_mb']} MB")
+        print(
+            f"  {'scenario':<26}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'x floor':>9}"
+            f"{'target':>8}{'queries':>9}"
+        )
+        for name, result in data_set["scenarios"].items():
+            if "rps" not in result:
+                continue
+            ratio = result["rps"] / floor
+            target = TARGETS.get(name)
+            mark = "" if target is None else (f"≥{target}" + (" ok" if ratio >= target else " !!"))
+            print(
+                f"  {name:<26}{result['rps']:>10,.0f}{result.get('p50_ms', ''):>9}"
+                f"{result.get('p99_ms', ''):>9}{ratio:>9.2f}{mark:>8}"
+                f"{data_set['queries_per_request'].get(name, ''):>9}"
+            )
+        batch = data_set["scenarios"].get("award_batch_10k")
+        if batch:
+            print(
+                f"  batch award of 10,000: {batch['awards_per_s']:,.0f} awards/s = "
+                f"{batch['ratio_to_sequential']}x the {batch['sequential_single_awards_per_s']:,.0f}"
+                f" awards/s of single awards one after another (target ≥ 50x)"
+            )
+    if len(run["data_sets"]) == 2:
+        small, big = run["data_sets"]
+        print("\np99 at the big data set / p99 at 10k (target ≤ 1.3):")
+        for name, result in big["scenarios"].items():
+            if name in small["scenarios"] and "p99_ms" in result:
+                ratio = result["p99_ms"] / max(small["scenarios"][name]["p99_ms"], 0.01)
+                print(f"  {name:<26}{ratio:>6.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", choices=list(SCALES), default="10k")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per scenario")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk (make bench does it as root)")
+    run = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "workers": WORKERS,
+        "floor": measure_floor(args.duration),
+        "data_sets": [],
+    }
+    if args.scale != "10k":
+        run["data_sets"].append(measure("10k", 10_000, args.duration, with_writes=False))
+    run["data_sets"].append(
+        measure(args.scale, SCALES[args.scale], args.duration, with_writes=True)
+    )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(run, indent=2))
+    report(run)
+    print(f"\nWritten to {RESULTS / 'latest.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -35,20 +35,42 @@ CONTENT_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
 JSON_LD = "application/ld+json"
 
 
-def wants_json(request: HttpRequest) -> bool:
-    if request.GET.get("format") == "json":
+def accepts_json(accept: str, query: str = "") -> bool:
+    if "format=json" in query:
         return True
-    accept = request.headers.get("Accept", "")
     return JSON_LD in accept or ("application/json" in accept and "text/html" not in accept)
 
 
-def _public_json(
-    request: HttpRequest,
-    kind: str,
-    entity_id: str,
-    build: Callable[[], tuple[int, dict, datetime]],
-) -> HttpResponse:
-    """A cached JSON-LD answer with validators; `build` runs on a cache miss."""
+def wants_json(request: HttpRequest) -> bool:
+    if request.GET.get("format") == "json":
+        return True
+    return accepts_json(request.headers.get("Accept", ""))
+
+
+def cached_answer(
+    entry: dict, if_none_match: str | None, if_modified_since: str | None
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body for a cached public document, honouring conditional
+    requests. Shared by the view and the WSGI fast path (laurels.openbadges.fastpath)."""
+    headers = [
+        ("ETag", entry["etag"]),
+        ("Last-Modified", http_date(entry["modified"])),
+        ("Cache-Control", "public, max-age=300"),
+        ("Access-Control-Allow-Origin", "*"),
+        ("Vary", "Accept"),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
+    if entry["status"] == 200:
+        if if_none_match == entry["etag"]:
+            return 304, headers, b""
+        since = parse_http_date_safe(if_modified_since or "")
+        if if_none_match is None and since is not None and entry["modified"] <= since:
+            return 304, headers, b""
+    return entry["status"], [("Content-Type", JSON_LD), *headers], entry["body"]
+
+
+def public_document_entry(kind: str, entity_id: str, build) -> dict:
+    """The cached entry of a public document, built and cached on a miss."""
     key = public_cache_key(kind, entity_id)
     entry = cache.get(key)
     if entry is None:
@@ -61,32 +83,23 @@ def _public_json(
             "etag": '"' + hashlib.sha256(body).hexdigest()[:32] + '"',
         }
         cache.set(key, entry, PUBLIC_CACHE_SECONDS)
-    if entry["status"] == 200:
-        if request.headers.get("If-None-Match") == entry["etag"]:
-            return _not_modified(entry)
-        since = parse_http_date_safe(request.headers.get("If-Modified-Since", ""))
-        if (
-            since is not None
-            and "If-None-Match" not in request.headers
-            and entry["modified"] <= since
-        ):
-            return _not_modified(entry)
-    response = HttpResponse(entry["body"], status=entry["status"], content_type=JSON_LD)
-    _validators(response, entry)
-    return response
+    return entry
 
 
-def _validators(response: HttpResponse, entry: dict) -> None:
-    response["ETag"] = entry["etag"]
-    response["Last-Modified"] = http_date(entry["modified"])
-    response["Cache-Control"] = "public, max-age=300"
-    response["Access-Control-Allow-Origin"] = "*"
-    response["Vary"] = "Accept"
-
-
-def _not_modified(entry: dict) -> HttpResponse:
-    response = HttpResponseNotModified()
-    _validators(response, entry)
+def _public_json(
+    request: HttpRequest,
+    kind: str,
+    entity_id: str,
+    build: Callable[[], tuple[int, dict, datetime]],
+) -> HttpResponse:
+    """A cached JSON-LD answer with validators; `build` runs on a cache miss."""
+    entry = public_document_entry(kind, entity_id, build)
+    status, headers, body = cached_answer(
+        entry, request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since")
+    )
+    response = HttpResponseNotModified() if status == 304 else HttpResponse(body, status=status)
+    for name, value in headers:
+        response[name] = value
     return response
 
 

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from laurels.api.envelope import envelope, envelope_of, with_error_responses
 from laurels.api.pagination import BadCursor, decode_cursor, encode_cursor, link_next, page_size
@@ -26,7 +26,7 @@ from laurels.openbadges.documents import iso, public_url
 router = Router(tags=["Backpack"])
 
 
-class BackpackBadgeOut(Schema):
+class BackpackBadgeOut(BaseModel):
     entityType: str
     entityId: str
     source: Literal["local", "imported"]
@@ -43,7 +43,7 @@ class BackpackBadgeOut(Schema):
     evidence: list[dict[str, Any]]
 
 
-class CollectionOut(Schema):
+class CollectionOut(BaseModel):
     entityType: str
     entityId: str
     name: str

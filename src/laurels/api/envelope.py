@@ -12,18 +12,17 @@ from functools import cache
 from typing import Any
 
 from django.http import JsonResponse
-from ninja import Schema
-from pydantic import create_model
+from pydantic import BaseModel, create_model
 
 API_PREFIX = "/v2/"
 
 
-class Status(Schema):
+class Status(BaseModel):
     success: bool
     description: str
 
 
-class ErrorEnvelope(Schema):
+class ErrorEnvelope(BaseModel):
     status: Status
     result: list[Any] = []
     validationErrors: list[str] = []
@@ -31,11 +30,11 @@ class ErrorEnvelope(Schema):
 
 
 @cache
-def envelope_of(item: type[Schema]) -> type[Schema]:
+def envelope_of(item: type[BaseModel]) -> type[BaseModel]:
     """The envelope schema whose `result` is a list of `item`, for the OpenAPI document."""
     return create_model(
         f"{item.__name__}Envelope",
-        __base__=Schema,
+        __base__=BaseModel,
         status=(Status, ...),
         result=(list[item], ...),
         validationErrors=(list[str], []),
@@ -44,7 +43,7 @@ def envelope_of(item: type[Schema]) -> type[Schema]:
 
 
 @cache
-def feed_envelope_of(item: type[Schema]) -> type[Schema]:
+def feed_envelope_of(item: type[BaseModel]) -> type[BaseModel]:
     """A change feed's envelope: the items and the `timestamp` to ask `since` next time."""
     return create_model(
         f"{item.__name__}FeedEnvelope", __base__=envelope_of(item), timestamp=(str, ...)
@@ -85,6 +84,6 @@ def error_response(status: int, description: str, **errors: Any) -> JsonResponse
     return JsonResponse(error_body(description, **errors), status=status)
 
 
-def with_error_responses(success: dict[int, type[Schema]]) -> dict[int, type[Schema]]:
+def with_error_responses(success: dict[int, type[BaseModel]]) -> dict[int, type[BaseModel]]:
     """An operation's `response=` mapping plus the error answers every endpoint may give."""
     return {**success, **dict.fromkeys((400, 401, 403, 404, 429), ErrorEnvelope)}

@@ -5,21 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from ninja import Schema
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from laurels.api.schemas import ApiInput
 
 # --- responses -------------------------------------------------------------------------------
 
 
-class StaffOut(Schema):
+class StaffOut(BaseModel):
     user: str
     email: str
     role: str
 
 
-class IssuerOut(Schema):
+class IssuerOut(BaseModel):
     entityType: str
     entityId: str
     openBadgeId: str
@@ -34,12 +33,12 @@ class IssuerOut(Schema):
     extensions: dict[str, Any]
 
 
-class ExpiresRule(Schema):
+class ExpiresRule(BaseModel):
     amount: int = Field(ge=1)
     duration: Literal["days", "weeks", "months", "years"]
 
 
-class BadgeClassOut(Schema):
+class BadgeClassOut(BaseModel):
     entityType: str
     entityId: str
     openBadgeId: str
@@ -58,7 +57,7 @@ class BadgeClassOut(Schema):
     extensions: dict[str, Any]
 
 
-class RecipientOut(Schema):
+class RecipientOut(BaseModel):
     identity: str
     hashed: bool
     type: str
@@ -66,12 +65,12 @@ class RecipientOut(Schema):
     salt: str | None
 
 
-class EvidenceItem(Schema):
+class EvidenceItem(BaseModel):
     url: str | None = None
     narrative: str | None = None
 
 
-class AssertionOut(Schema):
+class AssertionOut(BaseModel):
     entityType: str
     entityId: str
     openBadgeId: str
@@ -93,7 +92,7 @@ class AssertionOut(Schema):
     extensions: dict[str, Any]
 
 
-class RevokeResultOut(Schema):
+class RevokeResultOut(BaseModel):
     entityId: str
     revoked: bool
     reason: str | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ninja import Field, Schema
+from ninja import Field
 from pydantic import BaseModel, ConfigDict, model_validator
 
 
@@ -27,18 +27,18 @@ class ApiInput(BaseModel):
         return data
 
 
-class EmailOut(Schema):
+class EmailOut(BaseModel):
     email: str
     verified: bool
     primary: bool
 
 
-class RecipientOut(Schema):
+class RecipientOut(BaseModel):
     identity: str
     type: str = "email"
 
 
-class UserOut(Schema):
+class UserOut(BaseModel):
     entityType: str = "BadgeUser"
     entityId: str
     firstName: str

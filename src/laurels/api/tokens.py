@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router
+from pydantic import BaseModel
 
 from laurels.api.envelope import envelope, envelope_of, with_error_responses
 from laurels.connect import selectors, services
@@ -15,12 +16,12 @@ from laurels.connect.scopes import scope_description
 router = Router(tags=["Connected apps"])
 
 
-class ScopeOut(Schema):
+class ScopeOut(BaseModel):
     scope: str
     description: str
 
 
-class ConnectedAppOut(Schema):
+class ConnectedAppOut(BaseModel):
     entityType: str = "AccessToken"
     entityId: str
     application: dict

@@ -11,6 +11,29 @@ from laurels.core.errors import NotFound
 from laurels.issuing.models import Acceptance, Assertion
 
 
+# What a backpack shows of an award made here (loading less makes long lists cheaper).
+LOCAL_AWARD_FIELDS = (
+    "entity_id",
+    "issued_on",
+    "expires",
+    "revoked",
+    "revocation_reason",
+    "acceptance",
+    "narrative",
+    "evidence",
+    "recipient_type",
+    "recipient_plaintext",
+    "badge_class__entity_id",
+    "badge_class__name",
+    "badge_class__description",
+    "badge_class__criteria_url",
+    "badge_class__criteria_narrative",
+    "issuer__entity_id",
+    "issuer__name",
+    "issuer__url",
+)
+
+
 def verified_emails(user: User) -> list[str]:
     return list(
         EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
@@ -34,7 +57,7 @@ def local_awards(
         awards = awards.filter(Q(expires__isnull=True) | Q(expires__gt=timezone.now()))
     if not include_rejected:
         awards = awards.exclude(acceptance=Acceptance.REJECTED)
-    return awards.select_related("badge_class", "issuer")
+    return awards.select_related("badge_class", "issuer").only(*LOCAL_AWARD_FIELDS)
 
 
 def imported_badges(

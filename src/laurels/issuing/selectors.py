@@ -19,6 +19,28 @@ from laurels.core.errors import NotFound
 from laurels.issuing.models import Assertion, BadgeClass, Issuer, IssuerStaff
 
 
+# What an award list shows (the related rows are only needed for their entity ids).
+ASSERTION_LIST_FIELDS = (
+    "entity_id",
+    "created_at",
+    "issued_on",
+    "expires",
+    "narrative",
+    "evidence",
+    "revoked",
+    "revocation_reason",
+    "acceptance",
+    "recipient_type",
+    "recipient_plaintext",
+    "recipient_identity",
+    "recipient_hashed",
+    "recipient_salt",
+    "badge_class__entity_id",
+    "issuer__entity_id",
+    "created_by__entity_id",
+)
+
+
 def _staff_prefetch() -> Prefetch:
     return Prefetch("staff", queryset=IssuerStaff.objects.select_related("user").order_by("id"))
 
@@ -119,7 +141,11 @@ def assertions_filtered(
         assertions = assertions.filter(issued_on__gte=issued_since)
     if issued_until:
         assertions = assertions.filter(issued_on__lt=issued_until)
-    return assertions.select_related("badge_class", "issuer", "created_by").order_by("-id")
+    return (
+        assertions.select_related("badge_class", "issuer", "created_by")
+        .only(*ASSERTION_LIST_FIELDS)
+        .order_by("-id")
+    )
 
 
 def issuer_assertions(*, caller: Caller, issuer: Issuer, **filters) -> QuerySet[Assertion]:

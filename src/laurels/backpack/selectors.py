@@ -10,7 +10,6 @@ from laurels.backpack.models import Collection, ImportedBadge
 from laurels.core.errors import NotFound
 from laurels.issuing.models import Acceptance, Assertion
 
-
 # What a backpack shows of an award made here (loading less makes long lists cheaper).
 LOCAL_AWARD_FIELDS = (
     "entity_id",

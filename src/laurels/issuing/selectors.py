@@ -18,7 +18,6 @@ from laurels.connect.permissions import (
 from laurels.core.errors import NotFound
 from laurels.issuing.models import Assertion, BadgeClass, Issuer, IssuerStaff
 
-
 # What an award list shows (the related rows are only needed for their entity ids).
 ASSERTION_LIST_FIELDS = (
     "entity_id",

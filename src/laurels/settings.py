@@ -227,6 +227,8 @@ MEDIA_ROOT = LAURELS_HOME / "media"
 LAURELS_FETCH_MAX_BYTES = env_int("LAURELS_FETCH_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
 LAURELS_FETCH_TIMEOUT = env_int("LAURELS_FETCH_TIMEOUT", 10, minimum=1)
 LAURELS_ALLOW_PRIVATE_FETCH = env_str("LAURELS_ALLOW_PRIVATE_FETCH", "")
+# Seconds a public Open Badges document stays in a per-process (not shared) cache.
+LAURELS_PUBLIC_CACHE_LOCAL_SECONDS = env_int("LAURELS_PUBLIC_CACHE_LOCAL_SECONDS", 10, minimum=0)
 # Periodic jobs (re-verifying imported badges) run inside `laurels serve` by default.
 LAURELS_JOBS_IN_PROCESS = env_bool("LAURELS_JOBS_IN_PROCESS", True)
 

@@ -7,6 +7,7 @@ import json
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -20,7 +21,20 @@ from laurels.openbadges import baking
 from laurels.openbadges.documents import assertion_document, public_url
 from laurels.openbadges.models import IssuerKey
 
-PUBLIC_CACHE_SECONDS = 24 * 3600
+SHARED_CACHE_SECONDS = 24 * 3600
+
+
+def public_cache_seconds() -> int:
+    """How long a public document stays cached.
+
+    Changes clear the cache when they commit, but only in the cache the changing process
+    sees. A shared cache (Redis) is cleared for everyone, so documents may stay a day. The
+    default local-memory cache is one per worker process: there a revocation made through
+    one worker must not stay invisible in another, so entries live only a few seconds.
+    """
+    if settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        return SHARED_CACHE_SECONDS
+    return settings.LAURELS_PUBLIC_CACHE_LOCAL_SECONDS
 
 
 # --- signing keys ----------------------------------------------------------------------------

@@ -25,10 +25,10 @@ from laurels.issuing.models import Assertion, BadgeClass, Issuer
 from laurels.openbadges import documents, pages
 from laurels.openbadges.models import IssuerKey
 from laurels.openbadges.services import (
-    PUBLIC_CACHE_SECONDS,
     active_signing_key,
     baked_image,
     public_cache_key,
+    public_cache_seconds,
 )
 
 CONTENT_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
@@ -82,7 +82,7 @@ def public_document_entry(kind: str, entity_id: str, build) -> dict:
             "modified": int(modified.timestamp()),
             "etag": '"' + hashlib.sha256(body).hexdigest()[:32] + '"',
         }
-        cache.set(key, entry, PUBLIC_CACHE_SECONDS)
+        cache.set(key, entry, public_cache_seconds())
     return entry
 
 

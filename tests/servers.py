@@ -109,3 +109,36 @@ def api_client_for(server: RunningServer, email: str, password: str = PASSWORD) 
         timeout=30,
         headers={"Authorization": f"Bearer {token['access_token']}"},
     )
+
+
+def issuer_with_badge(
+    api: httpx.Client,
+    name: str,
+    *,
+    badge_name: str = "Badge",
+    image: str | None = None,
+    description: str = "Earned by doing the work.",
+    criteria: str = "Do the work.",
+) -> tuple[dict, dict]:
+    """An issuer and one badge class made through the API of a live server."""
+    from tests.factories import png_data_uri
+
+    slug = name.lower().replace(" ", "-")
+    issuer = api.post(
+        "/v2/issuers",
+        json={
+            "name": name,
+            "url": f"https://{slug}.example.org",
+            "email": f"badges@{slug}.example.org",
+        },
+    ).json()["result"][0]
+    badge = api.post(
+        f"/v2/issuers/{issuer['entityId']}/badgeclasses",
+        json={
+            "name": badge_name,
+            "description": description,
+            "image": image or png_data_uri(),
+            "criteriaNarrative": criteria,
+        },
+    ).json()["result"][0]
+    return issuer, badge

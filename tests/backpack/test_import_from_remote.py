@@ -10,8 +10,14 @@ import pytest
 from django.test import Client
 
 from laurels.backpack.models import ImportedBadge
-from tests.factories import UserFactory, png_data_uri
-from tests.servers import LAURELS, api_client_for, laurels_server, server_env
+from tests.factories import UserFactory
+from tests.servers import (
+    LAURELS,
+    api_client_for,
+    issuer_with_badge,
+    laurels_server,
+    server_env,
+)
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db]
 SVG = (
@@ -26,28 +32,11 @@ def remote(tmp_path_factory):
     with laurels_server(tmp_path_factory.mktemp("remote") / "var") as server:
         env = server_env(server.home, LAURELS_BASE_URL=server.base_url)
         api = api_client_for(server, "registrar@remote.example.org")
-        issuer = api.post(
-            "/v2/issuers",
-            json={
-                "name": "Remote University",
-                "url": "https://remote.example.org",
-                "email": "badges@remote.example.org",
-            },
-        ).json()["result"][0]
-
-        def badge(image):
-            return api.post(
-                f"/v2/issuers/{issuer['entityId']}/badgeclasses",
-                json={
-                    "name": "Remote Badge",
-                    "description": "Earned elsewhere.",
-                    "image": image,
-                    "criteriaNarrative": "Work hard.",
-                },
-            ).json()["result"][0]
-
-        server.api, server.env, server.issuer = api, env, issuer
-        server.png_badge, server.svg_badge = badge(png_data_uri()), badge(SVG)
+        server.api, server.env = api, env
+        _, server.png_badge = issuer_with_badge(api, "Remote University", badge_name="Remote Badge")
+        _, server.svg_badge = issuer_with_badge(
+            api, "Remote Arts", badge_name="Remote Badge", image=SVG
+        )
         yield server
         api.close()
 
@@ -125,23 +114,7 @@ def test_import_by_baked_svg(remote, me):
 
 def test_import_a_signed_badge_by_jws(remote, me, tmp_path):
     _, client = me
-    issuer = remote.api.post(
-        "/v2/issuers",
-        json={
-            "name": "Signing College",
-            "url": "https://signing.example.org",
-            "email": "badges@signing.example.org",
-        },
-    ).json()["result"][0]
-    badge = remote.api.post(
-        f"/v2/issuers/{issuer['entityId']}/badgeclasses",
-        json={
-            "name": "Signed Badge",
-            "description": "Signed.",
-            "image": png_data_uri(),
-            "criteriaNarrative": "Sign.",
-        },
-    ).json()["result"][0]
+    issuer, badge = issuer_with_badge(remote.api, "Signing College", badge_name="Signed Badge")
     subprocess.run(
         [str(LAURELS), "signing", "enable", issuer["entityId"]],
         env=remote.env,

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.factories import png_data_uri
-from tests.servers import api_client_for, laurels_server
+from tests.servers import api_client_for, issuer_with_badge, laurels_server
 
 pytestmark = [pytest.mark.server, pytest.mark.browser]
 
@@ -11,23 +11,14 @@ pytestmark = [pytest.mark.server, pytest.mark.browser]
 def test_assertion_page_valid_then_revoked(tmp_path, chromium):
     with laurels_server(tmp_path / "var") as server:
         api = api_client_for(server, "dean@example.org")
-        issuer = api.post(
-            "/v2/issuers",
-            json={
-                "name": "Harbour College",
-                "url": "https://harbour.example.org",
-                "email": "badges@harbour.example.org",
-            },
-        ).json()["result"][0]
-        badge = api.post(
-            f"/v2/issuers/{issuer['entityId']}/badgeclasses",
-            json={
-                "name": "Knot Tying",
-                "description": "Ties **six** sailing knots.",
-                "image": png_data_uri((200, 200)),
-                "criteriaNarrative": "Tie them blindfolded.",
-            },
-        ).json()["result"][0]
+        _, badge = issuer_with_badge(
+            api,
+            "Harbour College",
+            badge_name="Knot Tying",
+            image=png_data_uri((200, 200)),
+            description="Ties **six** sailing knots.",
+            criteria="Tie them blindfolded.",
+        )
         award = api.post(
             f"/v2/badgeclasses/{badge['entityId']}/assertions",
             json={

@@ -9,7 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import LAURELS, api_client_for, laurels_server, server_env
+from tests.servers import (
+    LAURELS,
+    api_client_for,
+    issuer_with_badge,
+    laurels_server,
+    server_env,
+)
 
 pytestmark = pytest.mark.server
 ROOT = Path(__file__).parents[2]
@@ -47,26 +53,15 @@ def laurels(tmp_path_factory):
 
 
 def make_issuer(server, image: str | None = None) -> dict:
-    from tests.factories import png_data_uri
-
-    issuer = server.api.post(
-        "/v2/issuers",
-        json={
-            "name": "Validator Academy",
-            "url": "https://academy.example.org",
-            "email": "badges@academy.example.org",
-        },
-    ).json()["result"][0]
-    badge = server.api.post(
-        f"/v2/issuers/{issuer['entityId']}/badgeclasses",
-        json={
-            "name": "Verified",
-            "description": "Passes the official validator.",
-            "image": image or png_data_uri(),
-            "criteriaNarrative": "Be **valid**.",
-        },
-    ).json()
-    return {"issuer": issuer, "badge": badge["result"][0]}
+    issuer, badge = issuer_with_badge(
+        server.api,
+        "Validator Academy",
+        badge_name="Verified",
+        image=image,
+        description="Passes the official validator.",
+        criteria="Be **valid**.",
+    )
+    return {"issuer": issuer, "badge": badge}
 
 
 def award(server, badge: dict, **extra) -> dict:

@@ -613,3 +613,29 @@ class TestMultipartImages:
             f"/v2/issuers/{issuer.entity_id}/image", body, content_type=MULTIPART_CONTENT
         )
         assert response.status_code == 413
+
+
+def test_an_award_reads_back_from_the_database_as_it_was_answered(client_logged_in, badge_class):
+    """Batch awards are inserted with prepared statements: every column must round-trip."""
+    body = {
+        "assertions": [
+            {
+                "recipient": {
+                    "identity": "Round@Trip.example.org",
+                    "plaintextIdentity": "Rou Trip",
+                },
+                "narrative": "Narrated",
+                "issuedOn": "2026-03-01T08:30:00Z",
+                "expires": "2027-03-01T08:30:00Z",
+                "evidence": [{"url": "https://e.example.org/1", "narrative": "Look"}],
+            },
+            {"recipient": {"identity": "https://me.example.org", "type": "url", "hashed": False}},
+        ]
+    }
+    answered = results(
+        post(client_logged_in, f"/v2/badgeclasses/{badge_class.entity_id}/issue", body), 201
+    )
+    for award in answered:
+        stored = results(client_logged_in.get(f"/v2/assertions/{award['entityId']}"))[0]
+        assert stored == award
+    assert Assertion.objects.get(entity_id=answered[0]["entityId"]).recipient_name == "Rou Trip"

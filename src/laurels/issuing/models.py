@@ -129,6 +129,10 @@ class Assertion(models.Model):
     `recipient_salt` when hashed (the default), else the identity itself.
     `recipient_plaintext` is kept (normalized) so the earner's backpack can find it and
     the issuer can filter by recipient; it is never published when hashed.
+
+    Awards are inserted with a prepared statement naming every column
+    (`issuing.services.INSERT_COLUMNS`): a new field goes there too, and the round-trip
+    test in tests/api/test_issuing.py fails until it does.
     """
 
     entity_id = _entity_id_field()

@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from laurels.core.ids import ENTITY_ID_LENGTH, new_entity_id
+from laurels.core.ids import entity_id_field
 
 
 def normalize_email_address(address: str) -> str:
@@ -40,9 +40,7 @@ class UserManager(BaseUserManager["User"]):
 
 
 class User(AbstractBaseUser, PermissionsMixin):
-    entity_id = models.CharField(
-        max_length=ENTITY_ID_LENGTH, unique=True, default=new_entity_id, editable=False
-    )
+    entity_id = entity_id_field()
     email = models.EmailField("primary email address", unique=True)
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)

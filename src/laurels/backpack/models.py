@@ -10,14 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from laurels.core.ids import ENTITY_ID_LENGTH, new_entity_id
+from laurels.core.ids import entity_id_field
 from laurels.issuing.models import Acceptance
-
-
-def _entity_id_field() -> models.CharField:
-    return models.CharField(
-        max_length=ENTITY_ID_LENGTH, unique=True, default=new_entity_id, editable=False
-    )
 
 
 class ImportedBadge(models.Model):
@@ -26,7 +20,7 @@ class ImportedBadge(models.Model):
         REVOKED = "revoked", "Revoked since import"
         GONE = "gone", "No longer found"
 
-    entity_id = _entity_id_field()
+    entity_id = entity_id_field()
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="imported_badges"
     )
@@ -57,7 +51,7 @@ class ImportedBadge(models.Model):
 
 
 class Collection(models.Model):
-    entity_id = _entity_id_field()
+    entity_id = entity_id_field()
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="collections"
     )

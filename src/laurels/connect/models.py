@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from oauth2_provider.models import AbstractApplication
 
-from laurels.core.ids import ENTITY_ID_LENGTH, new_entity_id
+from laurels.core.ids import entity_id_field
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
@@ -94,9 +94,7 @@ class AppConsent(models.Model):
     """A user's approval of an app for a set of scopes; later requests for the same or
     fewer scopes skip the consent page. Revoking the app deletes it."""
 
-    entity_id = models.CharField(
-        max_length=ENTITY_ID_LENGTH, unique=True, default=new_entity_id, editable=False
-    )
+    entity_id = entity_id_field()
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="app_consents"
     )

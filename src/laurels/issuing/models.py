@@ -10,13 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from laurels.core.ids import ENTITY_ID_LENGTH, new_entity_id
-
-
-def _entity_id_field() -> models.CharField:
-    return models.CharField(
-        max_length=ENTITY_ID_LENGTH, unique=True, default=new_entity_id, editable=False
-    )
+from laurels.core.ids import entity_id_field
 
 
 def _created_by_field() -> models.ForeignKey:
@@ -39,7 +33,7 @@ ROLE_RANK = {Role.STAFF: 1, Role.EDITOR: 2, Role.OWNER: 3}
 
 
 class Issuer(models.Model):
-    entity_id = _entity_id_field()
+    entity_id = entity_id_field()
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
     url = models.URLField(max_length=500)
@@ -82,7 +76,7 @@ class ExpiryUnit(models.TextChoices):
 
 
 class BadgeClass(models.Model):
-    entity_id = _entity_id_field()
+    entity_id = entity_id_field()
     issuer = models.ForeignKey(Issuer, on_delete=models.CASCADE, related_name="badge_classes")
     name = models.CharField(max_length=255)
     description = models.TextField()
@@ -135,7 +129,7 @@ class Assertion(models.Model):
     test in tests/api/test_issuing.py fails until it does.
     """
 
-    entity_id = _entity_id_field()
+    entity_id = entity_id_field()
     badge_class = models.ForeignKey(BadgeClass, on_delete=models.PROTECT, related_name="assertions")
     issuer = models.ForeignKey(Issuer, on_delete=models.CASCADE, related_name="assertions")
     recipient_type = models.CharField(max_length=16, choices=RecipientType.choices)

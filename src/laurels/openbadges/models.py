@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from django.db import models
 
-from laurels.core.ids import ENTITY_ID_LENGTH, new_entity_id
+from laurels.core.ids import entity_id_field
 
 
 class IssuerKey(models.Model):
     """An RSA key pair. The active key (not retired) signs; retired keys stay published
     so that assertions signed with them still verify."""
 
-    entity_id = models.CharField(
-        max_length=ENTITY_ID_LENGTH, unique=True, default=new_entity_id, editable=False
-    )
+    entity_id = entity_id_field()
     issuer = models.ForeignKey(
         "issuing.Issuer", on_delete=models.CASCADE, related_name="signing_keys"
     )

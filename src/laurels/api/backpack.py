@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Any, Literal
 
@@ -20,6 +18,7 @@ from laurels.api.schemas import ApiInput
 from laurels.backpack import importing, selectors, services
 from laurels.backpack.models import Collection, ImportedBadge
 from laurels.connect.permissions import Permission, require
+from laurels.issuing.images import data_uri_bytes
 from laurels.issuing.models import Assertion
 from laurels.openbadges.documents import iso, public_url
 
@@ -247,16 +246,6 @@ class ImportIn(ApiInput):
     image: str | None = None
 
 
-def _data_uri_bytes(value: str) -> bytes:
-    header, _, data = value.partition(",")
-    if not header.startswith("data:") or not data:
-        raise ValidationError({"image": ["Send the baked image as a data URI."]})
-    try:
-        return base64.b64decode(data, validate=True) if ";base64" in header else data.encode()
-    except (binascii.Error, ValueError):
-        raise ValidationError({"image": ["The image's base64 data is corrupt."]}) from None
-
-
 @router.post(
     "/backpack/import",
     response=with_error_responses({200: BadgeEnvelope, 201: BadgeEnvelope}),
@@ -271,15 +260,11 @@ def backpack_import(request: HttpRequest, payload: ImportIn):
     given = [name for name in ("url", "assertion", "image") if getattr(payload, name)]
     if len(given) != 1:
         raise ValidationError("Give exactly one of url, assertion or image.")
-    if payload.image and len(payload.image) > settings.LAURELS_IMAGE_MAX_BYTES * 4 // 3 + 100:
-        from laurels.issuing.images import ImageTooLarge
-
-        raise ImageTooLarge("The baked image is too large.")
     badge, created = importing.badge_import(
         user=request.auth.user,
         url=payload.url or "",
         assertion=payload.assertion,
-        baked_image=_data_uri_bytes(payload.image) if payload.image else None,
+        baked_image=data_uri_bytes(payload.image) if payload.image else None,
     )
     return Status(201 if created else 200, envelope(badge_json(badge)))
 

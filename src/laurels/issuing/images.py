@@ -14,6 +14,7 @@ import binascii
 import io
 import re
 from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
 
 # Parsing goes through defusedxml; the standard library only writes the cleaned tree back.
 from xml.etree import ElementTree as serializer
@@ -68,8 +69,8 @@ def image_from_upload(data: bytes, *, field: str = "image", strict: bool = False
     raise _invalid("The image must be a PNG or an SVG.", field)
 
 
-def image_from_data_uri(value: str, *, field: str = "image", strict: bool = False) -> CheckedImage:
-    """`data:image/png;base64,...` or `data:image/svg+xml;...` as sent by Badgr clients."""
+def data_uri_bytes(value: str, *, field: str = "image") -> bytes:
+    """The bytes of a PNG or SVG data URI, refused over the byte cap before decoding."""
     match = DATA_URI.match(value.strip())
     if not match:
         raise _invalid("Send the image as a data URI (data:image/png;base64,...).", field)
@@ -80,16 +81,17 @@ def image_from_data_uri(value: str, *, field: str = "image", strict: bool = Fals
         raise ImageTooLarge(
             f"The {field} is larger than {settings.LAURELS_IMAGE_MAX_BYTES // 1024} KB."
         )
-    if match["b64"]:
-        try:
-            data = base64.b64decode(payload, validate=True)
-        except (binascii.Error, ValueError):
-            raise _invalid("The image's base64 data is corrupt.", field) from None
-    else:
-        from urllib.parse import unquote_to_bytes
+    if not match["b64"]:
+        return unquote_to_bytes(payload)
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise _invalid("The image's base64 data is corrupt.", field) from None
 
-        data = unquote_to_bytes(payload)
-    return image_from_upload(data, field=field, strict=strict)
+
+def image_from_data_uri(value: str, *, field: str = "image", strict: bool = False) -> CheckedImage:
+    """`data:image/png;base64,...` or `data:image/svg+xml;...` as sent by Badgr clients."""
+    return image_from_upload(data_uri_bytes(value, field=field), field=field, strict=strict)
 
 
 def _checked_png(data: bytes, field: str) -> CheckedImage:

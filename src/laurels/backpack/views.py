@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 from laurels.backpack import selectors
 from laurels.backpack.models import ImportedBadge
 from laurels.core.errors import NotFound
-from laurels.openbadges.views import _stored_image, wants_json
+from laurels.openbadges.views import stored_image_response, wants_json
 
 
 def _share_items(collection) -> list[dict]:
@@ -46,4 +46,4 @@ def imported_image(request: HttpRequest, entity_id: str) -> HttpResponse:
     badge = ImportedBadge.objects.filter(entity_id=entity_id).only("image").first()
     if badge is None:
         return HttpResponse(status=404)
-    return _stored_image(badge.image)
+    return stored_image_response(badge.image)

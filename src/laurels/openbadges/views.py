@@ -193,7 +193,7 @@ def _image_response(content: bytes, extension: str, download_name: str | None) -
     return response
 
 
-def _stored_image(field_file) -> HttpResponse:
+def stored_image_response(field_file) -> HttpResponse:
     if not field_file:
         raise Http404("No image.")
     with field_file.open("rb") as stored:
@@ -204,13 +204,13 @@ def _stored_image(field_file) -> HttpResponse:
 @require_GET
 @cache_control(public=True, max_age=3600)
 def issuer_image(request: HttpRequest, entity_id: str) -> HttpResponse:
-    return _stored_image(_found(Issuer.objects.only("image"), entity_id).image)
+    return stored_image_response(_found(Issuer.objects.only("image"), entity_id).image)
 
 
 @require_GET
 @cache_control(public=True, max_age=3600)
 def badge_class_image(request: HttpRequest, entity_id: str) -> HttpResponse:
-    return _stored_image(_found(BadgeClass.objects.only("image"), entity_id).image)
+    return stored_image_response(_found(BadgeClass.objects.only("image"), entity_id).image)
 
 
 @require_GET

@@ -109,3 +109,15 @@ def test_serve_rejects_zero_workers(tmp_path):
     result = run_cli("serve", "--workers", "0", home=tmp_path)
     assert result.returncode == 2
     assert "must be at least 1" in result.stderr
+
+
+@pytest.mark.django_db
+def test_an_id_beginning_with_a_dash_goes_after_double_dash(capsys):
+    """Ids from early builds may begin with `-`; `--` keeps argparse from reading an option."""
+    from tests.factories import IssuerFactory
+
+    issuer = IssuerFactory(entity_id="-9J3QnxvP4_9__edKq9u4Q")
+    assert cli.main(["signing", "enable", "--", issuer.entity_id]) == 0
+    assert "signs its assertions with key" in capsys.readouterr().out
+    issuer.refresh_from_db()
+    assert issuer.signing_keys.exists()

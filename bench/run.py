@@ -95,6 +95,9 @@ def peak_rss_mb(pid: int) -> float:
 # --- wrk -------------------------------------------------------------------------------------
 
 
+WRK_THREADS = 2
+
+
 def lua_for(
     method: str = "GET",
     headers: dict | None = None,
@@ -112,17 +115,20 @@ def lua_for(
         lines.append("local i = math.random(#paths)")
         lines.append("request = function() i = i % #paths + 1 return wrk.format(nil, paths[i]) end")
     if bodies:
+        # Each body is sent once: thread k of WRK_THREADS takes bodies k, k + n, k + 2n, ...
         lines.append("local bodies = " + "{" + ",".join(json.dumps(b) for b in bodies) + "}")
-        lines.append("local j = 0")
+        lines.append("local threads = 0")
+        lines.append('function setup(thread) thread:set("offset", threads) threads = threads + 1 end')
+        lines.append("local j = -1")
         lines.append(
             "request = function() j = j + 1 "
-            "return wrk.format(nil, nil, nil, bodies[(j - 1) % #bodies + 1]) end"
+            f"return wrk.format(nil, nil, nil, bodies[(j * {WRK_THREADS} + offset) % #bodies + 1]) end"
         )
     return "\n".join(lines) + "\n"
 
 
 def wrk(url: str, duration: float, connections: int = 32, lua: str | None = None) -> dict:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", url]
+    command = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", url]
     script = None
     if lua:
         script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
@@ -177,10 +183,14 @@ def seed(home: Path, awards: int, refresh_tokens: int) -> dict:
     return json.loads(out.read_text())
 
 
-def get_scenarios(base: str, data: dict, token: str, duration: float) -> dict:
+def get_scenarios(
+    base: str, data: dict, earner_token: str, owner_token: str, duration: float
+) -> dict:
+    """The GET scenarios; the backpack is the earner's, the issuer's awards the owner's."""
     assertion = data["assertion"]
     accept_ld = {"Accept": "application/ld+json"}
-    bearer = {"Authorization": f"Bearer {token}"}
+    earner = {"Authorization": f"Bearer {earner_token}"}
+    owner = {"Authorization": f"Bearer {owner_token}"}
     cold_paths = [f"/public/assertions/{a}" for a in data["assertion_sample"]]
     return {
         "assertion_json_warm": wrk(
@@ -191,12 +201,12 @@ def get_scenarios(base: str, data: dict, token: str, duration: float) -> dict:
         ),
         "assertion_html": wrk(f"{base}/public/assertions/{assertion}", duration),
         "backpack_list": wrk(
-            f"{base}/v2/backpack/assertions", duration, lua=lua_for(headers=bearer)
+            f"{base}/v2/backpack/assertions", duration, lua=lua_for(headers=earner)
         ),
         "issuer_assertions_deep": wrk(
             f"{base}/v2/issuers/{data['issuer']}/assertions?num=100&cursor={data['deep_cursor']}",
             duration,
-            lua=lua_for(headers=bearer),
+            lua=lua_for(headers=owner),
         ),
         "baked_png_cached": wrk(f"{base}/public/assertions/{assertion}/image", duration),
     }
@@ -287,7 +297,7 @@ def measure(scale_name: str, awards: int, duration: float, with_writes: bool) ->
             earner = token_for(base, data["earner"], data["password"])
             owner = token_for(base, data["owner"], data["password"])
             log(f"Load on {awards:,} awards: GET scenarios ...")
-            results = get_scenarios(base, data, earner, duration)
+            results = get_scenarios(base, data, earner, owner, duration)
             if with_writes:
                 log("Load: write scenarios ...")
                 results.update(write_scenarios(base, data, owner, duration))
@@ -345,18 +355,21 @@ def report(run: dict) -> None:
         print(f"{data_set['awards']:,} awards — peak RSS {data_set['peak_rss_mb']} MB")
         print(
             f"  {'scenario':<26}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'x floor':>9}"
-            f"{'target':>8}{'queries':>9}"
+            f"{'target':>10}{'queries':>9}{'non-2xx':>9}"
         )
         for name, result in data_set["scenarios"].items():
             if "rps" not in result:
                 continue
             ratio = result["rps"] / floor
             target = TARGETS.get(name)
+            failed = result.get("non_2xx", 0)
             mark = "" if target is None else (f"≥{target}" + (" ok" if ratio >= target else " !!"))
+            if failed:
+                mark = "INVALID"  # the load was answered with errors: the rate means nothing
             print(
                 f"  {name:<26}{result['rps']:>10,.0f}{result.get('p50_ms', ''):>9}"
-                f"{result.get('p99_ms', ''):>9}{ratio:>9.2f}{mark:>8}"
-                f"{data_set['queries_per_request'].get(name, ''):>9}"
+                f"{result.get('p99_ms', ''):>9}{ratio:>9.2f}{mark:>10}"
+                f"{data_set['queries_per_request'].get(name, ''):>9}{failed:>9}"
             )
         batch = data_set["scenarios"].get("award_batch_10k")
         if batch:

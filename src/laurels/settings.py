@@ -150,6 +150,8 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# How many whole answers to polled /v2 lists each process keeps (laurels.api.answer_cache).
+LAURELS_KEPT_ANSWERS = env_int("LAURELS_KEPT_ANSWERS", 500, minimum=0)
 
 # --- Accounts --------------------------------------------------------------------------
 

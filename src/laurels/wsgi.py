@@ -7,6 +7,8 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "laurels.settings")
 django_application = get_wsgi_application()
 
-from laurels.openbadges.fastpath import PublicDocumentFastPath  # noqa: E402 (needs Django set up)
+# These need Django set up.
+from laurels.api.answer_cache import BearerListAnswers  # noqa: E402
+from laurels.openbadges.fastpath import PublicDocumentFastPath  # noqa: E402
 
-application = PublicDocumentFastPath(django_application)
+application = PublicDocumentFastPath(BearerListAnswers(django_application))

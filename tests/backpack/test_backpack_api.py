@@ -80,6 +80,8 @@ def test_accept_reject_and_remove(client_logged_in, mine):
         content_type="application/json",
     )
     assert accepted.json()["result"][0]["acceptance"] == "Accepted"
+    # The issuer's change feed (and the kept list answers) see the earner's choice.
+    assert Assertion.objects.get(entity_id=target).updated_at > mine[0].updated_at
     bad = client_logged_in.put(
         f"/v2/backpack/assertions/{target}",
         json.dumps({"acceptance": "Maybe"}),

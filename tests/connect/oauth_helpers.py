@@ -8,6 +8,8 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from django.test import Client
+
 from laurels.connect import services
 from laurels.connect.models import Application
 
@@ -110,3 +112,13 @@ def exchange(client, app, code, *, verifier=None, redirect_uri=REDIRECT_URI):
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def token_for(user, app, scope) -> str:
+    """An access token for `user`, obtained through the consent flow as an app would."""
+    browser = Client()
+    browser.force_login(user)
+    code = obtain_code(browser, app, scope=scope)
+    response = exchange(Client(), app, code)
+    assert response.status_code == 200, response.content
+    return response.json()["access_token"]

@@ -9,10 +9,9 @@ from laurels.issuing.models import IssuerStaff
 from tests.connect.oauth_helpers import (
     authorize_url,
     bearer,
-    exchange,
-    obtain_code,
     redirect_params,
     register_app,
+    token_for,
 )
 from tests.factories import BadgeClassFactory, IssuerFactory, png_data_uri
 
@@ -24,15 +23,6 @@ def staff_member(user):
     issuer = IssuerFactory()
     IssuerStaff.objects.create(issuer=issuer, user=user, role="staff")
     return issuer
-
-
-def token_for(user, app, scope) -> str:
-    browser = Client()
-    browser.force_login(user)
-    code = obtain_code(browser, app, scope=scope)
-    response = exchange(Client(), app, code)
-    assert response.status_code == 200, response.content
-    return response.json()["access_token"]
 
 
 def post(token, path, body):

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import BaseModel, Field
 
+from laurels.api.answer_cache import keep_answer
 from laurels.api.envelope import envelope, envelope_of, with_error_responses
 from laurels.api.pagination import BadCursor, decode_cursor, encode_cursor, link_next, page_size
 from laurels.api.schemas import ApiInput
@@ -193,7 +194,14 @@ def backpack_assertions(request: HttpRequest, response: HttpResponse, query: Que
     if len(merged) > size:
         last = page[-1]
         link_next(request, response, encode_cursor(last.issued_on.isoformat(), last.entity_id))
+    keep_answer(request, valid_until=None if query.include_expired else _first_expiry(merged))
     return envelope([badge_json(entry) for entry in page])
+
+
+def _first_expiry(entries) -> datetime | None:
+    """When the first of these (unexpired) entries expires: a list that leaves expired
+    badges out changes then, with no row changed."""
+    return min((e.expires for e in entries if e.expires is not None), default=None)
 
 
 @router.get(

@@ -16,6 +16,7 @@ from django.utils import timezone
 from ninja import File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
+from laurels.api.answer_cache import keep_answer
 from laurels.api.envelope import envelope, envelope_of, feed_envelope_of, with_error_responses
 from laurels.api.idempotency import idempotent
 from laurels.api.issuing_presenters import assertion_json, badge_class_json, issuer_json
@@ -445,6 +446,7 @@ def issuer_assertions(
     page = newest_first_page(
         rows, request=request, response=response, num=query.num, cursor=query.cursor
     )
+    keep_answer(request)
     return envelope([assertion_json(a) for a in page])
 
 

@@ -339,5 +339,5 @@ def badge_reverify(*, badge: ImportedBadge) -> ImportedBadge:
     else:
         badge.status = ImportedBadge.Status.VERIFIED
     badge.verified_at = timezone.now()
-    badge.save(update_fields=["status", "verified_at"])
+    badge.save(update_fields=["status", "verified_at", "updated_at"])
     return badge

@@ -39,6 +39,8 @@ class ImportedBadge(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.VERIFIED)
     verified_at = models.DateTimeField()
     imported_at = models.DateTimeField(auto_now_add=True)
+    # Every change sets it: the backpack list's cache and change-aware clients rely on it.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [

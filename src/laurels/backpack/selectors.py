@@ -8,7 +8,8 @@ from django.utils import timezone
 from laurels.accounts.models import EmailAddress, User
 from laurels.backpack.models import Collection, ImportedBadge
 from laurels.core.errors import NotFound
-from laurels.issuing.models import Acceptance, Assertion
+from laurels.core.sql import Stamp, joined_text
+from laurels.issuing.models import Acceptance, Assertion, BadgeClass, Issuer
 
 # What a backpack shows of an award made here (loading less makes long lists cheaper).
 LOCAL_AWARD_FIELDS = (
@@ -120,3 +121,26 @@ def shared_collection(*, share_hash: str) -> Collection:
     if found is None:
         raise NotFound()
     return found
+
+
+def backpack_stamp() -> Stamp:
+    """What changes whenever the backpack list of the token's user (`u.id`) could.
+
+    The user's verified addresses decide which awards are theirs; the number, the sum of
+    ids and the latest change of those awards, of their badge classes and issuers (whose
+    names the list shows), and the same of the user's imports, summarize the list. Read
+    along with the token in one query, on indexes.
+    """
+    awards = (
+        f"SELECT {joined_text('COUNT(*)', 'SUM(a.id)', 'MAX(a.updated_at)', 'MAX(b.updated_at)', 'MAX(i.updated_at)')} "  # noqa: S608, E501 (our SQL; values are parameters)
+        f"FROM {Assertion._meta.db_table} a "
+        f"JOIN {BadgeClass._meta.db_table} b ON b.id = a.badge_class_id "
+        f"JOIN {Issuer._meta.db_table} i ON i.id = a.issuer_id "
+        "WHERE a.recipient_type = 'email' AND a.recipient_plaintext IN (SELECT e.email "
+        f"FROM {EmailAddress._meta.db_table} e WHERE e.user_id = u.id AND e.verified)"
+    )
+    imports = (
+        f"SELECT {joined_text('COUNT(*)', 'SUM(m.id)', 'MAX(m.updated_at)')} "  # noqa: S608 (our SQL)
+        f"FROM {ImportedBadge._meta.db_table} m WHERE m.user_id = u.id"
+    )
+    return Stamp(expressions=(awards, imports))

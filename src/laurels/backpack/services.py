@@ -17,7 +17,7 @@ def entry_acceptance_set(*, entry, acceptance: str):
     if acceptance not in Acceptance.values:
         raise ValidationError({"acceptance": ["Use Unaccepted, Accepted or Rejected."]})
     entry.acceptance = acceptance
-    entry.save(update_fields=["acceptance"])
+    entry.save(update_fields=["acceptance", "updated_at"])
     return entry
 
 

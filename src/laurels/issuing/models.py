@@ -155,13 +155,26 @@ class Assertion(models.Model):
         indexes = [
             models.Index(fields=["badge_class", "id"]),
             models.Index(fields=["issuer", "id"]),
+            # The latest change of an issuer's awards, read by the award list's cache.
+            models.Index(fields=["issuer", "updated_at"]),
             models.Index(fields=["issuer", "recipient_plaintext", "id"]),
             models.Index(
                 fields=["badge_class", "recipient_plaintext"],
                 condition=Q(revoked=False),
                 name="live_award_by_recipient",
             ),
-            models.Index(fields=["recipient_type", "recipient_plaintext"]),
+            # A backpack's awards by recipient; the trailing columns let the backpack
+            # list's stamp (backpack.selectors.backpack_stamp) read the index alone.
+            models.Index(
+                fields=[
+                    "recipient_type",
+                    "recipient_plaintext",
+                    "updated_at",
+                    "badge_class",
+                    "issuer",
+                ],
+                name="award_by_recipient",
+            ),
             models.Index(fields=["updated_at", "id"]),
         ]
 

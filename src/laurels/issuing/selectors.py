@@ -16,6 +16,7 @@ from laurels.connect.permissions import (
     scope_allows,
 )
 from laurels.core.errors import NotFound
+from laurels.core.sql import Stamp
 from laurels.issuing.models import Assertion, BadgeClass, Issuer, IssuerStaff
 
 # What an award list shows (the related rows are only needed for their entity ids).
@@ -177,3 +178,25 @@ def changed_since(model, *, caller: Caller, since: datetime | None) -> QuerySet:
     if model is Issuer:
         rows = rows.prefetch_related(_staff_prefetch())
     return rows.order_by("updated_at", "id")
+
+
+def issuer_awards_stamp(*, issuer_entity_id: str) -> Stamp:
+    """What changes whenever an issuer's award list could change for the token's user
+    (`u.id`): whether the issuer exists, the user's role on it (which decides whether they
+    may see the list), and the latest change and newest award (awards are never deleted,
+    only revoked, which is a change). Read along with the token in one query, on indexes,
+    whatever the number of awards.
+    """
+    awards = Assertion._meta.db_table
+    issuer = f"SELECT id FROM {Issuer._meta.db_table} WHERE entity_id = %(issuer)s"  # noqa: S608
+    return Stamp(
+        expressions=(
+            issuer,
+            f"SELECT s.role FROM {IssuerStaff._meta.db_table} s "  # noqa: S608 (our SQL)
+            f"WHERE s.user_id = u.id AND s.issuer_id = ({issuer})",
+            # One MAX per subquery: alone, each is a single step down an index.
+            f"SELECT MAX(a.updated_at) FROM {awards} a WHERE a.issuer_id = ({issuer})",  # noqa: S608
+            f"SELECT MAX(a.id) FROM {awards} a WHERE a.issuer_id = ({issuer})",  # noqa: S608
+        ),
+        params={"issuer": issuer_entity_id},
+    )

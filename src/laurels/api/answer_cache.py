@@ -1,0 +1,188 @@
+"""Kept answers for the /v2 lists that connected apps poll with a Bearer token.
+
+Displayer apps list a user's backpack and issuer apps page through an issuer's awards
+again and again, mostly to find nothing new. Rendering a page of 100 badges through
+Django costs milliseconds; checking that nothing changed costs two or three indexed
+queries. So, in front of Django (WSGI), this module keeps the whole answer to such a
+request (status, headers, body, exactly as Django and its middleware made it) next to a
+*stamp*: the state of the token and a value that changes whenever the list could
+(`backpack_stamp`, `issuer_awards_stamp`). A later request with the same token, path and
+query string reads the stamp again from the database and, if nothing moved, gets the
+kept answer; anything else, and every miss, goes through Django unchanged.
+
+Revoking or expiring a token, disabling its app, deactivating the user, changing their
+verified addresses or role, awarding, revoking, accepting or editing a badge: each moves
+a stamp, so it shows at once, in every worker, with no invalidation to forget. Answers
+whose rows can expire with time say until when they hold (`keep_answer`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.http import HttpRequest
+from django.utils import timezone
+
+from laurels.backpack.selectors import backpack_stamp
+from laurels.connect.selectors import bearer_token_state
+from laurels.core.sql import Stamp
+from laurels.issuing.selectors import issuer_awards_stamp
+
+logger = logging.getLogger(__name__)
+
+# Kept at most this long even if no stamp moved: a bound for clocks stepping back, and
+# for the token's "last used" time, which Django writes down (hourly) when it answers.
+KEEP_SECONDS = 300
+KEEP_MARK = "laurels.keep_answer"
+ENTITY_ID = r"[A-Za-z0-9_-]{1,64}"
+
+
+def _issuer_awards(match: re.Match) -> Stamp:
+    return issuer_awards_stamp(issuer_entity_id=match[1])
+
+
+# The lists whose answers are kept, each with the stamp that moves when it could change.
+KEPT_LISTS: list[tuple[re.Pattern, Callable[[re.Match], Stamp]]] = [
+    (re.compile(r"^/v2/backpack/assertions$"), lambda match: backpack_stamp()),
+    (re.compile(rf"^/v2/issuers/({ENTITY_ID})/assertions$"), _issuer_awards),
+]
+
+
+def keep_answer(request: HttpRequest, *, valid_until: datetime | None = None) -> None:
+    """Called by a list view: its answer may be kept, until `valid_until` if given
+    (the earliest moment a row on the page expires and leaves a list without expired
+    rows). Views not in KEPT_LISTS may call it to no effect."""
+    request.META[KEEP_MARK] = valid_until or True
+
+
+@dataclass(frozen=True)
+class KeptAnswer:
+    stamp: tuple
+    valid_until: datetime | None  # when a row on the page expires, if that changes the list
+    kept_until: float  # time.monotonic() after which it is made again anyway
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class KeptAnswers:
+    """The answers one process keeps: a bounded, least-recently-used map, shared by the
+    process's threads. Not Django's cache: every use is checked against the database
+    first, so sharing answers between processes would only add a network hop, and a
+    local-memory cache would pickle 100 KB on every read."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._answers: OrderedDict[tuple, KeptAnswer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> KeptAnswer | None:
+        with self._lock:
+            answer = self._answers.get(key)
+            if answer is not None:
+                self._answers.move_to_end(key)
+            return answer
+
+    def put(self, key: tuple, answer: KeptAnswer) -> None:
+        with self._lock:
+            self._answers[key] = answer
+            self._answers.move_to_end(key)
+            while len(self._answers) > self.size:
+                self._answers.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._answers.clear()
+
+
+kept_answers = KeptAnswers(settings.LAURELS_KEPT_ANSWERS)
+
+
+class BearerListAnswers:
+    """WSGI middleware serving kept list answers whose stamp has not moved."""
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        found = self._kept_list(environ)
+        if found is None:
+            return self.application(environ, start_response)
+        token, stamp_of, match = found
+        try:
+            state = bearer_token_state(token, stamp_of(match))
+            if state is None or state.expires <= timezone.now():
+                return self.application(environ, start_response)  # Django answers the 401
+            stamp = (state.token_id, state.verdict, state.stamp)
+        except DatabaseError:
+            logger.exception("Could not read the stamp of %s; Django answers", environ["PATH_INFO"])
+            connection.close()
+            return self.application(environ, start_response)
+        key = (token, environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
+        kept = kept_answers.get(key)
+        if (
+            kept is not None
+            and kept.stamp == stamp
+            and time.monotonic() < kept.kept_until
+            and (kept.valid_until is None or timezone.now() < kept.valid_until)
+        ):
+            start_response(kept.status, list(kept.headers))
+            return [kept.body]
+        return self._answer_and_keep(environ, start_response, key, stamp)
+
+    @staticmethod
+    def _kept_list(environ) -> tuple[str, Callable, re.Match] | None:
+        if environ.get("REQUEST_METHOD") != "GET":
+            return None
+        authorization = environ.get("HTTP_AUTHORIZATION", "")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        path = environ.get("PATH_INFO", "")
+        for pattern, stamp_of in KEPT_LISTS:
+            match = pattern.match(path)
+            if match:
+                return token.strip(), stamp_of, match
+        return None
+
+    def _answer_and_keep(self, environ, start_response, key: tuple, stamp: tuple) -> Iterable:
+        answered: dict = {}
+
+        def capture(status, headers, exc_info=None):
+            answered.update(status=status, headers=headers)
+            return start_response(status, headers, exc_info)
+
+        result = self.application(environ, capture)
+        try:
+            body = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        mark = environ.get(KEEP_MARK)
+        headers = answered.get("headers", [])
+        if (
+            mark is not None
+            and answered.get("status", "").startswith("200")
+            and not any(name.lower() == "set-cookie" for name, _ in headers)
+        ):
+            kept_answers.put(
+                key,
+                KeptAnswer(
+                    stamp=stamp,
+                    valid_until=None if mark is True else mark,
+                    kept_until=time.monotonic() + KEEP_SECONDS,
+                    status=answered["status"],
+                    headers=list(headers),
+                    body=body,
+                ),
+            )
+        return [body]

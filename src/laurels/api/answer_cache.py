@@ -2,8 +2,8 @@
 
 Displayer apps list a user's backpack and issuer apps page through an issuer's awards
 again and again, mostly to find nothing new. Rendering a page of 100 badges through
-Django costs milliseconds; checking that nothing changed costs two or three indexed
-queries. So, in front of Django (WSGI), this module keeps the whole answer to such a
+Django costs milliseconds; checking that nothing changed costs one query on indexes.
+So, in front of Django (WSGI), this module keeps the whole answer to such a
 request (status, headers, body, exactly as Django and its middleware made it) next to a
 *stamp*: the state of the token and a value that changes whenever the list could
 (`backpack_stamp`, `issuer_awards_stamp`). A later request with the same token, path and

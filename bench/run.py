@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -96,6 +97,8 @@ def peak_rss_mb(pid: int) -> float:
 
 
 WRK_THREADS = 2
+# Unmeasured load before each scenario meant to be warm.
+WARMUP_SECONDS = 1.0
 
 
 def lua_for(
@@ -118,7 +121,9 @@ def lua_for(
         # Each body is sent once: thread k of WRK_THREADS takes bodies k, k + n, k + 2n, ...
         lines.append("local bodies = " + "{" + ",".join(json.dumps(b) for b in bodies) + "}")
         lines.append("local threads = 0")
-        lines.append('function setup(thread) thread:set("offset", threads) threads = threads + 1 end')
+        lines.append(
+            'function setup(thread) thread:set("offset", threads) threads = threads + 1 end'
+        )
         lines.append("local j = -1")
         lines.append(
             "request = function() j = j + 1 "
@@ -127,8 +132,19 @@ def lua_for(
     return "\n".join(lines) + "\n"
 
 
-def wrk(url: str, duration: float, connections: int = 32, lua: str | None = None) -> dict:
-    command = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", url]
+def wrk(
+    url: str,
+    duration: float,
+    connections: int = 32,
+    lua: str | None = None,
+    warmup: float = 0,
+) -> dict:
+    """Load `url` for `duration` seconds; with `warmup`, first for that long unmeasured
+    (a scenario that is meant to be warm should not time the server's first requests)."""
+    if warmup:
+        wrk(url, warmup, connections, lua)
+    seconds = max(1, round(duration))
+    command = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     script = None
     if lua:
         script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
@@ -192,23 +208,22 @@ def get_scenarios(
     earner = {"Authorization": f"Bearer {earner_token}"}
     owner = {"Authorization": f"Bearer {owner_token}"}
     cold_paths = [f"/public/assertions/{a}" for a in data["assertion_sample"]]
+    warm = {"duration": duration, "warmup": WARMUP_SECONDS}
     return {
         "assertion_json_warm": wrk(
-            f"{base}/public/assertions/{assertion}", duration, lua=lua_for(headers=accept_ld)
+            f"{base}/public/assertions/{assertion}", lua=lua_for(headers=accept_ld), **warm
         ),
         "assertion_json_cold": wrk(
             base, min(duration, 1.0), lua=lua_for(headers=accept_ld, paths=cold_paths)
         ),
-        "assertion_html": wrk(f"{base}/public/assertions/{assertion}", duration),
-        "backpack_list": wrk(
-            f"{base}/v2/backpack/assertions", duration, lua=lua_for(headers=earner)
-        ),
+        "assertion_html": wrk(f"{base}/public/assertions/{assertion}", **warm),
+        "backpack_list": wrk(f"{base}/v2/backpack/assertions", lua=lua_for(headers=earner), **warm),
         "issuer_assertions_deep": wrk(
             f"{base}/v2/issuers/{data['issuer']}/assertions?num=100&cursor={data['deep_cursor']}",
-            duration,
             lua=lua_for(headers=owner),
+            **warm,
         ),
-        "baked_png_cached": wrk(f"{base}/public/assertions/{assertion}/image", duration),
+        "baked_png_cached": wrk(f"{base}/public/assertions/{assertion}/image", **warm),
     }
 
 
@@ -349,7 +364,8 @@ def report(run: dict) -> None:
     floor = run["floor"]["rps"]
     print(
         f"\nLaurels benchmark, {run['date']}, {run['cpus']} cores, {WORKERS} workers; "
-        f"floor {floor:,.0f} req/s (p99 {run['floor']['p99_ms']} ms)\n"
+        f"floor {floor:,.0f} req/s (p99 {run['floor']['p99_ms']} ms), the median of "
+        f"{', '.join(f'{sample:,.0f}' for sample in run['floor_samples'])}\n"
     )
     for data_set in run["data_sets"]:
         print(f"{data_set['awards']:,} awards — peak RSS {data_set['peak_rss_mb']} MB")
@@ -398,14 +414,23 @@ def main() -> None:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
         "workers": WORKERS,
-        "floor": measure_floor(args.duration),
         "data_sets": [],
     }
+    # The floor is measured before, between and after the data sets: on a shared machine
+    # one sample can be far off, so the ratios use the median of the samples.
+    floors = [measure_floor(args.duration)]
     if args.scale != "10k":
         run["data_sets"].append(measure("10k", 10_000, args.duration, with_writes=False))
+        floors.append(measure_floor(args.duration))
     run["data_sets"].append(
         measure(args.scale, SCALES[args.scale], args.duration, with_writes=True)
     )
+    floors.append(measure_floor(args.duration))
+    run["floor_samples"] = [floor["rps"] for floor in floors]
+    run["floor"] = {
+        "rps": statistics.median(floor["rps"] for floor in floors),
+        "p99_ms": statistics.median(floor["p99_ms"] for floor in floors),
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(run, indent=2))
     report(run)

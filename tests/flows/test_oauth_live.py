@@ -246,5 +246,5 @@ def test_the_shell_example_in_the_docs_works(server):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "== done" in result.stdout
     assert '"token_type": "Bearer"' in result.stdout
-    assert '"entityType": "BadgeUser"' in result.stdout
-    assert result.stdout.count('"success": true') == 2
+    assert '"entityType":"BadgeUser"' in result.stdout
+    assert result.stdout.count('"success":true') == 2

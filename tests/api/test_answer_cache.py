@@ -247,3 +247,21 @@ def test_an_unknown_issuer_is_not_kept(issuer_app):
     _, token = issuer_app
     for _ in range(2):
         assert wsgi_get("/v2/issuers/nope/assertions", token)[0] == 404
+
+
+def test_each_process_keeps_a_bounded_number_of_answers_least_recently_used_first():
+    from laurels.api.answer_cache import KeptAnswer, KeptAnswers
+
+    def answer(n: int) -> KeptAnswer:
+        return KeptAnswer((n,), None, float("inf"), "200 OK", [], b"%d" % n)
+
+    answers = KeptAnswers(size=2)
+    answers.put(("a",), answer(1))
+    answers.put(("b",), answer(2))
+    assert answers.get(("a",)).body == b"1"  # "a" is now the most recently used
+    answers.put(("c",), answer(3))
+    assert answers.get(("b",)) is None
+    assert [answers.get((k,)).body for k in "ac"] == [b"1", b"3"]
+    nothing_kept = KeptAnswers(size=0)
+    nothing_kept.put(("a",), answer(1))
+    assert nothing_kept.get(("a",)) is None

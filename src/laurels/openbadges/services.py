@@ -73,9 +73,7 @@ def issuer_signing_enable(*, issuer: Issuer) -> IssuerKey:
 @transaction.atomic
 def issuer_signing_rotate(*, issuer: Issuer) -> IssuerKey:
     """A new key signs from now on; the old one stays published as retired."""
-    IssuerKey.objects.filter(issuer=issuer, retired_at__isnull=True).update(
-        retired_at=timezone.now()
-    )
+    _retire_active_keys(issuer)
     key = _new_key(issuer)
     public_documents_forget(issuer=issuer)
     return key
@@ -84,10 +82,14 @@ def issuer_signing_rotate(*, issuer: Issuer) -> IssuerKey:
 @transaction.atomic
 def issuer_signing_disable(*, issuer: Issuer) -> None:
     """Back to hosted verification; the keys stay published for what they signed."""
+    _retire_active_keys(issuer)
+    public_documents_forget(issuer=issuer)
+
+
+def _retire_active_keys(issuer: Issuer) -> None:
     IssuerKey.objects.filter(issuer=issuer, retired_at__isnull=True).update(
         retired_at=timezone.now()
     )
-    public_documents_forget(issuer=issuer)
 
 
 def signed_assertion(assertion: Assertion, key: IssuerKey) -> str:

@@ -53,10 +53,7 @@ def local_awards(
     )
     if not include_revoked:
         awards = awards.filter(revoked=False)
-    if not include_expired:
-        awards = awards.filter(Q(expires__isnull=True) | Q(expires__gt=timezone.now()))
-    if not include_rejected:
-        awards = awards.exclude(acceptance=Acceptance.REJECTED)
+    awards = _by_expiry_and_acceptance(awards, include_expired, include_rejected)
     return awards.select_related("badge_class", "issuer").only(*LOCAL_AWARD_FIELDS)
 
 
@@ -70,11 +67,19 @@ def imported_badges(
     badges = ImportedBadge.objects.filter(user=user)
     if not include_revoked:
         badges = badges.filter(status=ImportedBadge.Status.VERIFIED)
+    return _by_expiry_and_acceptance(badges, include_expired, include_rejected)
+
+
+def _by_expiry_and_acceptance(
+    entries: QuerySet, include_expired: bool, include_rejected: bool
+) -> QuerySet:
+    """Leave out expired and rejected entries unless asked; awards made here and imports
+    both have `expires` and `acceptance`."""
     if not include_expired:
-        badges = badges.filter(Q(expires__isnull=True) | Q(expires__gt=timezone.now()))
+        entries = entries.filter(Q(expires__isnull=True) | Q(expires__gt=timezone.now()))
     if not include_rejected:
-        badges = badges.exclude(acceptance=Acceptance.REJECTED)
-    return badges
+        entries = entries.exclude(acceptance=Acceptance.REJECTED)
+    return entries
 
 
 def backpack_entry(*, user: User, entity_id: str):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -128,13 +130,14 @@ def shared_collection(*, share_hash: str) -> Collection:
     return found
 
 
+@functools.cache
 def backpack_stamp() -> Stamp:
     """What changes whenever the backpack list of the token's user (`u.id`) could.
 
     The user's verified addresses decide which awards are theirs; the number, the sum of
     ids and the latest change of those awards, of their badge classes and issuers (whose
     names the list shows), and the same of the user's imports, summarize the list. Read
-    along with the token in one query, on indexes.
+    along with the token in one query, on indexes. Made once: it has no parameters.
     """
     awards = (
         f"SELECT {joined_text('COUNT(*)', 'SUM(a.id)', 'MAX(a.updated_at)', 'MAX(b.updated_at)', 'MAX(i.updated_at)')} "  # noqa: S608, E501 (our SQL; values are parameters)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
 from laurels.accounts.models import User
@@ -56,7 +57,8 @@ def bearer_token_state(token: str, stamp: Stamp | None = None) -> BearerTokenSta
     return BearerTokenState(
         token_id=token_id,
         user_id=user_id,
-        expires=_aware(expires),
+        # A naive value is SQLite's UTC; PostgreSQL hands back an aware one.
+        expires=expires if timezone.is_aware(expires) else timezone.make_aware(expires, UTC),
         verdict=(bool(enabled), review, bool(user_active)),
         stamp=tuple(values),
     )
@@ -72,10 +74,3 @@ def _token_state_sql(expressions: tuple[str, ...]) -> str:
         f"JOIN {User._meta.db_table} u ON u.id = t.user_id "
         "WHERE t.token_checksum = %(checksum)s"
     )
-
-
-def _aware(value) -> datetime:
-    """A datetime from a raw row: SQLite hands back text, PostgreSQL an aware datetime."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

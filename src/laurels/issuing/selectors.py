@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from django.db.models import Prefetch, QuerySet
@@ -187,16 +188,18 @@ def issuer_awards_stamp(*, issuer_entity_id: str) -> Stamp:
     only revoked, which is a change). Read along with the token in one query, on indexes,
     whatever the number of awards.
     """
+    return Stamp(expressions=_issuer_awards_stamp_sql(), params={"issuer": issuer_entity_id})
+
+
+@functools.cache
+def _issuer_awards_stamp_sql() -> tuple[str, ...]:
     awards = Assertion._meta.db_table
     issuer = f"SELECT id FROM {Issuer._meta.db_table} WHERE entity_id = %(issuer)s"  # noqa: S608
-    return Stamp(
-        expressions=(
-            issuer,
-            f"SELECT s.role FROM {IssuerStaff._meta.db_table} s "  # noqa: S608 (our SQL)
-            f"WHERE s.user_id = u.id AND s.issuer_id = ({issuer})",
-            # One MAX per subquery: alone, each is a single step down an index.
-            f"SELECT MAX(a.updated_at) FROM {awards} a WHERE a.issuer_id = ({issuer})",  # noqa: S608
-            f"SELECT MAX(a.id) FROM {awards} a WHERE a.issuer_id = ({issuer})",  # noqa: S608
-        ),
-        params={"issuer": issuer_entity_id},
+    return (
+        issuer,
+        f"SELECT s.role FROM {IssuerStaff._meta.db_table} s "  # noqa: S608 (our SQL)
+        f"WHERE s.user_id = u.id AND s.issuer_id = ({issuer})",
+        # One MAX per subquery: alone, each is a single step down an index.
+        f"SELECT MAX(a.updated_at) FROM {awards} a WHERE a.issuer_id = ({issuer})",  # noqa: S608
+        f"SELECT MAX(a.id) FROM {awards} a WHERE a.issuer_id = ({issuer})",  # noqa: S608
     )

@@ -31,6 +31,10 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 install: $(VENV)/.installed ## create .venv and install Laurels in it (editable)
 
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[bench]'
+	@touch $@
+
 install-test: $(VENV)/.installed-test ## install what the tests need as well
 
 $(VALIDATOR_VENV)/.installed:
@@ -82,7 +86,7 @@ migrations: install ## write new migrations after model changes
 	$(BIN)/laurels manage makemigrations
 
 SCALE ?= 10k
-bench: install ## load benchmarks against a floor, one run (SCALE=10k|100k|1m); see docs/performance.md
+bench: $(VENV)/.installed-bench ## load benchmarks against a floor, one run (SCALE=10k|100k|1m); see docs/performance.md
 	@command -v wrk >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \

@@ -429,7 +429,7 @@ def main() -> None:
     run["floor_samples"] = [floor["rps"] for floor in floors]
     run["floor"] = {
         "rps": statistics.median(floor["rps"] for floor in floors),
-        "p99_ms": statistics.median(floor["p99_ms"] for floor in floors),
+        "p99_ms": round(statistics.median(floor["p99_ms"] for floor in floors), 2),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(run, indent=2))

@@ -94,3 +94,28 @@ def test_idle_keep_alive_connections_do_not_block_new_clients(server):
     finally:
         for connection in idle:
             connection.close()
+
+
+def test_a_worker_hides_its_start_up_heap_from_the_garbage_collector(tmp_path):
+    """Loading the WSGI application imports every view and freezes what start-up made, so
+    full collections walk only what requests make (see laurels/wsgi.py)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import gc, sys\n"
+        "import laurels.wsgi\n"
+        "print(gc.get_freeze_count(), 'laurels.api.issuing' in sys.modules)\n"
+    )
+    env = {
+        **os.environ,
+        "LAURELS_HOME": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "laurels.settings",
+    }
+    answer = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    frozen, views_imported = answer.stdout.split()
+    assert int(frozen) > 10_000
+    assert views_imported == "True"

@@ -363,7 +363,6 @@ def _award(request: HttpRequest, badge_class: BadgeClass, payload: AwardIn):
             notify=payload.notify,
             allow_duplicate_awards=payload.allowDuplicateAwards,
         )
-        assertion.badge_class, assertion.issuer = badge_class, badge_class.issuer
         return 201, envelope(assertion_json(assertion))
 
     return Status(*idempotent(request, request.auth.user, produce))
@@ -421,8 +420,6 @@ def badge_class_award_batch(request: HttpRequest, entity_id: str, payload: Batch
             notify=payload.notify,
             allow_duplicate_awards=payload.allowDuplicateAwards,
         )
-        for assertion in created:
-            assertion.badge_class, assertion.issuer = badge_class, badge_class.issuer
         return 201, envelope([assertion_json(a) for a in created])
 
     # Up to 10,000 items the presenters already shaped: sent as they are, not validated

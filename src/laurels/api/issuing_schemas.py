@@ -136,8 +136,8 @@ class BadgeClassIn(ApiInput):
     image: str = Field(description="data:image/png;base64,... or an SVG data URI")
     criteriaUrl: str | None = Field(None, max_length=500)
     criteriaNarrative: str | None = None
-    alignments: list[dict[str, Any]] = []
-    tags: list[str] = []
+    alignments: list[dict[str, Any]] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
     expires: ExpiresRule | None = None
 
 
@@ -162,7 +162,7 @@ class RecipientIn(ApiInput):
 class AwardIn(ApiInput):
     recipient: RecipientIn
     narrative: str = ""
-    evidence: list[EvidenceItem] = []
+    evidence: list[EvidenceItem] = Field(default_factory=list)
     expires: datetime | None = None
     issuedOn: datetime | None = None
     notify: bool = Field(False, validation_alias=AliasChoices("notify", "create_notification"))
@@ -180,7 +180,7 @@ class IssuerAwardIn(AwardIn):
 class BatchRecipientIn(ApiInput):
     recipient: RecipientIn
     narrative: str = ""
-    evidence: list[EvidenceItem] = []
+    evidence: list[EvidenceItem] = Field(default_factory=list)
     expires: datetime | None = None
     issuedOn: datetime | None = None
 

@@ -124,9 +124,10 @@ class Assertion(models.Model):
     `recipient_plaintext` is kept (normalized) so the earner's backpack can find it and
     the issuer can filter by recipient; it is never published when hashed.
 
-    Awards are inserted with a prepared statement naming every column
-    (`issuing.services.INSERT_COLUMNS`): a new field goes there too, and the round-trip
-    test in tests/api/test_issuing.py fails until it does.
+    Awards are inserted with a prepared statement naming every column from the row
+    `issuing.services._award_row` builds: a new field goes there too (the insert refuses
+    rows that do not name every column, and the round-trip test in
+    tests/api/test_issuing.py checks what comes back).
     """
 
     entity_id = entity_id_field()

@@ -11,23 +11,26 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.mail import send_mail
 from django.core.validators import URLValidator, validate_email
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from laurels.accounts.models import EmailAddress, User, normalize_email_address
 from laurels.core.errors import Conflict
+from laurels.core.ids import new_entity_id
 from laurels.issuing.images import CheckedImage
 from laurels.issuing.models import (
+    Acceptance,
     Assertion,
     BadgeClass,
     ExpiryUnit,
@@ -338,9 +341,10 @@ def _clean_evidence(evidence: list[dict], field_name: str) -> list[dict]:
     return cleaned
 
 
-def _build_assertion(
-    badge_class: BadgeClass, award: AwardInput, actor: User | None, now: datetime, prefix: str
-) -> Assertion:
+def _award_row(
+    badge_class: BadgeClass, award: AwardInput, actor_id: int | None, now: datetime, prefix: str
+) -> dict:
+    """One validated award as the column values of its row (by attribute name)."""
     recipient = award.recipient
     identity = recipient_normalized(recipient, field_name=f"{prefix}recipient")
     salt = secrets.token_hex(16) if recipient.hashed else ""
@@ -350,23 +354,29 @@ def _build_assertion(
         expires = add_expiry(issued_on, badge_class.expires_amount, badge_class.expires_duration)
     if expires is not None and expires <= issued_on:
         raise ValidationError({f"{prefix}expires": ["The expiry must come after the award."]})
-    return Assertion(
-        badge_class=badge_class,
-        issuer_id=badge_class.issuer_id,
-        recipient_type=recipient.type,
-        recipient_plaintext=identity,
-        recipient_identity=recipient_identity_hash(identity, salt)
+    return {
+        "entity_id": new_entity_id(),
+        "badge_class_id": badge_class.pk,
+        "issuer_id": badge_class.issuer_id,
+        "recipient_type": str(recipient.type),
+        "recipient_plaintext": identity,
+        "recipient_identity": recipient_identity_hash(identity, salt)
         if recipient.hashed
         else identity,
-        recipient_hashed=recipient.hashed,
-        recipient_salt=salt,
-        recipient_name=(recipient.name or "").strip()[:255],
-        narrative=award.narrative or "",
-        evidence=_clean_evidence(award.evidence, f"{prefix}evidence"),
-        issued_on=issued_on,
-        expires=expires,
-        created_by=actor,
-    )
+        "recipient_hashed": recipient.hashed,
+        "recipient_salt": salt,
+        "recipient_name": (recipient.name or "").strip()[:255],
+        "narrative": award.narrative or "",
+        "evidence": _clean_evidence(award.evidence, f"{prefix}evidence"),
+        "issued_on": issued_on,
+        "expires": expires,
+        "revoked": False,
+        "revocation_reason": "",
+        "acceptance": Acceptance.UNACCEPTED.value,
+        "created_by_id": actor_id,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def assertions_award(
@@ -381,20 +391,22 @@ def assertions_award(
 
     Every recipient is validated before anything is written; the rows are inserted in
     bulk. `allow_duplicate_awards=False` refuses recipients who already hold a live award
-    of this badge (or appear twice in the batch).
+    of this badge (or appear twice in the batch). The awards come back as saved, with
+    their badge class, issuer and creator loaded.
     """
     if not awards:
         raise ValidationError({"assertions": ["Give at least one recipient."]})
     if len(awards) > MAX_BATCH:
         raise ValidationError({"assertions": [f"At most {MAX_BATCH} recipients per request."]})
     now = timezone.now()
+    actor_id = actor.pk if actor is not None else None
     batch = len(awards) > 1
     errors: dict[str, list[str]] = {}
-    built: list[Assertion] = []
+    rows: list[dict] = []
     for index, award in enumerate(awards):
         prefix = f"assertions.{index}." if batch else ""
         try:
-            built.append(_build_assertion(badge_class, award, actor, now, prefix))
+            rows.append(_award_row(badge_class, award, actor_id, now, prefix))
         except ValidationError as error:
             for name, messages in error.message_dict.items():
                 errors.setdefault(name, []).extend(messages)
@@ -402,89 +414,87 @@ def assertions_award(
         raise ValidationError(errors)
     with transaction.atomic():
         if not allow_duplicate_awards:
-            _refuse_duplicates(badge_class, built)
-        _insert_assertions(built, now)
-        created = built
+            _refuse_duplicates(badge_class, rows)
+        created = _insert_assertions(rows)
         BadgeClass.objects.filter(pk=badge_class.pk).update(updated_at=now)
         if notify:
             _notify_on_commit(badge_class, created)
+    related = {"badge_class": badge_class, "issuer": badge_class.issuer, "created_by": actor}
+    for name, value in related.items():
+        cache = Assertion._meta.get_field(name)
+        for assertion in created:
+            cache.set_cached_value(assertion, value)
     return created
 
 
-# Columns written by a batch award, in order (the primary key is left to the database).
-INSERT_COLUMNS = (
-    "entity_id",
-    "badge_class_id",
-    "issuer_id",
-    "recipient_type",
-    "recipient_plaintext",
-    "recipient_identity",
-    "recipient_hashed",
-    "recipient_salt",
-    "recipient_name",
-    "narrative",
-    "evidence",
-    "issued_on",
-    "expires",
-    "revoked",
-    "revocation_reason",
-    "acceptance",
-    "created_by_id",
-    "created_at",
-    "updated_at",
-)
 INSERT_CHUNK = 1000
 
 
-def _insert_assertions(built: list[Assertion], now: datetime) -> None:
-    """Insert validated awards with one prepared statement per chunk.
+def _insert_assertions(rows: list[dict]) -> list[Assertion]:
+    """Insert validated award rows with one prepared statement per chunk, and return
+    them as saved model instances.
 
-    `bulk_create` spends most of a 10,000-award batch preparing every field of every row
-    through its field classes; the values here are already clean, so each row is adapted
-    once, with the backend's own adapters for dates and JSON.
+    `bulk_create` spends most of a 10,000-award batch building model instances through
+    their field defaults and related descriptors, then preparing every field of every row;
+    the values here are already clean, so each row is adapted once, with the backend's
+    own adapters for dates and JSON, and made an instance the way a query result is.
     """
-    ops = connection.ops
-    table = ops.quote_name(Assertion._meta.db_table)
-    columns = ", ".join(ops.quote_name(column) for column in INSERT_COLUMNS)
-    placeholders = ", ".join(["%s"] * len(INSERT_COLUMNS))
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608 (names are ours)
-    stamp = ops.adapt_datetimefield_value(now)
-    rows = [
-        (
-            a.entity_id,
-            a.badge_class_id,
-            a.issuer_id,
-            a.recipient_type,
-            a.recipient_plaintext,
-            a.recipient_identity,
-            a.recipient_hashed,
-            a.recipient_salt,
-            a.recipient_name,
-            a.narrative,
-            ops.adapt_json_value(a.evidence, None),
-            ops.adapt_datetimefield_value(a.issued_on),
-            ops.adapt_datetimefield_value(a.expires),
-            a.revoked,
-            a.revocation_reason,
-            a.acceptance,
-            a.created_by_id,
-            stamp,
-            stamp,
+    fields = Assertion._meta.concrete_fields
+    inserted = [column for column in fields if not column.primary_key]
+    columns = [column.attname for column in inserted]
+    if set(columns) != set(rows[0]):
+        raise ValueError(
+            f"Award rows must name every column: {sorted(set(columns) ^ set(rows[0]))}"
         )
-        for a in built
-    ]
-    by_entity_id = {a.entity_id: a for a in built}
+    if fields[0] is not Assertion._meta.pk:  # the instances below are made in column order
+        raise ValueError("The primary key is expected to be the first column.")
+    ops = connection.ops
+    adapters: list[tuple[int, Callable]] = []  # (position, adapter) of columns needing one
+    for position, column in enumerate(inserted):
+        if isinstance(column, models.DateTimeField):
+            # A batch shares a handful of moments (now, its issue date): adapt each once.
+            adapters.append((position, lru_cache(maxsize=64)(ops.adapt_datetimefield_value)))
+        elif isinstance(column, models.JSONField):
+            adapters.append((position, _json_adapter(ops, column.encoder)))
+    table = ops.quote_name(Assertion._meta.db_table)
+    insert = (
+        f"INSERT INTO {table} ({', '.join(ops.quote_name(column) for column in columns)}) "  # noqa: S608 (names are ours)
+        f"VALUES ({', '.join(['%s'] * len(columns))})"
+    )
+    values = []
+    for row in rows:
+        adapted = [row[column] for column in columns]
+        for position, adapt in adapters:
+            adapted[position] = adapt(adapted[position])
+        values.append(adapted)
+    pk_of: dict[str, int] = {}
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), INSERT_CHUNK):
-            cursor.executemany(sql, rows[start : start + INSERT_CHUNK])
-    # The returned objects behave as if saved: primary keys read back, state not "adding".
-    for start in range(0, len(built), INSERT_CHUNK):
-        chunk = [a.entity_id for a in built[start : start + INSERT_CHUNK]]
-        saved = Assertion.objects.filter(entity_id__in=chunk).values_list("entity_id", "id")
-        for entity_id, pk in saved:
-            award = by_entity_id[entity_id]
-            award.pk, award.created_at, award.updated_at = pk, now, now
-            award._state.adding, award._state.db = False, connection.alias
+        for start in range(0, len(values), INSERT_CHUNK):
+            cursor.executemany(insert, values[start : start + INSERT_CHUNK])
+            chunk = [row["entity_id"] for row in rows[start : start + INSERT_CHUNK]]
+            cursor.execute(
+                f"SELECT entity_id, id FROM {table} "  # noqa: S608 (names are ours)
+                f"WHERE entity_id IN ({', '.join(['%s'] * len(chunk))})",
+                chunk,
+            )
+            pk_of.update(cursor.fetchall())
+    names = [column.attname for column in fields]
+    return [
+        Assertion.from_db(
+            connection.alias, names, [pk_of[row["entity_id"]], *(row[c] for c in columns)]
+        )
+        for row in rows
+    ]
+
+
+def _json_adapter(ops, encoder) -> Callable:
+    """The backend's JSON adapter, with the empty list (most awards' evidence) made once."""
+    empty = ops.adapt_json_value([], encoder)
+
+    def adapt(value):
+        return empty if value == [] else ops.adapt_json_value(value, encoder)
+
+    return adapt
 
 
 def assertion_award(
@@ -504,8 +514,8 @@ def assertion_award(
     )[0]
 
 
-def _refuse_duplicates(badge_class: BadgeClass, built: list[Assertion]) -> None:
-    keys = [(a.recipient_type, a.recipient_plaintext) for a in built]
+def _refuse_duplicates(badge_class: BadgeClass, rows: list[dict]) -> None:
+    keys = [(row["recipient_type"], row["recipient_plaintext"]) for row in rows]
     if len(set(keys)) != len(keys):
         raise DuplicateAward("The same recipient appears more than once.")
     held = Assertion.objects.filter(

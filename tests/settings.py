@@ -16,6 +16,10 @@ if os.environ.get("TEST_DATABASE_URL"):
     DATABASES = {"default": database_from_url(os.environ["TEST_DATABASE_URL"])}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
+# No WAL checkpoint thread in the test process (laurels.wsgi is imported by some tests);
+# `laurels serve` in the server tests runs it.
+LAURELS_SQLITE_CHECKPOINT_SECONDS = 0
+
 # Password hashing is deliberately slow; the tests hash hundreds of passwords.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Templates may use {% static %} without a collectstatic run first.

@@ -96,9 +96,10 @@ def test_idle_keep_alive_connections_do_not_block_new_clients(server):
             connection.close()
 
 
-def test_a_worker_hides_its_start_up_heap_from_the_garbage_collector(tmp_path):
+def test_a_worker_hides_its_start_up_heap_and_checkpoints_in_a_thread(tmp_path):
     """Loading the WSGI application imports every view and freezes what start-up made, so
-    full collections walk only what requests make (see laurels/wsgi.py)."""
+    full collections walk only what requests make, and starts the thread that checkpoints
+    the SQLite log (see laurels/wsgi.py)."""
     import os
     import subprocess
     import sys
@@ -106,7 +107,8 @@ def test_a_worker_hides_its_start_up_heap_from_the_garbage_collector(tmp_path):
     script = (
         "import gc, sys\n"
         "import laurels.wsgi\n"
-        "print(gc.get_freeze_count(), 'laurels.api.issuing' in sys.modules)\n"
+        "print(gc.get_freeze_count(), 'laurels.api.issuing' in sys.modules,\n"
+        "      gc.get_threshold()[0], laurels.wsgi.wal_checkpointer.is_alive())\n"
     )
     env = {
         **os.environ,
@@ -116,6 +118,8 @@ def test_a_worker_hides_its_start_up_heap_from_the_garbage_collector(tmp_path):
     answer = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     )
-    frozen, views_imported = answer.stdout.split()
+    frozen, views_imported, youngest_threshold, checkpointing = answer.stdout.split()
     assert int(frozen) > 10_000
     assert views_imported == "True"
+    assert int(youngest_threshold) == 10_000
+    assert checkpointing == "True"  # the embedded database's log (laurels.core.sqlite_wal)

@@ -22,6 +22,7 @@ from laurels.config import (
     secret_key_from_env_or_file,
 )
 from laurels.connect.oauth_settings import oauth2_provider_settings
+from laurels.core.sqlite_wal import autocheckpoint_pages
 
 # --- Core ------------------------------------------------------------------------------
 
@@ -113,6 +114,9 @@ TEMPLATES = [
 
 SQLITE_PATH = LAURELS_HOME / "laurels.sqlite3"
 DATABASE_URL = env_str("DATABASE_URL")
+# Seconds between checkpoints of SQLite's write-ahead log by a thread in each server
+# worker (laurels.core.sqlite_wal); 0 leaves them to the commits, as SQLite does.
+LAURELS_SQLITE_CHECKPOINT_SECONDS = env_int("LAURELS_SQLITE_CHECKPOINT_SECONDS", 1, minimum=0)
 
 
 def database_from_url(url: str) -> dict:
@@ -129,7 +133,9 @@ def database_from_url(url: str) -> dict:
     if database["ENGINE"] == "django.db.backends.sqlite3":
         database.setdefault("OPTIONS", {}).update(
             {
-                "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
+                "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"
+                "PRAGMA wal_autocheckpoint="
+                f"{autocheckpoint_pages(LAURELS_SQLITE_CHECKPOINT_SECONDS)}",
                 "transaction_mode": "IMMEDIATE",
                 "timeout": env_int("LAURELS_SQLITE_TIMEOUT", 20, minimum=1),
             }

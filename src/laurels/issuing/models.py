@@ -131,8 +131,14 @@ class Assertion(models.Model):
     """
 
     entity_id = entity_id_field()
-    badge_class = models.ForeignKey(BadgeClass, on_delete=models.PROTECT, related_name="assertions")
-    issuer = models.ForeignKey(Issuer, on_delete=models.CASCADE, related_name="assertions")
+    # No index of their own: the composite indexes below begin with each (every award
+    # written maintains every index, and a batch writes thousands).
+    badge_class = models.ForeignKey(
+        BadgeClass, on_delete=models.PROTECT, related_name="assertions", db_index=False
+    )
+    issuer = models.ForeignKey(
+        Issuer, on_delete=models.CASCADE, related_name="assertions", db_index=False
+    )
     recipient_type = models.CharField(max_length=16, choices=RecipientType.choices)
     recipient_plaintext = models.CharField(max_length=500)
     recipient_identity = models.CharField(max_length=600)

@@ -421,9 +421,9 @@ def assertions_award(
             _notify_on_commit(badge_class, created)
     related = {"badge_class": badge_class, "issuer": badge_class.issuer, "created_by": actor}
     for name, value in related.items():
-        cache = Assertion._meta.get_field(name)
+        relation = Assertion._meta.get_field(name)
         for assertion in created:
-            cache.set_cached_value(assertion, value)
+            relation.set_cached_value(assertion, value)
     return created
 
 

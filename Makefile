@@ -74,13 +74,13 @@ test-postgres: install-test ## the suite against PostgreSQL at TEST_DATABASE_URL
 	TEST_DATABASE_URL='$(TEST_DATABASE_URL)' $(BIN)/pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 lint: install-test ## ruff, and a check that no migration is missing
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	LAURELS_HOME=$$(mktemp -d) $(BIN)/laurels manage makemigrations --check --dry-run
 
 format: install-test ## apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
 
 migrations: install ## write new migrations after model changes
 	$(BIN)/laurels manage makemigrations

@@ -10,7 +10,7 @@ import os
 import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "laurels.settings")
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -31,7 +31,8 @@ def count(client: Client, path: str, **headers) -> int:
 
 
 def main() -> None:
-    seed = json.load(open(sys.argv[1]))
+    with open(sys.argv[1]) as seed_file:
+        seed = json.load(seed_file)
     settings.ALLOWED_HOSTS = ["*"]
     # No collectstatic here: templates may name static files without the manifest.
     settings.STORAGES = {

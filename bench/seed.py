@@ -12,7 +12,7 @@ import sys
 import time
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "laurels.settings")
-import django  # noqa: E402
+import django
 
 django.setup()
 

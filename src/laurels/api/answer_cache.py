@@ -118,9 +118,10 @@ class BearerListAnswers:
         if found is None:
             return self.application(environ, start_response)
         token, stamp_of, match = found
+        now = timezone.now()
         try:
             state = bearer_token_state(token, stamp_of(match))
-            if state is None or state.expires <= timezone.now():
+            if state is None or state.expires <= now:
                 return self.application(environ, start_response)  # Django answers the 401
             stamp = (state.token_id, state.verdict, state.stamp)
         except DatabaseError:
@@ -133,7 +134,7 @@ class BearerListAnswers:
             kept is not None
             and kept.stamp == stamp
             and time.monotonic() < kept.kept_until
-            and (kept.valid_until is None or timezone.now() < kept.valid_until)
+            and (kept.valid_until is None or now < kept.valid_until)
         ):
             start_response(kept.status, list(kept.headers))
             return [kept.body]

@@ -34,7 +34,6 @@ class BearerTokenState:
     """
 
     token_id: int
-    user_id: int
     expires: datetime
     verdict: tuple
     stamp: tuple = ()
@@ -53,10 +52,9 @@ def bearer_token_state(token: str, stamp: Stamp | None = None) -> BearerTokenSta
     row = fetch_one_row(sql, params)
     if row is None:
         return None
-    token_id, user_id, expires, enabled, review, user_active, *values = row
+    token_id, expires, enabled, review, user_active, *values = row
     return BearerTokenState(
         token_id=token_id,
-        user_id=user_id,
         # A naive value is SQLite's UTC; PostgreSQL hands back an aware one.
         expires=expires if timezone.is_aware(expires) else timezone.make_aware(expires, UTC),
         verdict=(bool(enabled), review, bool(user_active)),
@@ -68,7 +66,7 @@ def bearer_token_state(token: str, stamp: Stamp | None = None) -> BearerTokenSta
 def _token_state_sql(expressions: tuple[str, ...]) -> str:
     extra = "".join(f", ({expression})" for expression in expressions)
     return (
-        f"SELECT t.id, t.user_id, t.expires, a.enabled, a.review, u.is_active{extra} "  # noqa: S608 (our SQL; values are parameters)
+        f"SELECT t.id, t.expires, a.enabled, a.review, u.is_active{extra} "  # noqa: S608 (our SQL; values are parameters)
         f"FROM {get_access_token_model()._meta.db_table} t "
         f"JOIN {Application._meta.db_table} a ON a.id = t.application_id "
         f"JOIN {User._meta.db_table} u ON u.id = t.user_id "

@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 .DEFAULT_GOAL := help
 VALIDATOR_VENV ?= .venv-validator
 
-.PHONY: help install install-test browser-deps validator run test test-sqlite test-postgres bare-install lint format migrations bench clean
+.PHONY: help install install-test browser-deps validator run test test-sqlite test-postgres bare-install fuzz lint format migrations bench clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -62,6 +62,7 @@ run: install ## migrate the embedded database and serve at http://$(HOST):$(PORT
 test: install-test lint browser-deps validator ## lint, then the whole suite (SQLite, and PostgreSQL when it answers)
 	$(MAKE) --no-print-directory bare-install
 	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory fuzz
 	@if $(BIN)/python -c 'import psycopg, sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()' '$(TEST_DATABASE_URL)' 2>/dev/null; then \
 		$(MAKE) --no-print-directory test-postgres; \
 	else \
@@ -73,6 +74,10 @@ test-sqlite: install-test ## the suite against the embedded SQLite database
 
 test-postgres: install-test ## the suite against PostgreSQL at TEST_DATABASE_URL
 	TEST_DATABASE_URL='$(TEST_DATABASE_URL)' $(BIN)/pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+# `make fuzz FUZZ_EXAMPLES=500 FUZZ_SEED=7` explores further (tests/fuzz/test_openapi.py).
+fuzz: install-test ## property-based fuzzing of every /v2 operation from the OpenAPI document: no 5xx (docs/api.md)
+	$(BIN)/pytest tests/fuzz $(PYTEST_ARGS)
 
 bare-install: ## install without extras into a throw-away virtualenv, serve, and get real answers
 	$(PYTHON) tests/bare_install.py

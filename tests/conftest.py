@@ -2,6 +2,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from tests.browsers import chromium  # noqa: F401  (one Chromium for the whole session)
 from tests.factories import UserFactory
 from tests.httpstub import serve  # noqa: F401  (the stub HTTP server fixture)
 

@@ -87,6 +87,44 @@ def test_data_dir_is_created(tmp_path, env):
     assert (tmp_path / "a" / "b").is_dir()
 
 
+def test_data_dir_is_private(tmp_path, env):
+    env(LAURELS_HOME=str(tmp_path / "home"))
+    home = config.data_dir_from_env()
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    with (home / "new-file").open("w"):  # the process umask keeps new files private too
+        pass
+    assert stat.S_IMODE((home / "new-file").stat().st_mode) == 0o600
+
+
+def test_a_data_dir_left_open_is_closed_with_everything_in_it(tmp_path, env):
+    home = tmp_path / "home"
+    (home / "media" / "badges").mkdir(parents=True)
+    (home / "media" / "badges" / "a.png").write_bytes(b"png")
+    (home / "laurels.sqlite3").write_bytes(b"")
+    for path in [home, *home.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    env(LAURELS_HOME=str(home))
+    config.data_dir_from_env()
+    modes = {
+        str(path.relative_to(home)): stat.S_IMODE(path.stat().st_mode)
+        for path in [home, *home.rglob("*")]
+    }
+    assert modes == {
+        ".": 0o700,
+        "media": 0o700,
+        "media/badges": 0o700,
+        "media/badges/a.png": 0o600,
+        "laurels.sqlite3": 0o600,
+    }
+
+
+def test_a_data_dir_that_cannot_be_made_is_a_configuration_error(tmp_path, env):
+    (tmp_path / "a-file").write_text("not a directory")
+    env(LAURELS_HOME=str(tmp_path / "a-file" / "home"))
+    with pytest.raises(ImproperlyConfigured, match=r"LAURELS_HOME=.*Not a directory"):
+        config.data_dir_from_env()
+
+
 def test_postgres_url():
     database = database_from_url("postgres://laurels:pw@db.internal:5433/badges")
     assert database["ENGINE"] == "django.db.backends.postgresql"

@@ -20,7 +20,13 @@ def server(tmp_path_factory):
 def test_fresh_home_is_migrated_and_healthy(server):
     response = httpx.get(f"{server.base_url}/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "database_writes": "ok",
+        "disk": "ok",
+        "failing": [],
+    }
     assert (server.home / "laurels.sqlite3").exists()
     assert (server.home / "secret_key").stat().st_mode & 0o077 == 0
     assert "Applying accounts.0001_initial" in server.log()

@@ -61,17 +61,46 @@ def collect_static_if_needed(verbose: bool = True) -> bool:
     return True
 
 
+def prepare_data_dir() -> str | None:
+    """Migrate, make the built-in apps and collect static files; None when done, else
+    one line saying why the data directory's disk or database took no writes."""
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import DatabaseError
+
+    from laurels.connect.services import builtin_apps_ensure
+    from laurels.core.health import disk_free_mb
+    from laurels.core.storage import storage_fault
+
+    free_mb = disk_free_mb(settings.LAURELS_HOME)
+    if free_mb < settings.LAURELS_HEALTH_MIN_FREE_MB:
+        print(
+            f"warning: {free_mb} MB free in {settings.LAURELS_HOME} (below "
+            f"LAURELS_HEALTH_MIN_FREE_MB={settings.LAURELS_HEALTH_MIN_FREE_MB}); "
+            "/healthz answers 503 until there is room.",
+            file=sys.stderr,
+            flush=True,
+        )
+    try:
+        call_command("migrate", interactive=False, verbosity=1)
+        builtin_apps_ensure()
+        collect_static_if_needed()
+    except (OSError, DatabaseError) as error:
+        if not storage_fault(error):
+            raise
+        return f"LAURELS_HOME={settings.LAURELS_HOME} takes no writes: {error}"
+    return None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     setup_django()
     from django.conf import settings
-    from django.core.management import call_command
     from django.db import connections
 
-    from laurels.connect.services import builtin_apps_ensure
-
-    call_command("migrate", interactive=False, verbosity=1)
-    builtin_apps_ensure()
-    collect_static_if_needed()
+    problem = prepare_data_dir()
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     connections.close_all()  # never hand an open connection to forked workers
 
     # Workers import the app anew; give them the resolved data dir.

@@ -7,6 +7,7 @@ stops start-up with a message naming the variable, rather than being silently ig
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import tempfile
@@ -75,30 +76,70 @@ def base_url_from_env(name: str = "LAURELS_BASE_URL") -> str:
     return raw.rstrip("/")
 
 
+# Everything Laurels creates is its own user's alone: the data directory 0700, its files
+# 0600. Set for the whole process, so that it covers files others create for us too
+# (SQLite's database and its -wal and -shm files, collected static files).
+PRIVATE_UMASK = 0o077
+
+
 def data_dir_from_env(name: str = "LAURELS_HOME") -> Path:
-    """The data directory (database, secret key, uploaded files), created when missing."""
+    """The data directory (database, secret key, uploaded files), created when missing,
+    private to this user, and known to be writable.
+
+    A directory that cannot be made or written stops start-up with one clear line (the
+    CLI turns ImproperlyConfigured into exit code 2) rather than a traceback from
+    whichever write happened to come first.
+    """
+    os.umask(PRIVATE_UMASK)
     path = Path(env_str(name, "./var") or "./var").expanduser().resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private(path)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise ImproperlyConfigured(
+            f"{name}={path} cannot be used as the data directory: "
+            f"{error.strerror or error}. Laurels writes its database, keys and uploads there."
+        ) from None
     return path
+
+
+def make_private(data_dir: Path) -> None:
+    """Close a data directory that an earlier version left open to other users.
+
+    Once the directory itself is 0700 nobody else can reach anything inside it, so the
+    walk over every file runs once per install, not at every start. A directory or file
+    that belongs to another user is left as it is (its owner chose its mode).
+    """
+    status = data_dir.stat()
+    if status.st_mode & 0o077 == 0 or status.st_uid != os.geteuid():
+        return
+    for directory, _, files in os.walk(data_dir):
+        for file_name in files:
+            file_path = os.path.join(directory, file_name)
+            if not os.path.islink(file_path):
+                with contextlib.suppress(PermissionError):
+                    os.chmod(file_path, 0o600)
+        if directory != str(data_dir):
+            with contextlib.suppress(PermissionError):
+                os.chmod(directory, 0o700)
+    os.chmod(data_dir, 0o700)
 
 
 def write_once(path: Path, make: Callable[[], str]) -> str:
     """The content of `path`, first created from `make()` if the file does not exist.
 
-    The value is written to a private temporary file and then hard-linked into place,
-    which fails if the file already exists: several server workers starting at once
-    therefore all read one complete value. Mode 0600 keeps it to the server's user.
+    The value is written whole to a temporary file and then linked into place, which
+    fails if the file already exists: several server workers starting at once therefore
+    all read one complete value, and a full disk leaves no empty key behind. Mode 0600
+    keeps it to the server's user.
     """
+    from laurels.core.storage import atomic_write
+
     if not path.exists():
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "w") as out:
-                out.write(make())
-            os.link(tmp_name, path)
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp_name)
+        with contextlib.suppress(FileExistsError):
+            atomic_write(path, [make()], mode=0o600)
     content = path.read_text().strip()
     if not content:
         raise ImproperlyConfigured(f"{path} is empty; delete it to have a new one made.")

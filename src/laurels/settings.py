@@ -33,6 +33,11 @@ _base = urlsplit(LAURELS_BASE_URL)
 SECRET_KEY = secret_key_from_env_or_file(LAURELS_HOME)
 DEBUG = env_bool("DEBUG", False)
 
+# /healthz (laurels.core.health): free space under which the data directory counts as
+# low, and seconds between the real writes that check the database takes them.
+LAURELS_HEALTH_MIN_FREE_MB = env_int("LAURELS_HEALTH_MIN_FREE_MB", 100, minimum=0)
+LAURELS_HEALTH_WRITE_CHECK_SECONDS = env_int("LAURELS_HEALTH_WRITE_CHECK_SECONDS", 10, minimum=1)
+
 ALLOWED_HOSTS = env_list(
     "LAURELS_ALLOWED_HOSTS",
     list(dict.fromkeys([_base.hostname or "", "127.0.0.1", "localhost", "[::1]"])),
@@ -57,6 +62,20 @@ X_FRAME_OPTIONS = "DENY"
 if _https:
     SECURE_HSTS_SECONDS = env_int("LAURELS_HSTS_SECONDS", 0, minimum=0)
 
+# Content-Security-Policy of every HTML page (laurels.core.csp): scripts only from this
+# server, never inline or eval'd; no plugins, <base>, framing, or forms posting elsewhere.
+# A route that needs more adds sources to its own answer with `csp.allow_sources`.
+LAURELS_CONTENT_SECURITY_POLICY = {
+    "default-src": ("'self'",),
+    "script-src": ("'self'",),
+    "style-src": ("'self'",),
+    "img-src": tuple(dict.fromkeys(["'self'", f"{_base.scheme}://{_base.netloc}"])),
+    "object-src": ("'none'",),
+    "base-uri": ("'none'",),
+    "frame-ancestors": ("'none'",),
+    "form-action": ("'self'",),
+}
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -79,8 +98,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # NUL in a URL, or too many query fields: 400 before any view (PostgreSQL would 500).
+    "laurels.core.middleware.UnreadableUrlMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Every HTML answer, error pages included, gets LAURELS_CONTENT_SECURITY_POLICY.
+    "laurels.core.csp.ContentSecurityPolicyMiddleware",
     "laurels.api.middleware.ApiEnvelopeMiddleware",
+    # A full or read-only disk answers 503, not 500 (the /v2 API does so in its envelope).
+    "laurels.core.storage.StorageFaultMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Django parses multipart bodies of POST only; this does it for PUT image uploads.
@@ -197,6 +222,17 @@ LAURELS_SELF_REGISTRATION_SCOPES = env_str(
     "LAURELS_SELF_REGISTRATION_SCOPES", "r:profile r:backpack"
 )
 LAURELS_SELF_REGISTRATION_ENABLED = env_bool("LAURELS_SELF_REGISTRATION_ENABLED", True)
+# Self-registrations one client address may make in each window (seconds); each is a row
+# and a registration token that never expire, so nobody may make them by the million.
+LAURELS_SELF_REGISTRATION_RATE_PER_IP = env_int(
+    "LAURELS_SELF_REGISTRATION_RATE_PER_IP", 20, minimum=1
+)
+LAURELS_SELF_REGISTRATION_RATE_WINDOW = env_int(
+    "LAURELS_SELF_REGISTRATION_RATE_WINDOW", 3600, minimum=1
+)
+# Names (comma-separated) a self-registered app may not pass for, besides "Laurels", this
+# server's host name and the reserved words of connect.names: e.g. the institution's.
+LAURELS_SELF_REGISTRATION_RESERVED_NAMES = env_list("LAURELS_SELF_REGISTRATION_RESERVED_NAMES")
 OAUTH2_PROVIDER = oauth2_provider_settings(
     base_url=LAURELS_BASE_URL,
     oidc_private_key=oidc_private_key_from_env_or_file(LAURELS_HOME),
@@ -230,10 +266,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = LAURELS_MAX_REQUEST_BYTES
 LAURELS_IMAGE_MAX_BYTES = env_int("LAURELS_IMAGE_MAX_BYTES", 512 * 1024, minimum=1024)
 LAURELS_IMAGE_MAX_PIXELS = env_int("LAURELS_IMAGE_MAX_PIXELS", 2048 * 2048, minimum=64 * 64)
 MEDIA_ROOT = LAURELS_HOME / "media"
-# Outbound requests (badge imports, key documents): size and time caps, and which private
-# addresses may be fetched from ("true" for any, or comma-separated networks).
+# Outbound requests (badge imports, key documents): size and time caps (per wait and in all),
+# and which private addresses may be fetched from ("true" for any, or comma-separated networks).
 LAURELS_FETCH_MAX_BYTES = env_int("LAURELS_FETCH_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
 LAURELS_FETCH_TIMEOUT = env_int("LAURELS_FETCH_TIMEOUT", 10, minimum=1)
+# Seconds one whole outbound fetch may take: name lookups, redirects and body together.
+LAURELS_FETCH_DEADLINE = env_int("LAURELS_FETCH_DEADLINE", 30, minimum=1)
 LAURELS_ALLOW_PRIVATE_FETCH = env_str("LAURELS_ALLOW_PRIVATE_FETCH", "")
 # Seconds a public Open Badges document stays in a per-process (not shared) cache.
 LAURELS_PUBLIC_CACHE_LOCAL_SECONDS = env_int("LAURELS_PUBLIC_CACHE_LOCAL_SECONDS", 10, minimum=0)
@@ -244,10 +282,14 @@ LAURELS_JOBS_IN_PROCESS = env_bool("LAURELS_JOBS_IN_PROCESS", True)
 
 STATIC_URL = "/static/"
 STATIC_ROOT = LAURELS_HOME / "static"
+# Stored files are written whole or not at all (a full disk leaves no empty file behind),
+# and are the server's user's alone, like everything in LAURELS_HOME.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "laurels.core.storage.AtomicFileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -5,10 +5,12 @@ import base64
 import hashlib
 import json
 import struct
+import time
 import zlib
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from laurels.backpack.models import ImportedBadge
 from tests.factories import UserFactory, png_bytes
@@ -137,6 +139,17 @@ def test_slow_response(client, source, settings):
     refused(import_url(client, source.url + "/assertion"), "did not answer in time")
 
 
+def test_all_the_fetches_of_an_import_share_one_deadline(client, source, settings):
+    """Each document answers within the deadline, but together they take longer."""
+    settings.LAURELS_FETCH_DEADLINE = 1
+    for path in ("/assertion", "/badge", "/issuer"):
+        status, headers, body, _ = source.routes[path]
+        source.routes[path] = (status, headers, body, 0.45)
+    started = time.monotonic()
+    refused(import_url(client, source.url + "/assertion"), "did not answer in time")
+    assert time.monotonic() - started < 1.5
+
+
 def test_png_bomb_image(client, source):
     source.routes["/image"] = (200, {"Content-Type": "image/png"}, huge_png_header(), 0)
     refused(import_url(client, source.url + "/assertion"), "too many pixels")
@@ -145,7 +158,7 @@ def test_png_bomb_image(client, source):
 def test_svg_with_script(client, source):
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
     source.routes["/image"] = (200, {"Content-Type": "image/svg+xml"}, svg, 0)
-    refused(import_url(client, source.url + "/assertion"), "scripts")
+    refused(import_url(client, source.url + "/assertion"), "script")
 
 
 def test_svg_with_external_entity(client, source):
@@ -194,3 +207,86 @@ def test_a_private_url_is_refused_when_not_allowed(client, serve, settings):
     listener = serve()
     refused(import_url(client, listener.url + "/assertion"), "does not fetch from")
     assert listener.connections == 0
+
+
+def serve_document(source, path, document):
+    source.routes[path] = (200, JSON_LD, json.dumps(document).encode(), 0)
+
+
+def test_a_document_naming_another_id_is_refused(client, source):
+    """An issuer profile passed off as someone else's: its id is not where it was fetched."""
+    issuer = {**source.documents["/issuer"], "id": "https://harvard.example.org/issuer"}
+    serve_document(source, "/issuer", issuer)
+    refused(import_url(client, source.url + "/assertion"), "does not have that URL as its id")
+
+
+def test_an_embedded_issuer_is_not_trusted(client, source):
+    """The badge class embeds a flattering copy of its issuer: the issuer's own document,
+    fetched from its id, is what is kept."""
+    embedded = {**source.documents["/issuer"], "name": "Harvard University"}
+    serve_document(source, "/badge", {**source.documents["/badge"], "issuer": embedded})
+    response = import_url(client, source.url + "/assertion")
+    assert response.status_code == 201, response.content
+    assert response.json()["result"][0]["issuer"]["name"] == "Somewhere"
+
+
+def test_the_issuer_may_narrow_where_its_assertions_are_hosted(client, source):
+    issuer = {
+        **source.documents["/issuer"],
+        "verification": {"type": "VerificationObject", "startsWith": f"{source.url}/awards/"},
+    }
+    serve_document(source, "/issuer", issuer)
+    refused(import_url(client, source.url + "/assertion"), "verification.startsWith")
+
+
+def test_evidence_is_kept_as_its_known_properties(client, source):
+    evidence = [
+        {"id": "https://e.example.org/1", "narrative": "Built it.", "onclick": "alert(1)"},
+        "https://e.example.org/2",
+    ]
+    serve_document(source, "/assertion", {**source.documents["/assertion"], "evidence": evidence})
+    response = import_url(client, source.url + "/assertion")
+    assert response.status_code == 201, response.content
+    assert response.json()["result"][0]["evidence"] == [
+        {"id": "https://e.example.org/1", "narrative": "Built it."},
+        {"id": "https://e.example.org/2"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("where", "change", "words"),
+    [
+        ("/assertion", {"issuedOn": "2026-01-01T00:00:00"}, "with a time zone"),
+        ("/assertion", {"issuedOn": "1900-01-01T02:00:00+05:00"}, "between the years 1900"),
+        ("/badge", {"criteria": {"id": "data:text/html,<script>alert(1)</script>"}}, "criteria"),
+        ("/issuer", {"image": "data:text/html,x"}, "issuer's image"),
+        ("/issuer", {"url": "https://x.example.org/" + "a" * 1000}, "at most 1000"),
+    ],
+)
+def test_hostile_values_are_refused_naming_them(client, source, where, change, words):
+    serve_document(source, where, {**source.documents[where], **change})
+    refused(import_url(client, source.url + "/assertion"), words)
+
+
+def test_a_badge_kept_before_urls_were_checked_shows_no_script_link():
+    """Imports made before every URL was checked may hold a `javascript:` link; the API
+    (and so the share pages) leaves such a link out rather than pass it on."""
+    user = UserFactory(email="early@example.org")
+    script = "javascript:alert(document.domain)//"
+    ImportedBadge.objects.create(
+        user=user,
+        source_id=script,
+        assertion={"evidence": [{"id": script}, {"narrative": "kept"}]},
+        badge_class={"id": script, "name": "Old", "criteria": {"id": script}},
+        issuer={"id": script, "name": "Old issuer", "url": script},
+        image="imported/old.png",
+        recipient_identity="early@example.org",
+        issued_on=timezone.now(),
+        verified_at=timezone.now(),
+    )
+    client = Client()
+    client.force_login(user)
+    listed = client.get("/v2/backpack/assertions")
+    assert listed.status_code == 200
+    assert "javascript:" not in listed.content.decode()
+    assert listed.json()["result"][0]["evidence"] == [{"narrative": "kept"}]

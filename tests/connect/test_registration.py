@@ -1,11 +1,13 @@
 """Self-registration of apps (RFC 7591 / 7592) under the admin's no-review policy."""
 
 import json
+from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
 
 from laurels.connect.models import Application, AuditEvent
+from laurels.connect.names import impersonation_problem, name_key
 from tests.connect.oauth_helpers import authorize_url
 
 pytestmark = pytest.mark.django_db
@@ -89,7 +91,7 @@ def test_the_registration_can_be_read_with_its_token():
 
 
 @pytest.mark.parametrize(
-    ("metadata", "fragment"),
+    ("metadata", "error", "fragment"),
     [
         (
             {
@@ -97,17 +99,35 @@ def test_the_registration_can_be_read_with_its_token():
                 "redirect_uris": ["https://x.example.org/cb"],
                 "scope": "god:mode",
             },
+            "invalid_client_metadata",
             "Unknown scope",
         ),
-        ({"client_name": "X", "redirect_uris": ["http://localhost/cb"]}, "localhost"),
-        ({"client_name": "X", "redirect_uris": ["http://x.example.org/cb"]}, "https"),
-        ({"client_name": "X", "redirect_uris": "https://x.example.org/cb"}, "array"),
+        (
+            {"client_name": "X", "redirect_uris": ["http://localhost/cb"]},
+            "invalid_redirect_uri",
+            "localhost",
+        ),
+        (
+            {"client_name": "X", "redirect_uris": ["http://x.example.org/cb"]},
+            "invalid_redirect_uri",
+            "https",
+        ),
+        (
+            {"client_name": "X", "redirect_uris": "https://x.example.org/cb"},
+            "invalid_client_metadata",
+            "array",
+        ),
+        (
+            {"redirect_uris": ["https://x.example.org/cb"]},
+            "invalid_client_metadata",
+            "client_name",
+        ),
     ],
 )
-def test_bad_metadata_is_refused_and_nothing_is_stored(metadata, fragment):
+def test_bad_metadata_is_refused_and_nothing_is_stored(metadata, error, fragment):
     response = register(metadata)
     assert response.status_code == 400
-    assert response.json()["error"] == "invalid_client_metadata"
+    assert response.json()["error"] == error
     assert fragment in response.json()["error_description"]
     assert not Application.objects.exists()
 
@@ -129,3 +149,96 @@ def test_self_registration_can_be_switched_off(settings):
     finally:
         settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "DCR_ENABLED": True}
         oauth2_settings.reload()
+
+
+def manage(body: dict, method: str, metadata: dict | None = None):
+    """A request to the app's RFC 7592 configuration endpoint with its token."""
+    path = urlsplit(body["registration_client_uri"]).path
+    headers = {"Authorization": f"Bearer {body['registration_access_token']}"}
+    data = json.dumps(metadata) if metadata is not None else ""
+    return getattr(Client(), method)(path, data, content_type="application/json", headers=headers)
+
+
+def test_the_registration_uri_is_on_the_public_base_url(settings):
+    body = register({"client_name": "Reader", "redirect_uris": ["https://r.example.org/cb"]})
+    assert body.json()["registration_client_uri"].startswith(settings.LAURELS_BASE_URL)
+
+
+def test_an_update_renews_the_registration_token():
+    body = register({"client_name": "Mover", "redirect_uris": ["https://m.example.org/cb"]}).json()
+    updated = manage(
+        body, "put", {"client_name": "Mover Two", "redirect_uris": ["https://m.example.org/2"]}
+    )
+    assert updated.status_code == 200, updated.content
+    assert updated.json()["redirect_uris"] == ["https://m.example.org/2"]
+    assert manage(body, "get").status_code == 401  # the old token is gone
+    assert manage(updated.json(), "get").json()["client_name"] == "Mover Two"
+    assert AuditEvent.objects.filter(kind="app_changed", client_id=body["client_id"]).exists()
+
+
+def test_an_update_keeps_an_admins_decision():
+    body = register(
+        {"client_name": "Bot", "redirect_uris": ["https://b.example.org/cb"], "scope": "rw:issuer"}
+    ).json()
+    application = Application.objects.get(client_id=body["client_id"])
+    application.review = Application.Review.APPROVED
+    application.save()
+    same = manage(
+        body,
+        "put",
+        {"client_name": "Bot", "redirect_uris": ["https://b.example.org/cb"], "scope": "r:issuer"},
+    )
+    assert same.json()["laurels_review_status"] == "approved"  # within what was approved
+
+    application.review = Application.Review.REJECTED
+    application.save()
+    narrower = manage(
+        same.json(),
+        "put",
+        {"client_name": "Bot", "redirect_uris": ["https://b.example.org/cb"], "scope": "r:profile"},
+    )
+    assert narrower.json()["laurels_review_status"] == "rejected"
+
+
+def test_an_app_deletes_its_own_registration():
+    body = register({"client_name": "Leaver", "redirect_uris": ["https://l.example.org/cb"]}).json()
+    assert manage(body, "delete").status_code == 204
+    assert not Application.objects.filter(client_id=body["client_id"]).exists()
+    assert AuditEvent.objects.filter(kind="app_deleted", client_id=body["client_id"]).exists()
+
+
+def test_too_many_registrations_from_one_address(settings):
+    settings.LAURELS_SELF_REGISTRATION_RATE_PER_IP = 2
+    answers = [
+        register({"client_name": f"App {n}", "redirect_uris": ["https://a.example.org/cb"]})
+        for n in range(3)
+    ]
+    assert [a.status_code for a in answers] == [201, 201, 429]
+    assert answers[2]["Retry-After"]
+
+
+@pytest.mark.parametrize(
+    ("name", "refused"),
+    [
+        ("Laurels", True),
+        ("LAURELS Helpdesk", True),
+        ("Ad Min Panel", True),
+        ("Badminton Club", False),
+        ("Springfield University Badges", True),  # the operator's reserved name
+        ("Springfield Badges", False),
+    ],
+)
+def test_the_name_rule_for_every_caller(settings, name, refused):
+    settings.LAURELS_SELF_REGISTRATION_RESERVED_NAMES = ["Springfield University"]
+    assert (impersonation_problem(name) is not None) == refused
+
+
+def test_operators_may_use_any_name_and_lookalikes_share_a_key(capsys):
+    from laurels import cli
+
+    code = cli.main(
+        ["apps", "create", "--name", "Laurels Support", "--redirect-uri", "https://s.example.org"]
+    )
+    assert code == 0
+    application = Application.objects.get(name="Laurels Support")
+    assert application.name_key == name_key("laurels  SUPPORT") == "laurelssupport"

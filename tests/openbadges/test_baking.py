@@ -1,6 +1,11 @@
+import io
 import json
+import struct
+import tracemalloc
+import zlib
 
 import pytest
+from PIL import Image
 
 from laurels.openbadges import baking
 from tests.factories import png_bytes
@@ -18,10 +23,6 @@ def test_png_round_trip_keeps_the_image():
     assert baking.unbake(baked) == URL
     # Every original chunk is still there, in order; only the iTXt chunk was added.
     assert baked.startswith(image[:-12]) and baked.endswith(image[-12:])
-    import io
-
-    from PIL import Image
-
     with Image.open(io.BytesIO(baked)) as reopened:
         reopened.verify()
 
@@ -50,3 +51,53 @@ def test_svg_round_trip():
 def test_unbaked_or_broken_images_say_so(image):
     with pytest.raises(baking.NotBakeable):
         baking.unbake(image)
+
+
+def _with_chunk(kind: bytes, body: bytes) -> bytes:
+    image = png_bytes()
+    crc = struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    return image[:-12] + struct.pack(">I", len(body)) + kind + body + crc + image[-12:]
+
+
+def test_compressed_text_chunks_are_read():
+    itxt = _with_chunk(b"iTXt", b"openbadges\0\x01\x00en\0\0" + zlib.compress(URL.encode()))
+    ztxt = _with_chunk(b"zTXt", b"openbadges\0\x00" + zlib.compress(URL.encode()))
+    assert baking.unbake(itxt) == baking.unbake(ztxt) == URL
+
+
+def test_a_text_chunk_bomb_is_refused_without_inflating_it():
+    packer = zlib.compressobj(9)
+    text = b"".join(packer.compress(b"h" * 1024 * 1024) for _ in range(64)) + packer.flush()
+    bomb = _with_chunk(b"iTXt", b"openbadges\0\x01\x00\0\0" + text)
+    tracemalloc.start()
+    try:
+        with pytest.raises(baking.NotBakeable, match="inflates to more than 1024 bytes"):
+            baking.unbake(bomb, limit=1024)
+        assert tracemalloc.get_traced_memory()[1] < 8 * 1024 * 1024
+    finally:
+        tracemalloc.stop()
+
+
+def test_carried_text_over_the_limit_is_refused():
+    long_url = URL + "/" + "a" * 5000
+    with pytest.raises(baking.NotBakeable, match="over 1000 bytes"):
+        baking.unbake(baking.bake_png(png_bytes(), long_url), limit=1000)
+    with pytest.raises(baking.NotBakeable, match="over 1000 bytes"):
+        baking.unbake(baking.bake_svg(SVG, long_url), limit=1000)
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        (b"iTXt", b"openbadges\0"),
+        (b"iTXt", b"openbadges\0\0\0"),
+        (b"iTXt", b"openbadges\0\x01\x00\0\0not zlib"),
+        (b"iTXt", b"openbadges\0\x01\x07\0\0x"),
+        (b"iTXt", b"openbadges\0\0\0\0\0\xff\xfe"),
+        (b"zTXt", b"openbadges\0"),
+        (b"zTXt", b"openbadges\0\0garbage"),
+    ],
+)
+def test_malformed_text_chunks_say_so(kind, body):
+    with pytest.raises(baking.NotBakeable):
+        baking.unbake(_with_chunk(kind, body))

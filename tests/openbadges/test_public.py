@@ -168,7 +168,16 @@ class TestSigned:
         cache.clear()
         assert get_json(f"/public/keys/{old.entity_id}")[0].status_code == 200
         _, issuer = get_json(f"/public/issuers/{award.issuer.entity_id}")
-        assert issuer["publicKey"].endswith(new.entity_id)
+        assert issuer["publicKey"] == f"{BASE}/public/keys/{new.entity_id}"
+
+    def test_after_signing_is_disabled_the_last_key_stays_listed(self, award):
+        """What it signed keeps verifying (it was listed by no key at all before)."""
+        key = openbadges.issuer_signing_enable(issuer=award.issuer)
+        openbadges.issuer_signing_disable(issuer=award.issuer)
+        cache.clear()
+        _, issuer = get_json(f"/public/issuers/{award.issuer.entity_id}")
+        assert issuer["publicKey"] == f"{BASE}/public/keys/{key.entity_id}"
+        assert issuer["revocationList"].endswith("/revocations")
 
     def test_revocation_list(self, award):
         openbadges.issuer_signing_enable(issuer=award.issuer)

@@ -15,7 +15,13 @@ def test_home_for_visitors_and_members(client, client_logged_in):
 def test_healthz_ok(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "database_writes": "ok",
+        "disk": "ok",
+        "failing": [],
+    }
     assert "no-cache" in response["Cache-Control"]
 
 
@@ -62,3 +68,20 @@ def test_createsuperuser_manager_makes_a_verified_admin():
     admin_user = User.objects.create_superuser("root@example.org", "an admin passphrase")
     assert admin_user.is_staff and admin_user.is_superuser
     assert admin_user.email_addresses.get().verified
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/public/issuers/a%00b",
+        "/public/badges/a%00b",
+        "/public/assertions/a%00b",
+        "/share/collections/a%00b",
+        "/public/issuers/abc?format=%00",
+    ],
+)
+def test_nul_in_a_page_url_is_a_400_on_every_database(client, path):
+    """PostgreSQL refuses NUL in any lookup (a 500 before this); every page refuses it."""
+    response = client.get(path)
+    assert response.status_code == 400
+    assert b"NUL" in response.content

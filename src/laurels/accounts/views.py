@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from laurels.accounts import services
 from laurels.accounts.forms import LoginForm, PasswordResetForm, ResendVerificationForm, SignupForm
+from laurels.connect.views import allow_redirect_after_login
 from laurels.core.errors import DomainError, RateLimited
 
 
@@ -108,6 +109,10 @@ class LoginView(auth_views.LoginView):
         response = super().form_invalid(form)
         response.status_code = 400
         return response
+
+    def render_to_response(self, context, **response_kwargs):
+        response = super().render_to_response(context, **response_kwargs)
+        return allow_redirect_after_login(response, self.get_redirect_url())
 
 
 _reset_context = {"extra_email_context": {"base_url": settings.LAURELS_BASE_URL}}

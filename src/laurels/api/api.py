@@ -10,6 +10,7 @@ from laurels.api.auth import API_AUTH
 from laurels.api.backpack import router as backpack_router
 from laurels.api.docs import LaurelsSwagger, oauth_security_scheme
 from laurels.api.errors import install_error_handlers
+from laurels.api.inputs import CheckedJSONParser
 from laurels.api.issuing import router as issuing_router
 from laurels.api.tokens import router as tokens_router
 from laurels.api.users import router as users_router
@@ -42,6 +43,7 @@ api = LaurelsAPI(
     ),
     auth=API_AUTH,
     renderer=CompactJSONRenderer(),
+    parser=CheckedJSONParser(),
     urls_namespace="v2",
     docs_url=None,
     docs=LaurelsSwagger(),

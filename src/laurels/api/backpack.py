@@ -9,16 +9,25 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from ninja import Query, Router, Schema, Status
+from ninja import Query, Router, Status
 from pydantic import BaseModel, Field
 
 from laurels.api.answer_cache import keep_answer
 from laurels.api.envelope import envelope, envelope_of, with_error_responses
-from laurels.api.pagination import BadCursor, decode_cursor, encode_cursor, link_next, page_size
+from laurels.api.pagination import (
+    PageQuery,
+    cursor_entity_id,
+    cursor_instant,
+    cursor_parts,
+    encode_cursor,
+    link_next,
+    page_size,
+)
 from laurels.api.schemas import ApiInput
 from laurels.backpack import importing, selectors, services
 from laurels.backpack.models import Collection, ImportedBadge
 from laurels.connect.permissions import Permission, require
+from laurels.core.untrusted import shown_url
 from laurels.issuing.images import data_uri_bytes
 from laurels.issuing.models import Assertion
 from laurels.openbadges.documents import iso, public_url
@@ -99,19 +108,19 @@ def badge_json(entry) -> dict:
         "entityType": "Assertion",
         "entityId": entry.entity_id,
         "source": "imported",
-        "openBadgeId": entry.source_id,
+        "openBadgeId": shown_url(entry.source_id) or "",
         "badgeclass": {
-            "openBadgeId": badge_class.get("id"),
+            "openBadgeId": shown_url(badge_class.get("id")),
             "name": badge_class.get("name", ""),
             "description": badge_class.get("description", ""),
             "image": imported_image_url(entry),
-            "criteriaUrl": criteria.get("id"),
+            "criteriaUrl": shown_url(criteria.get("id")),
             "criteriaNarrative": criteria.get("narrative"),
         },
         "issuer": {
-            "openBadgeId": issuer.get("id"),
+            "openBadgeId": shown_url(issuer.get("id")),
             "name": issuer.get("name", ""),
-            "url": issuer.get("url"),
+            "url": shown_url(issuer.get("url")),
         },
         "image": imported_image_url(entry),
         "issuedOn": iso(entry.issued_on),
@@ -122,7 +131,11 @@ def badge_json(entry) -> dict:
         else entry.get_status_display(),
         "acceptance": entry.acceptance,
         "narrative": assertion.get("narrative"),
-        "evidence": [e for e in assertion.get("evidence", []) if isinstance(e, dict)]
+        "evidence": [
+            e
+            for e in assertion.get("evidence", [])
+            if isinstance(e, dict) and (e.get("id") is None or shown_url(e["id"]))
+        ]
         if isinstance(assertion.get("evidence"), list)
         else [],
     }
@@ -147,9 +160,7 @@ def collection_json(collection: Collection) -> dict:
     }
 
 
-class BackpackQuery(Schema):
-    num: int | None = None
-    cursor: str | None = None
+class BackpackQuery(PageQuery):
     include_expired: bool = True
     include_revoked: bool = False
 
@@ -158,12 +169,8 @@ def _before(rows, cursor: str | None):
     """Rows after the cursor in (issuedOn, entityId) descending order."""
     if not cursor:
         return rows
-    parts = decode_cursor(cursor)
-    try:
-        issued_on = datetime.fromisoformat(parts[0])
-        entity_id = parts[1]
-    except (IndexError, ValueError):
-        raise BadCursor() from None
+    issued_text, entity_text = cursor_parts(cursor, 2)
+    issued_on, entity_id = cursor_instant(issued_text), cursor_entity_id(entity_text)
     return rows.filter(Q(issued_on__lt=issued_on) | Q(issued_on=issued_on, entity_id__lt=entity_id))
 
 

@@ -14,6 +14,7 @@ from ninja.openapi.docs import Swagger
 
 from laurels.connect.scopes import APP_LEVEL_SCOPES, SCOPE_DESCRIPTIONS
 from laurels.connect.services import API_DOCS_CLIENT_ID
+from laurels.core.csp import allow_sources
 
 
 def docs_scopes() -> dict[str, str]:
@@ -55,7 +56,8 @@ class LaurelsSwagger(Swagger):
             "api": api,
             "add_csrf": True,
         }
-        return render(request, self.template, context)
+        # Swagger UI's stylesheet draws its icons from data: URIs; nothing else is opened.
+        return allow_sources(render(request, self.template, context), img_src=["data:"])
 
 
 @require_GET

@@ -6,15 +6,17 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from laurels.api.envelope import error_response
 from laurels.connect.permissions import InsufficientScope
 from laurels.core.errors import DomainError, RateLimited
+from laurels.core.storage import StorageUnavailable, log_storage_fault, storage_fault
 
 if TYPE_CHECKING:
     from ninja import NinjaAPI
@@ -66,8 +68,12 @@ def on_service_invalid(request: HttpRequest, exc: DjangoValidationError) -> Http
     )
 
 
-def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    response = error_response(exc.status, exc.message)
+def domain_error_response(exc: DomainError) -> HttpResponse:
+    """The answer to a DomainError, with `fieldErrors` when it names a field (`field`)."""
+    field = getattr(exc, "field", None)
+    response = error_response(
+        exc.status, exc.message, field_errors={field: [exc.message]} if field else None
+    )
     if isinstance(exc, RateLimited):
         response["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, InsufficientScope):
@@ -76,6 +82,10 @@ def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
             f'scope="{" ".join(sorted(exc.scopes))}"'
         )
     return response
+
+
+def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return domain_error_response(exc)
 
 
 def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
@@ -89,6 +99,10 @@ def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRe
 
 
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    # ninja turns whatever the body parser raised into "Cannot parse request body"; ours
+    # (`api.inputs.BadInput`) says what is wrong, so it is answered instead.
+    if isinstance(exc.__cause__, DomainError):
+        return domain_error_response(exc.__cause__)
     return error_response(exc.status_code, str(exc.message))
 
 
@@ -100,7 +114,17 @@ def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     return error_response(413, "The request body is too large.")
 
 
+def on_unreadable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A body or query Django cannot read (malformed multipart, too many fields): the
+    middleware refuses these before the view, this answers any that get past it."""
+    logger.warning("Unreadable request %s %s: %s", request.method, request.path, exc)
+    return error_response(400, "The request cannot be read.")
+
+
 def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    if storage_fault(exc):  # a full or read-only disk: 503, see laurels.core.storage
+        log_storage_fault(request, exc)
+        return on_domain_error(request, StorageUnavailable())
     logger.exception("Unhandled error in %s %s", request.method, request.path, exc_info=exc)
     return error_response(500, "Internal server error.")
 
@@ -114,4 +138,6 @@ def install_error_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(HttpError, on_http_error)
     api.add_exception_handler(Http404, on_not_found)
     api.add_exception_handler(RequestDataTooBig, on_too_big)
+    api.add_exception_handler(SuspiciousOperation, on_unreadable)
+    api.add_exception_handler(MultiPartParserError, on_unreadable)
     api.add_exception_handler(Exception, on_unexpected)

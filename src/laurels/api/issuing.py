@@ -6,19 +6,17 @@ through `issuing.services`, JSON through `issuing_presenters`.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
-from ninja import File, Query, Router, Schema, Status
+from ninja import File, Query, Router, Status
 from ninja.files import UploadedFile
 
 from laurels.api.answer_cache import keep_answer
 from laurels.api.envelope import envelope, envelope_of, feed_envelope_of, with_error_responses
 from laurels.api.idempotency import idempotent
+from laurels.api.inputs import json_body
 from laurels.api.issuing_presenters import assertion_json, badge_class_json, issuer_json
 from laurels.api.issuing_schemas import (
     AssertionOut,
@@ -38,7 +36,8 @@ from laurels.api.issuing_schemas import (
     StaffListIn,
     StaffOut,
 )
-from laurels.api.pagination import changes_page, newest_first_page
+from laurels.api.pagination import PageQuery, changes_page, newest_first_page
+from laurels.api.schemas import ApiDateTime
 from laurels.connect.permissions import IssuingAction as Action
 from laurels.connect.permissions import require_issuing, require_issuing_scope
 from laurels.core.errors import DomainError
@@ -56,20 +55,15 @@ StaffEnvelope = envelope_of(StaffOut)
 RevokeEnvelope = envelope_of(RevokeResultOut)
 
 
-class ListQuery(Schema):
-    num: int | None = None
-    cursor: str | None = None
-
-
-class AssertionQuery(ListQuery):
+class AssertionQuery(PageQuery):
     recipient: str | None = None
     revoked: bool | None = None
-    issuedSince: datetime | None = None
-    issuedUntil: datetime | None = None
+    issuedSince: ApiDateTime | None = None
+    issuedUntil: ApiDateTime | None = None
 
 
-class ChangedQuery(ListQuery):
-    since: datetime | None = None
+class ChangedQuery(PageQuery):
+    since: ApiDateTime | None = None
 
 
 def _ok(schema):
@@ -129,7 +123,7 @@ def issuers_changed(request: HttpRequest, response: HttpResponse, query: Query[C
 
 
 @router.get("/issuers", response=_ok(IssuerEnvelope), summary="Your issuers")
-def issuers_list(request: HttpRequest, response: HttpResponse, query: Query[ListQuery]):
+def issuers_list(request: HttpRequest, response: HttpResponse, query: Query[PageQuery]):
     require_issuing_scope(request.auth, Action.ISSUER_VIEW)
     rows = selectors.issuers_visible(caller=request.auth)
     page = newest_first_page(
@@ -233,7 +227,7 @@ def issuer_staff_set(request: HttpRequest, entity_id: str, payload: StaffListIn)
     summary="An issuer's badge classes",
 )
 def issuer_badge_classes(
-    request: HttpRequest, response: HttpResponse, entity_id: str, query: Query[ListQuery]
+    request: HttpRequest, response: HttpResponse, entity_id: str, query: Query[PageQuery]
 ):
     issuer = selectors.issuer_for_list(
         caller=request.auth, entity_id=entity_id, action=Action.BADGECLASS_VIEW
@@ -279,7 +273,7 @@ def badge_classes_changed(request: HttpRequest, response: HttpResponse, query: Q
 
 
 @router.get("/badgeclasses", response=_ok(BadgeClassEnvelope), summary="Your badge classes")
-def badge_classes_list(request: HttpRequest, response: HttpResponse, query: Query[ListQuery]):
+def badge_classes_list(request: HttpRequest, response: HttpResponse, query: Query[PageQuery]):
     """Badge classes of every issuer you work for (or, for a token bound to single badge
     classes, just those)."""
     require_issuing_scope(request.auth, Action.BADGECLASS_VIEW, allow_badge_class_scopes=True)
@@ -496,7 +490,10 @@ def assertions_changed(request: HttpRequest, response: HttpResponse, query: Quer
 
 @router.post("/assertions/revoke", response=_ok(RevokeEnvelope), summary="Revoke many awards")
 def assertions_revoke(request: HttpRequest, payload: list[BatchRevokeItem]):
-    """Each item is revoked or refused on its own; the answer says which, in order."""
+    """Each item is revoked or refused on its own; the answer says which, in order. Up
+    to 10,000."""
+    if len(payload) > services.MAX_BATCH:
+        raise ValidationError(f"At most {services.MAX_BATCH} awards per request.")
     results = []
     for item in payload:
         try:
@@ -548,10 +545,7 @@ def assertion_revoke(request: HttpRequest, entity_id: str):
     )
     data = {"revocation_reason": request.GET.get("revocation_reason", "")}
     if request.body:
-        try:
-            data = json.loads(request.body)
-        except ValueError:
-            raise ValidationError("The request body is not valid JSON.") from None
+        data = json_body(request.body)
         if not isinstance(data, dict):
             raise ValidationError("The request body must be a JSON object.")
     reason = data.get("revocation_reason") or data.get("revocationReason") or ""

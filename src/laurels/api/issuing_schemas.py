@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field
 
-from laurels.api.schemas import ApiInput
+from laurels.api.schemas import ApiDateTime, ApiInput
+from laurels.issuing.models import EXPIRY_LIMITS, ExpiryUnit
+from laurels.issuing.services import MAX_BATCH
+
+# Staff are looked up one by one; no issuer has more.
+MAX_STAFF = 1_000
 
 # --- responses -------------------------------------------------------------------------------
 
@@ -34,7 +38,15 @@ class IssuerOut(BaseModel):
 
 
 class ExpiresRule(BaseModel):
-    amount: int = Field(ge=1)
+    amount: int
+    duration: Literal["days", "weeks", "months", "years"]
+
+
+class ExpiresIn(ApiInput):
+    """How long after it is issued an award expires: at most 100 years, so 36525 days,
+    5218 weeks, 1200 months or 100 years."""
+
+    amount: int = Field(ge=1, le=EXPIRY_LIMITS[ExpiryUnit.DAYS])
     duration: Literal["days", "weeks", "months", "years"]
 
 
@@ -123,11 +135,11 @@ class IssuerUpdateIn(ApiInput):
     email: str | None = Field(None, max_length=254)
     description: str | None = None
     image: str | None = None
-    staff: list[StaffIn] | None = None
+    staff: list[StaffIn] | None = Field(None, max_length=MAX_STAFF)
 
 
 class StaffListIn(ApiInput):
-    staff: list[StaffIn]
+    staff: list[StaffIn] = Field(max_length=MAX_STAFF)
 
 
 class BadgeClassIn(ApiInput):
@@ -138,7 +150,7 @@ class BadgeClassIn(ApiInput):
     criteriaNarrative: str | None = None
     alignments: list[dict[str, Any]] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
-    expires: ExpiresRule | None = None
+    expires: ExpiresIn | None = None
 
 
 class BadgeClassUpdateIn(ApiInput):
@@ -149,7 +161,7 @@ class BadgeClassUpdateIn(ApiInput):
     criteriaNarrative: str | None = None
     alignments: list[dict[str, Any]] | None = None
     tags: list[str] | None = None
-    expires: ExpiresRule | None = None
+    expires: ExpiresIn | None = None
 
 
 class RecipientIn(ApiInput):
@@ -163,8 +175,8 @@ class AwardIn(ApiInput):
     recipient: RecipientIn
     narrative: str = ""
     evidence: list[EvidenceItem] = Field(default_factory=list)
-    expires: datetime | None = None
-    issuedOn: datetime | None = None
+    expires: ApiDateTime | None = None
+    issuedOn: ApiDateTime | None = None
     notify: bool = Field(False, validation_alias=AliasChoices("notify", "create_notification"))
     allowDuplicateAwards: bool = True
 
@@ -181,12 +193,12 @@ class BatchRecipientIn(ApiInput):
     recipient: RecipientIn
     narrative: str = ""
     evidence: list[EvidenceItem] = Field(default_factory=list)
-    expires: datetime | None = None
-    issuedOn: datetime | None = None
+    expires: ApiDateTime | None = None
+    issuedOn: ApiDateTime | None = None
 
 
 class BatchAwardIn(ApiInput):
-    assertions: list[BatchRecipientIn] = Field(min_length=1, max_length=10_000)
+    assertions: list[BatchRecipientIn] = Field(min_length=1, max_length=MAX_BATCH)
     notify: bool = Field(False, validation_alias=AliasChoices("notify", "create_notification"))
     allowDuplicateAwards: bool = True
 
@@ -194,9 +206,9 @@ class BatchAwardIn(ApiInput):
 class AssertionUpdateIn(ApiInput):
     narrative: str | None = None
     evidence: list[EvidenceItem] | None = None
-    expires: datetime | None = None
+    expires: ApiDateTime | None = None
 
 
 class BatchRevokeItem(ApiInput):
-    entityId: str
+    entityId: str = Field(max_length=64)
     revocationReason: str = Field(min_length=1, max_length=500)

@@ -1,9 +1,10 @@
 """Keeps every answer under /v2 in the envelope, whatever layer produced it.
 
 django-ninja's handlers (`api.errors`) cover errors raised inside an operation. This
-middleware covers the rest: bodies refused before any view runs (413 too large, 415
-wrong media type), and answers made outside ninja, such as the URL resolver's 404,
-ninja's bare 405, or Django's 500 page for an error in another middleware.
+middleware covers the rest: requests refused before any view runs (413 too large, 415
+wrong media type, 400 for a URL or a multipart body that cannot be read: see
+`api.inputs`), and answers made outside ninja, such as the URL resolver's 404, ninja's
+bare 405, or Django's 500 page for an error in another middleware.
 """
 
 from __future__ import annotations
@@ -11,19 +12,25 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
 from laurels.api.envelope import API_PREFIX, error_response
+from laurels.api.errors import domain_error_response
+from laurels.api.inputs import multipart_problem, url_problem
 
-ACCEPTED_BODY_TYPES = ("application/json", "multipart/form-data")
-METHODS_WITH_BODY = {"POST", "PUT", "PATCH"}
+MULTIPART = "multipart/form-data"
+ACCEPTED_BODY_TYPES = ("application/json", MULTIPART)
+# DELETE too: revoking an award takes its reason in a JSON body.
+METHODS_WITH_BODY = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def _declared_length(request: HttpRequest) -> int | None:
     try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return None
+    return length if length >= 0 else None
 
 
 class ApiEnvelopeMiddleware:
@@ -33,10 +40,15 @@ class ApiEnvelopeMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
-        refused = self._refuse_body(request)
+        refused = self._refuse_url(request) or self._refuse_body(request)
         if refused is not None:
             return refused
         return self._enveloped(self.get_response(request))
+
+    @staticmethod
+    def _refuse_url(request: HttpRequest) -> HttpResponse | None:
+        problem = url_problem(request)
+        return domain_error_response(problem) if problem is not None else None
 
     @staticmethod
     def _refuse_body(request: HttpRequest) -> HttpResponse | None:
@@ -54,6 +66,13 @@ class ApiEnvelopeMiddleware:
                 415,
                 f"Unsupported media type {media_type or '(none)'}; send application/json.",
             )
+        if media_type == MULTIPART:
+            try:
+                problem = multipart_problem(request)
+            except RequestDataTooBig:
+                return error_response(413, f"The request body is too large (at most {cap} bytes).")
+            if problem is not None:
+                return domain_error_response(problem)
         return None
 
     @staticmethod

@@ -1,25 +1,52 @@
 """Keyset (cursor) pagination for /v2 lists: `?num=` items per page, and a `Link` header
 with rel="next" carrying an opaque cursor. No COUNT(*), no OFFSET: page N costs what page 1
-costs."""
+costs.
+
+A cursor is ours but comes back from the client, so each part is read as strictly as any
+other input (`cursor_row_id`, `cursor_instant`, `cursor_entity_id`): a forged one is a 400.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import datetime
 
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.http import urlencode
+from ninja import Field, Schema
 
+from laurels.api.inputs import BadInput
 from laurels.core.errors import DomainError
+from laurels.issuing.models import in_utc
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
+MAX_CURSOR_LENGTH = 500
+# ASCII digits only (str.isdigit() and int() also take other scripts' digits), and few
+# enough that the id fits the database's 64-bit integer.
+ROW_ID = re.compile(r"[0-9]{1,18}")
+ENTITY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-class BadCursor(DomainError):
+class BadCursor(BadInput):
     default_message = "The cursor is not valid; start again from the first page."
+
+    def __init__(self) -> None:
+        super().__init__(field="cursor")
+
+
+class PageQuery(Schema):
+    """The query of every paginated list."""
+
+    num: int | None = Field(
+        None, ge=1, le=MAX_PAGE, description=f"items per page (default {DEFAULT_PAGE})"
+    )
+    cursor: str | None = Field(
+        None, max_length=MAX_CURSOR_LENGTH, description='from the `Link: rel="next"` header'
+    )
 
 
 def encode_cursor(*parts: str) -> str:
@@ -32,6 +59,35 @@ def decode_cursor(cursor: str) -> list[str]:
         return base64.urlsafe_b64decode(padded.encode()).decode().split("|")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadCursor() from None
+
+
+def cursor_row_id(text: str) -> int:
+    if not ROW_ID.fullmatch(text):
+        raise BadCursor()
+    return int(text)
+
+
+def cursor_instant(text: str) -> datetime:
+    """A row's time as a cursor carries it: any time in UTC (rows imported from elsewhere
+    may be older than the dates Laurels itself accepts), but never one that overflows."""
+    try:
+        return in_utc(datetime.fromisoformat(text))
+    except ValueError:
+        raise BadCursor() from None
+
+
+def cursor_entity_id(text: str) -> str:
+    if not ENTITY_ID.fullmatch(text):
+        raise BadCursor()
+    return text
+
+
+def cursor_parts(cursor: str, count: int) -> list[str]:
+    """The `count` parts of a cursor made by `encode_cursor`."""
+    parts = decode_cursor(cursor)
+    if len(parts) != count:
+        raise BadCursor()
+    return parts
 
 
 def page_size(num: int | None) -> int:
@@ -70,10 +126,8 @@ def newest_first_page(
     """A page of `rows` ordered by descending id, continuing after `cursor`."""
     size = page_size(num)
     if cursor:
-        (last_id,) = decode_cursor(cursor)[:1]
-        if not last_id.isdigit():
-            raise BadCursor()
-        rows = rows.filter(id__lt=int(last_id))
+        (last_id,) = cursor_parts(cursor, 1)
+        rows = rows.filter(id__lt=cursor_row_id(last_id))
     return _page(rows, size, request, response, lambda last: encode_cursor(str(last.id)))
 
 
@@ -88,11 +142,8 @@ def changes_page(
     """A page of `rows` ordered by (updated_at, id), continuing after `cursor`."""
     size = page_size(num)
     if cursor:
-        parts = decode_cursor(cursor)
-        try:
-            updated_at, last_id = datetime.fromisoformat(parts[0]), int(parts[1])
-        except (IndexError, ValueError):
-            raise BadCursor() from None
+        updated_text, id_text = cursor_parts(cursor, 2)
+        updated_at, last_id = cursor_instant(updated_text), cursor_row_id(id_text)
         rows = rows.filter(updated_at__gte=updated_at).exclude(
             updated_at=updated_at, id__lte=last_id
         )

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 from ninja import Field
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
+
+from laurels.issuing.models import instant_in_range
+
+# Every date and time the API reads (bodies and query strings): ISO 8601, between 1900
+# and 9999 once in UTC (`issuing.models.instant_in_range`), given back in UTC. A naive
+# time is read as UTC, as Badgr did.
+ApiDateTime = Annotated[
+    datetime,
+    AfterValidator(instant_in_range),
+    Field(description="ISO 8601, e.g. 2026-05-01T12:00:00Z (no offset: UTC); years 1900-9999"),
+]
 
 
 class ApiInput(BaseModel):

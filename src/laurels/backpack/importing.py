@@ -1,7 +1,30 @@
 """Importing a badge from another Open Badges issuer: verify it, then keep it.
 
-Every check that fails raises ImportRefused naming the check; nothing is stored unless
-all pass. Every request goes through `laurels.core.fetch` (no private addresses, capped).
+Everything a badge brings is untrusted: its documents come from whoever hosts them. So:
+
+- Every check that fails raises ImportRefused (a 400) naming the check or the field;
+  nothing is stored unless all pass, and no remote value is echoed longer than 200
+  characters.
+- All fetching and verifying happens first, with no database transaction open; only then
+  is the badge written, in one short transaction. All the fetches of one import share
+  one deadline (`LAURELS_FETCH_DEADLINE`): slow hosts hold a worker thread for at most
+  that long, and never hold the database.
+- Every document is parsed with bounds (size, nesting) and every field read is checked
+  for its type. Every URL in the assertion, its badge class and its issuer must be an
+  http or https URL of at most 1000 characters (an image may also be a PNG or SVG data
+  URI); a badge with any other value is refused, naming the field, so nothing stored or
+  shown can be a `javascript:` link. Evidence is kept as its known properties only.
+  Dates must carry a time zone and lie between 1900 and 9998 once in UTC.
+- The issuer is bound to where the badge came from, as Open Badges 2.0 verification
+  asks. The badge class and the issuer profile are always fetched from their own `id`
+  (an embedded copy is not trusted), and a fetched document must carry the `id` it was
+  fetched from. Hosted: the assertion's URL must be on the issuer's origin, or allowed
+  by the issuer profile's `verification` (`allowedOrigins`, `startsWith`). Signed: the
+  key (`verification.creator`) must be listed in the issuer profile's `publicKey`, and
+  the key's `owner` must be the issuer.
+
+Every request goes through `laurels.core.fetch` (public addresses only, capped, with a
+deadline).
 """
 
 from __future__ import annotations
@@ -11,8 +34,10 @@ import binascii
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -26,17 +51,60 @@ from laurels.accounts.models import User
 from laurels.backpack.models import ImportedBadge
 from laurels.backpack.selectors import verified_emails
 from laurels.core.errors import DomainError
-from laurels.core.fetch import FetchRefused, fetch
+from laurels.core.fetch import FetchRefused, fetch, one_deadline
+from laurels.core.untrusted import clipped, split_http_url
 from laurels.issuing.images import CheckedImage, image_from_data_uri, image_from_upload
 from laurels.openbadges import baking
 
 JSON_TYPES = ("application/json", "application/ld+json")
 IMAGE_TYPES = ("image/png", "image/svg+xml")
 JSON_ACCEPT = "application/ld+json, application/json"
+# The longest URL kept from a badge (the backpack's assertion id column holds 1000).
+MAX_URL_LENGTH = 1000
+# Open Badges documents are a few levels deep; anything far deeper is hostile.
+MAX_DEPTH = 32
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)  # leaves a year for date arithmetic
+# Properties whose values are URLs (or objects with an `id` URL), wherever they appear.
+URL_PROPERTIES = frozenset(
+    {
+        "id",
+        "url",
+        "image",
+        "badge",
+        "issuer",
+        "criteria",
+        "evidence",
+        "creator",
+        "owner",
+        "publicKey",
+        "revocationList",
+        "targetUrl",
+        "endorsement",
+        "related",
+        "sameAs",
+    }
+)
+DATA_IMAGE_PREFIXES = ("data:image/png", "data:image/svg+xml")
+# Text shown to people (by the API and share pages): it must be text if present.
+TEXT_PROPERTIES = {
+    "assertion": ("narrative", "revocationReason"),
+    "badge class": ("name", "description"),
+    "issuer": ("name", "description", "email"),
+}
+EVIDENCE_PROPERTIES = ("id", "name", "description", "narrative", "genre", "audience")
 
 
 class ImportRefused(DomainError):
     status = 400
+
+
+class BadgeRevoked(ImportRefused):
+    """The issuer has revoked the badge."""
+
+
+class BadgeGone(ImportRefused):
+    """The badge's assertion, or a document it needs, no longer exists."""
 
 
 @dataclass
@@ -53,39 +121,89 @@ class Verified:
     expires: datetime | None
 
 
-# --- fetching documents ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class SigningKey:
+    """The key a signed badge names, as its document at `url` describes it."""
+
+    url: str
+    owner: object
 
 
-def _json_document(url: str, what: str) -> tuple[int, dict]:
+# --- reading untrusted values ------------------------------------------------------------------
+
+
+def _url(value: object, field: str) -> str:
+    """`value` if it is an http or https URL fit to keep and show; else ImportRefused
+    naming `field`."""
     try:
-        fetched = fetch(url, accept=JSON_ACCEPT, content_types=JSON_TYPES)
-    except FetchRefused as error:
-        raise ImportRefused(f"The {what} could not be fetched: {error.message}") from None
-    if fetched.status == 404:
-        raise ImportRefused(f"The {what} at {url} no longer exists (404).")
+        split_http_url(value, max_length=MAX_URL_LENGTH)
+    except ValueError as error:
+        raise ImportRefused(
+            f"The {field} must be an http or https URL of at most {MAX_URL_LENGTH} "
+            f"characters, and {clipped(value, 80)!r} is not: {error}."
+        ) from None
+    return value
+
+
+def _object(value: object, field: str) -> dict:
+    if not isinstance(value, dict):
+        raise ImportRefused(f"The {field} is not a JSON object.")
+    return value
+
+
+def _text(document: dict, name: str, field: str, *, required: bool = False) -> str | None:
+    value = document.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise ImportRefused(f"The {field}'s {name} is {'missing or ' if required else ''}not text.")
+    return value
+
+
+def _strings(value: object, field: str) -> list[str]:
+    """A property that is one string or a list of them (JSON-LD allows both)."""
+    items = [] if value is None else value if isinstance(value, list) else [value]
+    if not all(isinstance(item, str) for item in items):
+        raise ImportRefused(f"The {field} is not text or a list of text.")
+    return items
+
+
+def _reference(value: object, field: str) -> str:
+    """The URL of a linked document: the property is its URL or an object with an `id`."""
+    return _url(value.get("id") if isinstance(value, dict) else value, field)
+
+
+def _too_deep(document: object) -> bool:
+    """Whether objects and lists nest more than MAX_DEPTH levels (walked without recursion)."""
+    pending = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(value, dict):
+            pending.extend((child, depth + 1) for child in value.values())
+        elif isinstance(value, list):
+            pending.extend((child, depth + 1) for child in value)
+    return False
+
+
+def _document(data: bytes | str, what: str) -> dict:
+    """A JSON object parsed from untrusted bytes, within the size and nesting bounds."""
+    cap = settings.LAURELS_FETCH_MAX_BYTES
+    if len(data) > cap:
+        raise ImportRefused(f"The {what} is larger than {cap} bytes.")
     try:
-        document = json.loads(fetched.content)
+        document = json.loads(data)
+        too_deep = _too_deep(document)
+    except RecursionError:  # the parser's own limit, far beyond ours
+        too_deep = True
     except ValueError:
-        raise ImportRefused(f"The {what} at {url} is not valid JSON.") from None
+        raise ImportRefused(f"The {what} is not valid JSON.") from None
+    if too_deep:
+        raise ImportRefused(f"The {what} is nested more than {MAX_DEPTH} levels deep.")
     if not isinstance(document, dict):
-        raise ImportRefused(f"The {what} at {url} is not a JSON-LD object.")
-    if fetched.status not in (200, 410):
-        raise ImportRefused(f"The {what} at {url} answered {fetched.status}.")
-    return fetched.status, document
-
-
-def _linked(value, what: str) -> dict:
-    """A property that is either the linked document's URL or the document itself."""
-    if isinstance(value, dict):
-        if "id" in value and set(value) <= {"id", "type"}:
-            return _json_document(value["id"], what)[1]
-        return value
-    if isinstance(value, str) and value.startswith(("http://", "https://")):
-        status, document = _json_document(value, what)
-        if status != 200:
-            raise ImportRefused(f"The {what} at {value} is gone.")
-        return document
-    raise ImportRefused(f"The assertion names no {what}.")
+        raise ImportRefused(f"The {what} is not a JSON-LD object.")
+    return document
 
 
 def _has_type(document: dict, wanted: str) -> bool:
@@ -93,21 +211,249 @@ def _has_type(document: dict, wanted: str) -> bool:
     return wanted in (kinds if isinstance(kinds, list) else [kinds])
 
 
-# --- checks ----------------------------------------------------------------------------------
+def _moment(value: object, field: str) -> datetime:
+    """A date and time from a badge, with its time zone (a naive one could be any of
+    26 hours), in UTC and between 1900 and 9998 so that later arithmetic cannot overflow."""
+    try:
+        short = isinstance(value, str) and len(value) <= 64
+        moment = parse_datetime(value.strip()) if short else None
+    except ValueError:  # well formed but impossible, such as 30 February
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ImportRefused(f"The assertion's {field} is not a date and time with a time zone.")
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # its offset pushes it past year 1 or 9999
+        moment = None
+    if moment is None or not EARLIEST <= moment < LATEST:
+        raise ImportRefused(f"The assertion's {field} is not between the years 1900 and 9998.")
+    return moment
+
+
+# --- fetching documents ------------------------------------------------------------------------
+
+
+def _same_url(one: object, other: str) -> bool:
+    return isinstance(one, str) and one.rstrip("/") == other.rstrip("/")
+
+
+def _revoked(reason: object, where: str = "") -> BadgeRevoked:
+    shown = clipped(reason) if isinstance(reason, str) and reason.strip() else "no reason given"
+    return BadgeRevoked(f"The issuer has revoked this badge ({where}{shown}).")
+
+
+def _revocation_reason(content: bytes) -> object:
+    """The reason a revoked assertion's 410 answer gives, if it gives one."""
+    try:
+        return _document(content, "revoked assertion").get("revocationReason")
+    except ImportRefused:
+        return None
+
+
+def _json_document(url: str, what: str, *, gone_is_revoked: bool = False) -> tuple[dict, str]:
+    """The document at `url`, and the URL its redirects ended at. A 410 for an assertion
+    is its revocation (its body may give the reason)."""
+    try:
+        fetched = fetch(url, accept=JSON_ACCEPT, content_types=JSON_TYPES)
+    except FetchRefused as error:
+        raise ImportRefused(f"The {what} could not be fetched: {error.message}") from None
+    if fetched.status == 410 and gone_is_revoked:
+        raise _revoked(_revocation_reason(fetched.content))
+    if fetched.status in (404, 410):
+        raise BadgeGone(f"The {what} at {clipped(url)} no longer exists ({fetched.status}).")
+    if fetched.status != 200:
+        raise ImportRefused(f"The {what} at {clipped(url)} answered {fetched.status}.")
+    return _document(fetched.content, f"{what} at {clipped(url)}"), fetched.url
+
+
+def _linked_document(url: str, what: str) -> dict:
+    """The document at `url`, which must say it is the document at that URL (or at the
+    URL its redirects ended at): a host cannot pass its document off as another's."""
+    document, final_url = _json_document(url, what)
+    if not (_same_url(document.get("id"), url) or _same_url(document.get("id"), final_url)):
+        raise ImportRefused(f"The {what} at {clipped(url)} does not have that URL as its id.")
+    return document
+
+
+# --- the two kinds of verification --------------------------------------------------------------
+
+
+def _check_assertion_shape(assertion: dict) -> None:
+    if not _has_type(assertion, "Assertion"):
+        raise ImportRefused("The document is not an Open Badges Assertion.")
+    if assertion.get("revoked") is True:
+        raise _revoked(assertion.get("revocationReason"))
+    if assertion.get("revoked") not in (None, False):
+        raise ImportRefused("The assertion's revoked is not true or false.")
+
+
+def _verification(assertion: dict, kinds: tuple[str, ...], default: dict | None) -> dict:
+    verification = assertion.get("verification")
+    verification = _object(
+        default if verification is None else verification, "assertion's verification"
+    )
+    if verification.get("type") not in kinds:
+        raise ImportRefused(f"The assertion does not use {kinds[0]} verification.")
+    return verification
+
+
+def _hosted(url: str) -> dict:
+    assertion, final_url = _json_document(url, "assertion", gone_is_revoked=True)
+    _check_assertion_shape(assertion)
+    if not (_same_url(assertion.get("id"), url) or _same_url(assertion.get("id"), final_url)):
+        raise ImportRefused("The assertion's id is not the URL it is hosted at.")
+    _verification(assertion, ("HostedBadge", "hosted"), {"type": "HostedBadge"})
+    return assertion
+
+
+def _unverified_claims(token: str) -> dict:
+    try:
+        payload = token.split(".")[1]
+        decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    except (IndexError, ValueError, binascii.Error):
+        raise ImportRefused("The signed badge is not a valid JWS.") from None
+    return _document(decoded, "signed badge's payload")
+
+
+def _signed(token: str) -> tuple[dict, SigningKey]:
+    """The assertion in `token` once its signature verifies with the key it names."""
+    cap = settings.LAURELS_FETCH_MAX_BYTES
+    if len(token) > cap:
+        raise ImportRefused(f"The signed badge is larger than {cap} bytes.")
+    claimed = _unverified_claims(token)
+    verification = _verification(claimed, ("SignedBadge", "signed"), None)
+    creator = _url(verification.get("creator"), "signed badge's verification.creator")
+    key_document = _linked_document(creator, "signing key")
+    pem = key_document.get("publicKeyPem")
+    try:
+        key = RSAKey.import_key(pem if isinstance(pem, str) else "")
+        verified = jws.deserialize_compact(token, key, algorithms=["RS256"])
+    except (JoseError, ValueError, TypeError, RecursionError):
+        raise ImportRefused(
+            "The badge's signature does not verify with the key it names."
+        ) from None
+    assertion = _document(verified.payload, "signed badge's payload")
+    _check_assertion_shape(assertion)
+    return assertion, SigningKey(url=creator, owner=key_document.get("owner"))
+
+
+# --- binding the issuer -----------------------------------------------------------------------
+
+
+def _origin(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _check_hosted_issuer(assertion_id: str, issuer: dict) -> None:
+    """Open Badges 2.0 hosted verification: the assertion is hosted where its issuer
+    says its assertions are (by default, on the origin of the issuer's own id)."""
+    policy = issuer.get("verification")
+    policy = {} if policy is None else _object(policy, "issuer's verification policy")
+    prefixes = _strings(policy.get("startsWith"), "issuer's verification.startsWith")
+    if prefixes and not any(assertion_id.startswith(prefix) for prefix in prefixes):
+        raise ImportRefused(
+            "The assertion is not at a URL its issuer allows (verification.startsWith)."
+        )
+    origins = _strings(policy.get("allowedOrigins"), "issuer's verification.allowedOrigins")
+    if origins:
+        parts = urlsplit(assertion_id)
+        allowed = {origin.lower() for origin in origins}
+        if not {parts.hostname, parts.netloc.lower()} & allowed:
+            raise ImportRefused(
+                "The assertion is not hosted where its issuer allows (verification.allowedOrigins)."
+            )
+    elif _origin(assertion_id) != _origin(issuer["id"]):
+        raise ImportRefused(
+            "The assertion is not hosted on its issuer's origin: a badge can only be "
+            "imported from where its issuer publishes its badges."
+        )
+
+
+def _key_ids(value: object) -> list[object]:
+    """The ids of an issuer's `publicKey`: one or a list, each a URL or a key object."""
+    items = value if isinstance(value, list) else [value]
+    return [item.get("id") if isinstance(item, dict) else item for item in items]
+
+
+def _check_signed_issuer(assertion: dict, key: SigningKey, issuer: dict) -> None:
+    """Open Badges 2.0 signed verification: the key is the issuer's, by both accounts,
+    and the assertion is not in the issuer's revocation list."""
+    if not _same_url(key.owner, issuer["id"]):
+        raise ImportRefused("The signing key does not belong to the badge's issuer (owner).")
+    if not any(_same_url(listed, key.url) for listed in _key_ids(issuer.get("publicKey"))):
+        raise ImportRefused(
+            "The badge's issuer does not list the key it was signed with (publicKey)."
+        )
+    if issuer.get("revocationList") is None:
+        return
+    revocations = _linked_document(
+        _url(issuer["revocationList"], "issuer's revocationList"), "revocation list"
+    )
+    entries = revocations.get("revokedAssertions", [])
+    if not isinstance(entries, list):
+        raise ImportRefused("The issuer's revocation list is not a list.")
+    for entry in entries:
+        revoked_id = entry.get("id") if isinstance(entry, dict) else entry
+        if _same_url(revoked_id, assertion["id"]):
+            reason = entry.get("revocationReason") if isinstance(entry, dict) else None
+            raise _revoked(reason, where="in its revocation list: ")
+
+
+# --- what is kept ----------------------------------------------------------------------------
+
+
+def _check_urls(value: object, field: str, name: str = "") -> None:
+    """Every URL-valued property anywhere in a document must be an http(s) URL (an image
+    may be a PNG or SVG data URI), whatever the nesting. An empty one counts as absent."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            _check_urls(child, f"{field}.{key}" if name else f"{field}'s {key}", key)
+    elif isinstance(value, list):
+        for child in value:
+            _check_urls(child, field, name)
+    elif isinstance(value, str) and name in URL_PROPERTIES:
+        if value and not (name == "image" and value.startswith(DATA_IMAGE_PREFIXES)):
+            _url(value, field)
+    elif name in URL_PROPERTIES and value is not None:
+        raise ImportRefused(f"The {field} is not a URL.")
+
+
+def _checked_document(document: dict, what: str) -> dict:
+    for name in TEXT_PROPERTIES[what]:
+        _text(document, name, what, required=name == "name")
+    _check_urls(document, what)
+    return document
+
+
+def _evidence(value: object) -> list[dict]:
+    """Evidence as a list of objects with their known text properties only (they are
+    passed on to displayer apps as they are)."""
+    items = [] if value is None else value if isinstance(value, list) else [value]
+    kept = []
+    for item in items:
+        if isinstance(item, str):
+            kept.append({"id": item})
+        elif isinstance(item, dict):
+            kept.append({k: item[k] for k in EVIDENCE_PROPERTIES if isinstance(item.get(k), str)})
+        else:
+            raise ImportRefused("The assertion's evidence is not a URL or an object.")
+    return kept
 
 
 def _check_recipient(assertion: dict, user: User) -> str:
-    recipient = assertion.get("recipient")
-    if not isinstance(recipient, dict) or not recipient.get("identity"):
-        raise ImportRefused("The assertion has no recipient.")
+    recipient = _object(assertion.get("recipient"), "assertion's recipient")
+    identity, salt = recipient.get("identity"), recipient.get("salt") or ""
+    hashed = recipient.get("hashed", False)
+    if not isinstance(identity, str) or not identity:
+        raise ImportRefused("The assertion's recipient has no identity.")
     if recipient.get("type", "email") != "email":
         raise ImportRefused("Only badges awarded to an email address can be imported so far.")
-    identity = str(recipient["identity"])
-    salt = str(recipient.get("salt") or "")
-    hashed = recipient.get("hashed")
+    if not isinstance(salt, str) or not isinstance(hashed, bool):
+        raise ImportRefused("The assertion's recipient salt or hashed is of the wrong type.")
+    algorithm, _, digest = identity.partition("$")
     for address in verified_emails(user):
         if hashed:
-            algorithm, _, digest = identity.partition("$")
             if algorithm.lower() == "sha256" and (
                 hashlib.sha256((address + salt).encode()).hexdigest() == digest.lower()
             ):
@@ -121,98 +467,47 @@ def _check_recipient(assertion: dict, user: User) -> str:
 
 
 def _check_dates(assertion: dict) -> tuple[datetime, datetime | None]:
-    issued_on = parse_datetime(str(assertion.get("issuedOn", "")))
-    if issued_on is None:
-        raise ImportRefused("The assertion has no valid issuedOn date.")
-    expires = parse_datetime(str(assertion["expires"])) if assertion.get("expires") else None
-    if expires is not None and expires <= timezone.now():
-        raise ImportRefused(f"The badge expired on {expires:%Y-%m-%d}.")
+    issued_on = _moment(assertion.get("issuedOn"), "issuedOn")
+    expires = None
+    if assertion.get("expires") is not None:
+        expires = _moment(assertion["expires"], "expires")
+        if expires <= timezone.now():
+            raise ImportRefused(f"The badge expired on {expires:%Y-%m-%d}.")
     return issued_on, expires
 
 
-def _check_assertion_shape(assertion: dict) -> None:
-    if not _has_type(assertion, "Assertion"):
-        raise ImportRefused("The document is not an Open Badges Assertion.")
-    if assertion.get("revoked"):
-        reason = assertion.get("revocationReason") or "no reason given"
-        raise ImportRefused(f"The issuer has revoked this badge ({reason}).")
-
-
-def _hosted(url: str) -> tuple[dict, str]:
-    status, assertion = _json_document(url, "assertion")
-    if status == 410 or assertion.get("revoked"):
-        reason = assertion.get("revocationReason") or "no reason given"
-        raise ImportRefused(f"The issuer has revoked this badge ({reason}).")
-    _check_assertion_shape(assertion)
-    if str(assertion.get("id", "")).rstrip("/") != url.rstrip("/"):
-        raise ImportRefused("The assertion's id is not the URL it is hosted at.")
-    verification = assertion.get("verification") or {"type": "HostedBadge"}
-    if verification.get("type") not in ("HostedBadge", "hosted"):
-        raise ImportRefused("The hosted assertion does not use hosted verification.")
-    return assertion, ""
-
-
-def _unverified_payload(token: str) -> dict:
-    try:
-        payload = token.split(".")[1]
-        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError, binascii.Error):
-        raise ImportRefused("The signed badge is not a valid JWS.") from None
-
-
-def _signed(token: str) -> tuple[dict, str]:
-    claimed = _unverified_payload(token)
-    creator = (claimed.get("verification") or {}).get("creator")
-    if not creator:
-        raise ImportRefused("The signed badge does not name its key (verification.creator).")
-    _, key_document = _json_document(creator, "signing key")
-    try:
-        key = RSAKey.import_key(str(key_document.get("publicKeyPem", "")))
-        verified = jws.deserialize_compact(token, key, algorithms=["RS256"])
-    except (JoseError, ValueError, TypeError):
-        raise ImportRefused(
-            "The badge's signature does not verify with its issuer's key."
-        ) from None
-    assertion = json.loads(verified.payload)
-    _check_assertion_shape(assertion)
-    assertion["_key_owner"] = key_document.get("owner")
-    return assertion, token
-
-
-def _check_signed_issuer(assertion: dict, issuer: dict) -> None:
-    owner = assertion.pop("_key_owner", None)
-    if owner != issuer.get("id"):
-        raise ImportRefused("The signing key does not belong to the badge's issuer.")
-    revocation_list = issuer.get("revocationList")
-    if revocation_list:
-        _, revocations = _json_document(revocation_list, "revocation list")
-        revoked = {
-            (item.get("id") if isinstance(item, dict) else item)
-            for item in revocations.get("revokedAssertions", [])
-        }
-        if assertion.get("id") in revoked:
-            raise ImportRefused("The issuer has revoked this badge (in its revocation list).")
-
-
 def verify_badge(*, user: User, url: str = "", token: str = "") -> Verified:
-    """Fetch and check a hosted (URL) or signed (JWS) badge for `user`."""
-    assertion, signed_jws = _signed(token) if token else _hosted(url)
-    badge_class = _linked(assertion.get("badge"), "badge class")
+    """Fetch and check a hosted (URL) or signed (JWS) badge for `user`. Makes no write:
+    it may wait on remote hosts for up to their fetch deadlines."""
+    if token:
+        assertion, key = _signed(token)
+    else:
+        assertion, key = _hosted(_url(url, "assertion URL")), None
+    assertion_id = _url(assertion.get("id"), "assertion's id")
+    badge_class = _linked_document(
+        _reference(assertion.get("badge"), "assertion's badge"), "badge class"
+    )
     if not _has_type(badge_class, "BadgeClass"):
         raise ImportRefused("The assertion's badge is not an Open Badges BadgeClass.")
-    issuer = _linked(badge_class.get("issuer"), "issuer")
+    issuer = _linked_document(
+        _reference(badge_class.get("issuer"), "badge class's issuer"), "issuer"
+    )
     if not (_has_type(issuer, "Issuer") or _has_type(issuer, "Profile")):
         raise ImportRefused("The badge's issuer is not an Open Badges Profile.")
-    if signed_jws:
-        _check_signed_issuer(assertion, issuer)
+    if key is None:
+        _check_hosted_issuer(assertion_id, issuer)
+    else:
+        _check_signed_issuer(assertion, key, issuer)
     issued_on, expires = _check_dates(assertion)
     identity = _check_recipient(assertion, user)
+    assertion = _checked_document(assertion, "assertion")
+    assertion["evidence"] = _evidence(assertion.get("evidence"))
     return Verified(
-        source_id=str(assertion.get("id") or hashlib.sha256(token.encode()).hexdigest()),
+        source_id=assertion_id,
         assertion=assertion,
-        badge_class=badge_class,
-        issuer=issuer,
-        signed_jws=signed_jws,
+        badge_class=_checked_document(badge_class, "badge class"),
+        issuer=_checked_document(issuer, "issuer"),
+        signed_jws=token,
         recipient_identity=identity,
         issued_on=issued_on,
         expires=expires,
@@ -232,10 +527,8 @@ def _badge_image(badge_class: dict) -> CheckedImage:
             raise ImportRefused(
                 f"The badge image was refused: {' '.join(error.messages)}"
             ) from None
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise ImportRefused("The badge class has no image.")
     try:
-        fetched = fetch(url, content_types=IMAGE_TYPES)
+        fetched = fetch(_url(url, "badge class's image"), content_types=IMAGE_TYPES)
     except FetchRefused as error:
         raise ImportRefused(f"The badge image could not be fetched: {error.message}") from None
     if fetched.status != 200:
@@ -258,7 +551,27 @@ def _looks_like_jws(value: str) -> bool:
     return len(parts) == 3 and all(parts) and " " not in value and not value.startswith("http")
 
 
-@transaction.atomic
+def _source(
+    url: str, assertion: str | dict | None, baked_image: bytes | None
+) -> tuple[str, str, CheckedImage | None]:
+    """(assertion URL, JWS, baked image) from what the user gave."""
+    if baked_image is not None:
+        image = _checked(baked_image)
+        try:
+            carried = baking.unbake(image.content).strip()
+        except baking.NotBakeable as error:
+            raise ImportRefused(clipped(error)) from None
+        if _looks_like_jws(carried):
+            return "", carried, image
+        return _url(carried, "assertion URL the image carries"), "", image
+    if isinstance(assertion, str) and _looks_like_jws(assertion):
+        return "", assertion.strip(), None
+    if assertion is not None:
+        document = assertion if isinstance(assertion, dict) else _document(assertion, "assertion")
+        return _url(document.get("id"), "assertion JSON's id"), "", None
+    return _url(url, "assertion URL"), "", None
+
+
 def badge_import(
     *,
     user: User,
@@ -267,30 +580,22 @@ def badge_import(
     baked_image: bytes | None = None,
 ) -> tuple[ImportedBadge, bool]:
     """Import by exactly one of: assertion URL, assertion JSON or JWS, baked image.
-    Answers the badge and whether it is new (a second import returns the first)."""
-    image = None
-    if baked_image is not None:
-        image = _checked(baked_image)
-        try:
-            carried = baking.unbake(image.content)
-        except baking.NotBakeable as error:
-            raise ImportRefused(str(error)) from None
-        url, token = ("", carried) if _looks_like_jws(carried) else (carried, "")
-    elif assertion is not None:
-        if isinstance(assertion, str) and _looks_like_jws(assertion):
-            token = assertion.strip()
-        else:
-            document = assertion if isinstance(assertion, dict) else _parse_json(assertion)
-            url, token = str(document.get("id") or ""), ""
-            if not url.startswith(("http://", "https://")):
-                raise ImportRefused("The assertion JSON has no id URL to verify it at.")
-    else:
-        token = ""
-    verified = verify_badge(user=user, url=url, token=token)
-    existing = ImportedBadge.objects.filter(user=user, source_id=verified.source_id).first()
-    if existing is not None:
-        return existing, False
-    image = image or _badge_image(verified.badge_class)
+    Answers the badge and whether it is new (a second import returns the first).
+
+    Deliberately not atomic as a whole: verifying waits on remote hosts, and no
+    transaction may be open meanwhile (on SQLite it would be the write lock)."""
+    url, token, image = _source(url, assertion, baked_image)
+    with one_deadline():
+        verified = verify_badge(user=user, url=url, token=token)
+        existing = ImportedBadge.objects.filter(user=user, source_id=verified.source_id).first()
+        if existing is not None:
+            return existing, False
+        image = image or _badge_image(verified.badge_class)
+    return _kept(user, verified, image)
+
+
+def _kept(user: User, verified: Verified, image: CheckedImage) -> tuple[ImportedBadge, bool]:
+    """The one write of an import, in a short transaction of its own."""
     badge = ImportedBadge(
         user=user,
         source_id=verified.source_id,
@@ -308,34 +613,27 @@ def badge_import(
         with transaction.atomic():
             badge.save()
     except IntegrityError:  # the same badge imported concurrently
+        badge.image.delete(save=False)
         return ImportedBadge.objects.get(user=user, source_id=verified.source_id), False
     return badge, True
 
 
-def _parse_json(text: str) -> dict:
-    try:
-        document = json.loads(text)
-    except ValueError:
-        raise ImportRefused("The assertion is neither JSON nor a JWS.") from None
-    if not isinstance(document, dict):
-        raise ImportRefused("The assertion JSON is not an object.")
-    return document
-
-
 def badge_reverify(*, badge: ImportedBadge) -> ImportedBadge:
-    """Check an imported badge again; mark it revoked or gone when it is."""
+    """Check an imported badge again; mark it revoked or gone when it is (any other
+    failure leaves its state as it was)."""
     try:
-        verify_badge(
-            user=badge.user, url="" if badge.signed_jws else badge.source_id, token=badge.signed_jws
-        )
-    except ImportRefused as error:
-        badge.status = (
-            ImportedBadge.Status.REVOKED
-            if "revoked" in error.message
-            else ImportedBadge.Status.GONE
-            if "no longer exists" in error.message
-            else badge.status
-        )
+        with one_deadline():
+            verify_badge(
+                user=badge.user,
+                url="" if badge.signed_jws else badge.source_id,
+                token=badge.signed_jws,
+            )
+    except BadgeRevoked:
+        badge.status = ImportedBadge.Status.REVOKED
+    except BadgeGone:
+        badge.status = ImportedBadge.Status.GONE
+    except ImportRefused:
+        pass  # a host down or a document changed: not proof of revocation
     else:
         badge.status = ImportedBadge.Status.VERIFIED
     badge.verified_at = timezone.now()

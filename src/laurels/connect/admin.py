@@ -5,6 +5,7 @@ from oauth2_provider.models import get_application_model
 
 from laurels.connect import services
 from laurels.connect.models import AppConsent, Application, AuditEvent
+from laurels.connect.names import impersonation_problem
 
 # The toolkit registers its own admin for the application model; ours replaces it.
 if admin.site.is_registered(get_application_model()):
@@ -58,6 +59,14 @@ class ApplicationAdmin(admin.ModelAdmin):
     formfield_overrides = {
         models.URLField: {"form_class": forms.URLField, "assume_scheme": "https"}
     }
+
+    def save_model(self, request, obj, form, change):
+        """The admin may name an app anything, but hears when the name would be refused
+        to a self-registered app (connect.names)."""
+        super().save_model(request, obj, form, change)
+        problem = impersonation_problem(obj.name)
+        if problem:
+            messages.warning(request, f"A self-registered app could not use this name: {problem}")
 
     @admin.action(description="Approve the selected apps (pending review)")
     def approve(self, request, queryset):

@@ -10,9 +10,32 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from oauth2_provider.models import AbstractApplication
 
+from laurels.connect.names import name_key
 from laurels.core.ids import entity_id_field
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+WEB_URL_MAX_CHARS = 2000
+
+
+def validate_web_url(value: str) -> None:
+    """An app's website, logo, terms or privacy page: shown to people on the consent page,
+    so http(s) with a host only, and no user name or password, which would let
+    `https://laurels.example@evil.example` read as this server."""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        raise ValidationError("Enter a valid http or https address.") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValidationError("Use an http or https address with a host name.")
+    if "@" in parts.netloc:
+        raise ValidationError("An address must not contain a user name or password.")
+
+
+def web_url_field(verbose_name: str | None = None) -> models.URLField:
+    return models.URLField(
+        verbose_name, blank=True, max_length=WEB_URL_MAX_CHARS, validators=[validate_web_url]
+    )
 
 
 class Application(AbstractApplication):
@@ -28,10 +51,10 @@ class Application(AbstractApplication):
         PENDING = "pending", "Pending review"
         REJECTED = "rejected", "Rejected"
 
-    website_url = models.URLField(blank=True)
-    logo_url = models.URLField(blank=True)
-    terms_url = models.URLField("terms of service URL", blank=True)
-    privacy_url = models.URLField("privacy policy URL", blank=True)
+    website_url = web_url_field()
+    logo_url = web_url_field()
+    terms_url = web_url_field("terms of service URL")
+    privacy_url = web_url_field("privacy policy URL")
     allowed_scopes = models.TextField(
         default="r:profile",
         help_text="Space-separated scopes this app may ask users for; r:profile is always "
@@ -46,10 +69,20 @@ class Application(AbstractApplication):
         help_text="Run by this server's operators: may use the password grant.",
     )
     review = models.CharField(max_length=16, choices=Review.choices, default=Review.APPROVED)
+    # The name as it looks (connect.names.name_key), so that a self-registered app cannot
+    # take the name of one already here by changing case, accents or lookalike letters.
+    name_key = models.CharField(max_length=255, blank=True, editable=False, db_index=True)
 
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
         indexes = [models.Index(fields=["review", "enabled"])]
+
+    def save(self, *args, **kwargs) -> None:
+        self.name_key = name_key(self.name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "name_key"}
+        super().save(*args, **kwargs)
 
     def is_usable(self, request) -> bool:
         return self.enabled and self.review == self.Review.APPROVED
@@ -77,12 +110,20 @@ class Application(AbstractApplication):
             raise ValidationError({"redirect_uris": problems})
 
     def _redirect_problem(self, uri: str) -> str | None:
-        parts = urlsplit(uri)
-        if parts.fragment:
+        try:
+            parts = urlsplit(uri)
+            host = parts.hostname
+        except ValueError:
+            return f"{uri}: not a valid URI."
+        if "#" in uri:
             return f"{uri}: a redirect URI must not have a fragment."
+        if "@" in parts.netloc:
+            return f"{uri}: a redirect URI must not contain a user name or password."
+        if parts.scheme in ("http", "https") and not host:
+            return f"{uri}: a redirect URI needs a host."
         if self.first_party:
             return None  # this server's own pages, on whatever LAURELS_BASE_URL is
-        loopback = parts.hostname in LOOPBACK_HOSTS
+        loopback = host in LOOPBACK_HOSTS
         if loopback and not self.testing:
             return f"{uri}: localhost redirect URIs are only for apps marked as in testing."
         if parts.scheme == "http" and not loopback:
@@ -149,6 +190,7 @@ class AuditEvent(models.Model):
         APP_REVOKED = "app_revoked", "App access revoked by the user"
         APP_REGISTERED = "app_registered", "App registered"
         APP_CHANGED = "app_changed", "App changed"
+        APP_DELETED = "app_deleted", "App deleted by its self-registration"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)

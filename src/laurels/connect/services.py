@@ -11,15 +11,27 @@ from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import (
+    AbstractAccessToken,
     get_access_token_model,
     get_grant_model,
     get_id_token_model,
     get_refresh_token_model,
 )
 
+# The toolkit's own issuer of RFC 7591 registration tokens (stored hashed when the BCP
+# token-storage gate is on); it is module-private there, so pin the toolkit's major version.
+from oauth2_provider.views.dynamic_client_registration import _issue_registration_token
+
+from laurels.connect.client_metadata import (
+    ClientMetadata,
+    ClientMetadataError,
+    metadata_error_from,
+)
 from laurels.connect.models import AppConsent, Application, AuditEvent
-from laurels.connect.scopes import is_registrable_scope, parse_scopes
-from laurels.core.errors import NotFound
+from laurels.connect.names import name_key
+from laurels.connect.scopes import expand_scopes, is_registrable_scope, parse_scopes
+from laurels.core.errors import NotFound, RateLimited
+from laurels.core.ratelimit import rate_limit_hit
 
 if TYPE_CHECKING:
     from laurels.accounts.models import User
@@ -81,6 +93,7 @@ def application_create(
     review: str = Application.Review.APPROVED,
     grant_type: str = Application.GRANT_AUTHORIZATION_CODE,
     source: str = Application.RegistrationSource.MANUAL,
+    ip_address: str | None = None,
 ) -> CreatedApplication:
     """Register an app. Public apps get no secret and must use PKCE; a confidential app
     without redirect URIs is a service that only uses client credentials."""
@@ -115,9 +128,154 @@ def application_create(
     audit_record(
         AuditEvent.Kind.APP_REGISTERED,
         application=application,
+        ip_address=ip_address,
         detail={"scopes": application.allowed_scopes, "review": review, "source": source},
     )
     return CreatedApplication(application, secret)
+
+
+# --- self-registration (RFC 7591 / 7592) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SelfRegistration:
+    """A self-registered app with the token that manages its registration, and its client
+    secret in clear when it was just made."""
+
+    application: Application
+    registration_access_token: str
+    client_secret: str | None = None
+
+
+def self_registration_rate_check(*, client_ip: str | None) -> None:
+    """Count a registration from `client_ip`; refuse it beyond the per-address limit.
+
+    Each registration is a row and a registration token that never expires, so one
+    client must not make them by the thousand (LAURELS_SELF_REGISTRATION_RATE_PER_IP).
+    """
+    allowed, retry_after = rate_limit_hit(
+        "self-registration:ip",
+        client_ip or "unknown",
+        limit=settings.LAURELS_SELF_REGISTRATION_RATE_PER_IP,
+        window=settings.LAURELS_SELF_REGISTRATION_RATE_WINDOW,
+    )
+    if not allowed:
+        raise RateLimited(
+            "Too many apps registered from this address; try again later.",
+            retry_after=retry_after,
+        )
+
+
+def _self_registration_review(scopes: tuple[str, ...], current: Application | None) -> str:
+    """Within the no-review policy: approved. Otherwise pending, unless an admin already
+    approved at least these scopes; an app an admin rejected stays rejected."""
+    if current is not None and current.review == Application.Review.REJECTED:
+        return Application.Review.REJECTED
+    wanted = set(scopes)
+    if wanted <= set(parse_scopes(settings.LAURELS_SELF_REGISTRATION_SCOPES)):
+        return Application.Review.APPROVED
+    if (
+        current is not None
+        and current.review == Application.Review.APPROVED
+        and wanted <= expand_scopes(frozenset(parse_scopes(current.allowed_scopes)))
+    ):
+        return Application.Review.APPROVED
+    return Application.Review.PENDING
+
+
+def _ensure_name_free(name: str, *, other_than: Application | None = None) -> None:
+    """A self-registered app may not take the name, or a lookalike, of an app already
+    here: people trust the name they already know on the consent page."""
+    taken = Application.objects.filter(name_key=name_key(name))
+    if other_than is not None:
+        taken = taken.exclude(pk=other_than.pk)
+    if taken.exists():
+        raise ClientMetadataError(
+            "client_name", "an app of this name (or one that looks the same) is registered."
+        )
+
+
+def application_self_register(
+    *, metadata: ClientMetadata, ip_address: str | None = None
+) -> SelfRegistration:
+    """Register an app from checked RFC 7591 metadata, approved only within the policy."""
+    review = _self_registration_review(metadata.scopes, None)
+    try:
+        with transaction.atomic():
+            _ensure_name_free(metadata.client_name)
+            created = application_create(
+                name=metadata.client_name,
+                redirect_uris=list(metadata.redirect_uris),
+                scopes=list(metadata.scopes),
+                public=metadata.public,
+                review=review,
+                grant_type=metadata.grant_type,
+                source=Application.RegistrationSource.DCR,
+                ip_address=ip_address,
+                **metadata.web_uris(),
+            )
+            token = _issue_registration_token(created.application, None)
+    except ValidationError as error:
+        raise metadata_error_from(error) from None
+    return SelfRegistration(created.application, token, created.client_secret)
+
+
+def application_self_update(
+    *,
+    application: Application,
+    metadata: ClientMetadata,
+    presented_token: AbstractAccessToken,
+    ip_address: str | None = None,
+) -> SelfRegistration:
+    """Replace a self-registered app's metadata (RFC 7592 §2.2) under the same rules as
+    registering it; scopes beyond what was approved wait for an admin again."""
+    if metadata.public != (application.client_type == Application.CLIENT_PUBLIC):
+        raise ClientMetadataError(
+            "token_endpoint_auth_method", "cannot be changed; register a new app instead."
+        )
+    review = _self_registration_review(metadata.scopes, application)
+    try:
+        with transaction.atomic():
+            _ensure_name_free(metadata.client_name, other_than=application)
+            application.name = metadata.client_name
+            application.redirect_uris = " ".join(metadata.redirect_uris)
+            application.allowed_scopes = _clean_scopes(list(metadata.scopes))
+            application.authorization_grant_type = metadata.grant_type
+            application.review = review
+            for field, value in metadata.web_uris().items():
+                setattr(application, field, value)
+            application.full_clean(exclude=["client_secret"])
+            application.save()
+            token = _registration_token_renew(application, presented_token)
+            audit_record(
+                AuditEvent.Kind.APP_CHANGED,
+                application=application,
+                ip_address=ip_address,
+                detail={"scopes": application.allowed_scopes, "review": review, "source": "dcr"},
+            )
+    except ValidationError as error:
+        raise metadata_error_from(error) from None
+    return SelfRegistration(application, token)
+
+
+def _registration_token_renew(application: Application, presented: AbstractAccessToken) -> str:
+    """A new registration token for each update, the one presented gone (RFC 7592 §3), so
+    that a token seen once in a log cannot keep rewriting the app."""
+    token = _issue_registration_token(application, application.user)
+    presented.delete()
+    return token
+
+
+@transaction.atomic
+def application_self_delete(*, application: Application, ip_address: str | None = None) -> None:
+    """RFC 7592 §2.3: the app deletes its own registration, with its tokens and grants."""
+    audit_record(
+        AuditEvent.Kind.APP_DELETED,
+        application=application,
+        ip_address=ip_address,
+        detail={"source": "dcr"},
+    )
+    application.delete()
 
 
 def application_get(*, client_id: str) -> Application:

@@ -21,7 +21,7 @@ urlpatterns = [
     re_path(r"^o/register/?$", views.SelfRegistrationView.as_view(), name="dcr-register"),
     path(
         "o/register/<str:client_id>",
-        dot_views.DynamicClientRegistrationManagementView.as_view(),
+        views.SelfRegistrationManagementView.as_view(),
         name="dcr-register-management",
     ),
     path(

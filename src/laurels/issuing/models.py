@@ -6,6 +6,8 @@ index that starts with its filter column and ends with `id`.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -73,6 +75,45 @@ class ExpiryUnit(models.TextChoices):
     WEEKS = "weeks", "weeks"
     MONTHS = "months", "months"
     YEARS = "years", "years"
+
+
+# The longest expiry a badge class may give its awards, per unit: a hundred years. Longer
+# ones overflow Python's dates (which end at year 9999) when an award's expiry is worked out.
+EXPIRY_LIMITS = {
+    ExpiryUnit.DAYS: 36_525,
+    ExpiryUnit.WEEKS: 5_218,
+    ExpiryUnit.MONTHS: 1_200,
+    ExpiryUnit.YEARS: 100,
+}
+
+# The instants an award or a list filter may name, in UTC. Python's datetime ends at
+# 9999-12-31 and begins at year 1, so a date near either end overflows when its offset is
+# taken away (in the database adapter, as a 500), and an expiry added to one overflows
+# later; nothing a badge records predates 1900.
+EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+OUT_OF_RANGE = "Give a date between 1900-01-01 and 9999-12-31 (UTC)."
+
+
+def in_utc(value: datetime) -> datetime:
+    """`value` in UTC. A naive time is read as UTC (the server's time zone, and what
+    Badgr's API did with one); ValueError when it is not a time in UTC at all (before year
+    1 or after 9999 once its offset is taken away)."""
+    if value.utcoffset() is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(OUT_OF_RANGE) from None
+
+
+def instant_in_range(value: datetime) -> datetime:
+    """`value` in UTC; ValueError when `in_utc` refuses it or it falls outside
+    1900-01-01..9999-12-31 in UTC."""
+    in_range = in_utc(value)
+    if not EARLIEST_INSTANT <= in_range <= LATEST_INSTANT:
+        raise ValueError(OUT_OF_RANGE)
+    return in_range
 
 
 class BadgeClass(models.Model):

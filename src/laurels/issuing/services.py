@@ -30,6 +30,8 @@ from laurels.core.errors import Conflict
 from laurels.core.ids import new_entity_id
 from laurels.issuing.images import CheckedImage
 from laurels.issuing.models import (
+    EXPIRY_LIMITS,
+    LATEST_INSTANT,
     Acceptance,
     Assertion,
     BadgeClass,
@@ -38,6 +40,7 @@ from laurels.issuing.models import (
     IssuerStaff,
     RecipientType,
     Role,
+    instant_in_range,
 )
 from laurels.openbadges.services import public_documents_forget
 
@@ -114,6 +117,29 @@ def recipient_identity_hash(identity: str, salt: str) -> str:
 
 
 # --- dates -----------------------------------------------------------------------------------
+
+
+def checked_instant(value: datetime, field_name: str) -> datetime:
+    """`value` in UTC, or a ValidationError on `field_name` when it has no offset or is
+    outside the years Laurels keeps (`issuing.models.instant_in_range`)."""
+    try:
+        return instant_in_range(value)
+    except ValueError as error:
+        raise ValidationError({field_name: [str(error)]}) from None
+
+
+def award_expiry(issued_on: datetime, badge_class: BadgeClass, field_name: str) -> datetime:
+    """When an award made at `issued_on` expires under its badge class's rule; a
+    ValidationError on `field_name` when that would fall after 9999."""
+    try:
+        expires = add_expiry(issued_on, badge_class.expires_amount, badge_class.expires_duration)
+    except (OverflowError, ValueError):
+        expires = None
+    if expires is None or expires > LATEST_INSTANT:
+        raise ValidationError(
+            {field_name: ["The badge class's expiry would end this award after 9999-12-31."]}
+        )
+    return expires
 
 
 def add_expiry(start: datetime, amount: int, unit: str) -> datetime:
@@ -244,6 +270,10 @@ def _clean_expiry(amount: int | None, unit: str | None) -> tuple[int | None, str
                 ]
             }
         )
+    if amount > EXPIRY_LIMITS[unit]:
+        raise ValidationError(
+            {"expires": [f"An expiry is at most 100 years ({EXPIRY_LIMITS[unit]} {unit})."]}
+        )
     return amount, unit
 
 
@@ -348,10 +378,12 @@ def _award_row(
     recipient = award.recipient
     identity = recipient_normalized(recipient, field_name=f"{prefix}recipient")
     salt = secrets.token_hex(16) if recipient.hashed else ""
-    issued_on = award.issued_on or now
+    issued_on = checked_instant(award.issued_on or now, f"{prefix}issued_on")
     expires = award.expires
-    if expires is None and badge_class.expires_amount:
-        expires = add_expiry(issued_on, badge_class.expires_amount, badge_class.expires_duration)
+    if expires is not None:
+        expires = checked_instant(expires, f"{prefix}expires")
+    elif badge_class.expires_amount:
+        expires = award_expiry(issued_on, badge_class, f"{prefix}expires")
     if expires is not None and expires <= issued_on:
         raise ValidationError({f"{prefix}expires": ["The expiry must come after the award."]})
     return {
@@ -567,6 +599,7 @@ def assertion_update(
     if clear_expiry:
         assertion.expires = None
     elif expires is not None:
+        expires = checked_instant(expires, "expires")
         if expires <= assertion.issued_on:
             raise ValidationError({"expires": ["The expiry must come after the award."]})
         assertion.expires = expires

@@ -14,8 +14,13 @@ from xml.etree import ElementTree as serializer
 
 from defusedxml import ElementTree
 
+from laurels.core.untrusted import InflateRefused, inflate
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 KEYWORD = b"openbadges"
+TEXT_CHUNKS = (b"iTXt", b"zTXt", b"tEXt")
+# Far more than any assertion URL or signed assertion needs; what is read stops there.
+MAX_CARRIED_BYTES = 256 * 1024
 OB_NAMESPACE = "http://openbadges.org"
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 
@@ -65,18 +70,46 @@ def bake_png(image: bytes, content: str) -> bytes:
     return PNG_SIGNATURE + b"".join(kept) + _png_chunk(b"iTXt", body) + image[iend_at:]
 
 
-def unbake_png(image: bytes) -> str:
+def unbake_png(image: bytes, *, limit: int = MAX_CARRIED_BYTES) -> str:
+    """The text of the first `openbadges` chunk: iTXt (UTF-8, maybe compressed), or zTXt
+    and tEXt (Latin-1) from older bakers. Compressed text is inflated only up to `limit`
+    bytes (a small chunk may inflate a thousandfold); a malformed chunk says so."""
     for _, _, kind, body in _png_chunks(image):
-        if kind == b"iTXt" and body.startswith(KEYWORD + b"\0"):
-            rest = body[len(KEYWORD) + 1 :]
-            compressed, _method = rest[0], rest[1]
+        if kind in TEXT_CHUNKS and body.startswith(KEYWORD + b"\0"):
+            return _chunk_text(kind, body[len(KEYWORD) + 1 :], limit)
+    raise NotBakeable("The PNG image carries no Open Badges assertion.")
+
+
+def _chunk_text(kind: bytes, rest: bytes, limit: int) -> str:
+    if kind == b"tEXt":
+        text, encoding = rest, "latin-1"
+    elif kind == b"zTXt":
+        text, encoding = _inflated(rest[1:], rest[:1], limit), "latin-1"
+    else:  # iTXt: compression flag, method, language tag, translated keyword, text
+        try:
+            flag = rest[0]
             language_end = rest.index(b"\0", 2)
             translated_end = rest.index(b"\0", language_end + 1)
-            text = rest[translated_end + 1 :]
-            return (zlib.decompress(text) if compressed else text).decode("utf-8")
-        if kind == b"tEXt" and body.startswith(KEYWORD + b"\0"):  # older bakers
-            return body[len(KEYWORD) + 1 :].decode("latin-1")
-    raise NotBakeable("The PNG image carries no Open Badges assertion.")
+        except (IndexError, ValueError):
+            raise NotBakeable("The PNG image's Open Badges chunk is malformed.") from None
+        text = rest[translated_end + 1 :]
+        text = _inflated(text, rest[1:2], limit) if flag else text
+        encoding = "utf-8"
+    if len(text) > limit:
+        raise NotBakeable(f"The assertion carried by the PNG image is over {limit} bytes.")
+    try:
+        return text.decode(encoding)
+    except UnicodeDecodeError:
+        raise NotBakeable("The assertion carried by the PNG image is not valid UTF-8.") from None
+
+
+def _inflated(data: bytes, method: bytes, limit: int) -> bytes:
+    if method != b"\0":  # 0, zlib's deflate, is the only method PNG defines
+        raise NotBakeable("The PNG image's Open Badges chunk is malformed.")
+    try:
+        return inflate(data, limit=limit)
+    except InflateRefused as error:
+        raise NotBakeable(f"The assertion carried by the PNG image is refused: {error}.") from None
 
 
 def bake_svg(image: bytes, content: str, assertion_json: str | None = None) -> bytes:
@@ -92,19 +125,22 @@ def bake_svg(image: bytes, content: str, assertion_json: str | None = None) -> b
     return serializer.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
-def unbake_svg(image: bytes) -> str:
+def unbake_svg(image: bytes, *, limit: int = MAX_CARRIED_BYTES) -> str:
     try:
         root = ElementTree.fromstring(image, forbid_dtd=True)
     except Exception:  # defusedxml raises several types for hostile or broken XML
         raise NotBakeable("The SVG image is not well-formed.") from None
     element = root.find(f"{{{OB_NAMESPACE}}}assertion")
-    if element is None or not element.get("verify"):
+    carried = element.get("verify") if element is not None else None
+    if not carried:
         raise NotBakeable("The SVG image carries no Open Badges assertion.")
-    return element.get("verify")
+    if len(carried) > limit:
+        raise NotBakeable(f"The assertion carried by the SVG image is over {limit} bytes.")
+    return carried
 
 
-def unbake(image: bytes) -> str:
-    """The assertion URL or JWS carried by a baked PNG or SVG."""
+def unbake(image: bytes, *, limit: int = MAX_CARRIED_BYTES) -> str:
+    """The assertion URL or JWS carried by a baked PNG or SVG, at most `limit` bytes."""
     if image.startswith(PNG_SIGNATURE):
-        return unbake_png(image)
-    return unbake_svg(image)
+        return unbake_png(image, limit=limit)
+    return unbake_svg(image, limit=limit)

@@ -24,6 +24,8 @@ def public_url(kind: str, entity_id: str) -> str:
 
 
 def issuer_profile(issuer: Issuer, signing_key=None) -> dict:
+    """The issuer Profile; `signing_key` is the one key it lists (Open Badges 2.0 allows a
+    single `publicKey`, and verifiers accept a signature only by that key)."""
     document = {
         "@context": OB2_CONTEXT,
         "type": "Issuer",

@@ -44,6 +44,12 @@ def active_signing_key(issuer: Issuer) -> IssuerKey | None:
     return IssuerKey.objects.filter(issuer=issuer, retired_at__isnull=True).order_by("-id").first()
 
 
+def newest_signing_key(issuer: Issuer) -> IssuerKey | None:
+    """The key the issuer profile lists: the active one, or after signing was disabled the
+    last one used, so that what it signed still verifies (a profile lists one key only)."""
+    return IssuerKey.objects.filter(issuer=issuer).order_by("-id").first()
+
+
 def _new_key(issuer: Issuer) -> IssuerKey:
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return IssuerKey.objects.create(
@@ -117,7 +123,11 @@ def baked_image(assertion: Assertion) -> tuple[bytes, str]:
     name = f"baked/{assertion.entity_id}-{digest}.{extension}"
     if default_storage.exists(name):
         with default_storage.open(name, "rb") as stored:
-            return stored.read(), extension
+            kept = stored.read()
+        if kept:
+            return kept, extension
+        # An empty file left by a failed write before writes were atomic: bake it again.
+        default_storage.delete(name)
     with badge_image.open("rb") as source:
         image = source.read()
     if extension == "png":

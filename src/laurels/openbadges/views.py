@@ -22,12 +22,14 @@ from django.utils.http import http_date, parse_http_date_safe
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
+from laurels.core.csp import IMAGE_POLICY, set_policy
 from laurels.issuing.models import Assertion, BadgeClass, Issuer
 from laurels.openbadges import documents, pages
 from laurels.openbadges.models import IssuerKey
 from laurels.openbadges.services import (
     active_signing_key,
     baked_image,
+    newest_signing_key,
     public_cache_key,
     public_cache_seconds,
 )
@@ -125,7 +127,7 @@ def _found(rows, entity_id: str):
 def issuer(request: HttpRequest, entity_id: str) -> HttpResponse:
     def build():
         found = _found(Issuer.objects.all(), entity_id)
-        return 200, documents.issuer_profile(found, active_signing_key(found)), found.updated_at
+        return 200, documents.issuer_profile(found, newest_signing_key(found)), found.updated_at
 
     if wants_json(request):
         return _public_json(request, "issuers", entity_id, build)
@@ -193,8 +195,9 @@ def key(request: HttpRequest, entity_id: str) -> HttpResponse:
 
 def _image_response(content: bytes, extension: str, download_name: str | None) -> HttpResponse:
     response = HttpResponse(content, content_type=CONTENT_TYPES.get(extension))
-    # SVGs were sanitized on upload; this keeps any script from running even so.
-    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    # SVGs were sanitized on upload; opened directly, this keeps one from loading, running
+    # or navigating anything even so.
+    set_policy(response, IMAGE_POLICY)
     response["Access-Control-Allow-Origin"] = "*"
     if download_name:
         response["Content-Disposition"] = f'attachment; filename="{download_name}.{extension}"'

@@ -33,3 +33,15 @@ def csrf_client_logged_in(user) -> Client:
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
     return client
+
+
+def pytest_collection_modifyitems(items):
+    """Mark tests by what they start: a live server (`live`) is `server`, Chromium is
+    `browser`. The PostgreSQL pass leaves both out: a live server runs on its own embedded
+    database whatever the pass, so the SQLite pass has already run them."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "live" in fixtures:
+            item.add_marker(pytest.mark.server)
+        if "chromium" in fixtures:
+            item.add_marker(pytest.mark.browser)

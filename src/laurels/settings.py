@@ -98,8 +98,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # NUL in a URL, or too many query fields: 400 before any view (PostgreSQL would 500).
-    "laurels.core.middleware.UnreadableUrlMiddleware",
+    # NUL in a URL, a form or Basic credentials: 400 before any view (PostgreSQL would 500).
+    "laurels.core.middleware.UnreadableRequestMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Every HTML answer, error pages included, gets LAURELS_CONTENT_SECURITY_POLICY.
     "laurels.core.csp.ContentSecurityPolicyMiddleware",

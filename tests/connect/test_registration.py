@@ -226,6 +226,14 @@ def test_too_many_registrations_from_one_address(settings):
         ("Badminton Club", False),
         ("Springfield University Badges", True),  # the operator's reserved name
         ("Springfield Badges", False),
+        # Lookalikes read every way they may be read: a 1 as l or i, Polish l, dotless i.
+        ("Laure\u0142s", True),
+        ("Laure\u0131s", True),
+        ("Lau\u0280els", True),
+        ("Adm1n", True),
+        ("Offic1al Badges", True),
+        ("Secur1ty Wall", True),
+        ("Wall of Fame", False),
     ],
 )
 def test_the_name_rule_for_every_caller(settings, name, refused):

@@ -52,6 +52,20 @@ def test_hostile_or_broken_svg_is_refused(hostile):
         image_from_upload(hostile)
 
 
+@pytest.mark.parametrize("space", ["\u00a0", "\u2028", "\u0085"])
+def test_a_reference_behind_unicode_space_is_not_same_document(space):
+    """Browsers strip only ASCII spaces from a URL: `\u00a0#x` is a relative path to
+    another document, so it is dropped (and refused in strict mode)."""
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
+        f'<use href="{space}#x"/><use xlink:href="{space}#y"/></svg>'
+    ).encode()
+    cleaned = image_from_upload(svg).content.decode()
+    assert "#x" not in cleaned and "#y" not in cleaned
+    with pytest.raises(ValidationError):
+        image_from_upload(svg, strict=True)
+
+
 @pytest.mark.parametrize("data", [b"GIF89a....", b"\xff\xd8\xff\xe0 jpeg", b"plain text"])
 def test_other_formats_are_refused(data):
     with pytest.raises(ValidationError, match="PNG or an SVG"):

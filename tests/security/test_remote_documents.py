@@ -349,6 +349,48 @@ def test_a_hosted_badge_cannot_claim_an_issuer_on_another_origin(hostile, harvar
     assert allowed.json()["result"][0]["issuer"]["name"] == "Harvard University"
 
 
+def open_redirect(host: HostileServer, path: str) -> None:
+    """An open redirect on `host`, as many real sites have: `path?to=URL` goes to URL."""
+
+    def answer(handler) -> None:
+        target = handler.path.split("?to=", 1)[1]
+        handler.send_response(302)
+        handler.send_header("Location", target)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    host.routes[path] = answer
+
+
+def test_an_open_redirect_on_the_issuers_site_does_not_lend_its_origin(hostile, harvard, earner):
+    """The attacker's assertion calls itself by a URL on Harvard's origin that redirects
+    to the attacker's host: the document was not served from Harvard, so it is refused."""
+    open_redirect(harvard, "/go")
+    profile = badge_documents(harvard, "hr")["issuer"] | {"name": "Harvard University"}
+    harvard.json("/hr/issuer", profile)
+    forged = badge_documents(hostile, "redirected", issuer=profile["id"])
+    del forged["issuer"]
+    disguised = f"{harvard.url}/go?to={hostile.url}/redirected/assertion"
+    forged["assertion"]["id"] = disguised
+    serve(hostile, "redirected", forged)
+    response = import_badge(earner, url=disguised)
+    assert response.status_code == 400, response.text
+    assert "id is not the URL it is hosted at" in description(response)
+
+
+def test_a_redirect_to_no_url_at_all_is_refused(hostile, earner):
+    def answer(handler) -> None:
+        handler.send_response(302)
+        handler.send_header("Location", "http://[::1")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    hostile.routes["/bad-location"] = answer
+    response = import_badge(earner, url=f"{hostile.url}/bad-location")
+    assert response.status_code == 400, response.text
+    assert "not a URL" in description(response)
+
+
 def test_a_signed_badge_cannot_claim_an_issuer_that_does_not_list_its_key(
     hostile, harvard, earner, attacker_key, harvard_key
 ):
@@ -395,6 +437,7 @@ def test_malformed_import_urls_answer_4xx(hostile, earner):
             "http://127.0.0.2:-1/a",
             "http://[v1.x]/a",
             "http://%zz/a",
+            "https://evil.example\\.good.example/a",  # browsers go to evil.example
         ]
     }
     assert not not_4xx(cases), not_4xx(cases)

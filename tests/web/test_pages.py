@@ -1,3 +1,5 @@
+import base64
+
 import pytest
 from django.db import DatabaseError
 from django.test import Client
@@ -85,3 +87,39 @@ def test_nul_in_a_page_url_is_a_400_on_every_database(client, path):
     response = client.get(path)
     assert response.status_code == 400
     assert b"NUL" in response.content
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "headers"),
+    [
+        ("/o/token", {"grant_type": "client_credentials", "client_id": "\x00"}, {}),
+        ("/o/revoke_token", {"token": "x", "client_id": "\x00"}, {}),
+        (
+            "/o/token",
+            {"grant_type": "client_credentials"},
+            {"Authorization": "Basic " + base64.b64encode(b"\x00:secret").decode()},
+        ),
+    ],
+)
+def test_nul_in_a_form_or_in_client_credentials_is_a_400(client, path, data, headers):
+    response = client.post(path, data, headers=headers)
+    assert response.status_code == 400
+    assert b"NUL" in response.content
+
+
+def test_nul_in_a_log_in_next_url_is_ignored(client):
+    """`next` is decoded once more than the request was checked."""
+    response = client.get("/accounts/login/", {"next": "/o/authorize?client_id=%00"})
+    assert response.status_code == 200
+
+
+def test_nul_in_a_revoke_form_of_a_logged_in_user_is_a_400(client_logged_in):
+    response = client_logged_in.post("/account/apps/", {"revoke": "\x00"})
+    assert response.status_code == 400
+
+
+def test_a_multipart_form_without_a_boundary_is_a_400(client):
+    response = client.post(
+        "/accounts/login/", b"x", content_type="multipart/form-data", HTTP_X_CSRFTOKEN="x"
+    )
+    assert response.status_code == 400

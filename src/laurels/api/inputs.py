@@ -12,7 +12,7 @@ database gives further in. Each check here is the one place its kind of input is
 - multipart bodies (`multipart_problem`): read once by Django's own parser, so that a
   missing boundary or a malformed part is refused here, not met later by the token check
   (a 500) or by ninja's middleware (a logged traceback).
-- the URL (`url_problem`): no NUL in the path or the query, and no more query fields
+- the URL (`url_bad_input`): no NUL in the path or the query, and no more query fields
   than Django reads (`DATA_UPLOAD_MAX_NUMBER_FIELDS`).
 
 Dates are checked where they are parsed (`api.schemas.ApiDateTime`, the cursors in
@@ -33,7 +33,7 @@ from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from ninja.parser import Parser
 
 from laurels.core.errors import DomainError
-from laurels.core.middleware import url_problem as core_url_problem
+from laurels.core.middleware import url_problem
 
 MAX_JSON_DEPTH = 32
 TOO_DEEP = f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep."
@@ -164,9 +164,9 @@ def multipart_problem(request: HttpRequest) -> BadInput | None:
 # --- the URL ---------------------------------------------------------------------------------
 
 
-def url_problem(request: HttpRequest) -> BadInput | None:
+def url_bad_input(request: HttpRequest) -> BadInput | None:
     """The URL refusal of `core.middleware.url_problem`, as an input error of the API."""
-    problem = core_url_problem(request)
+    problem = url_problem(request)
     if problem is None:
         return None
     message, field = problem

@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 
 from laurels.api.envelope import API_PREFIX, error_response
 from laurels.api.errors import domain_error_response
-from laurels.api.inputs import multipart_problem, url_problem
+from laurels.api.inputs import multipart_problem, url_bad_input
 
 MULTIPART = "multipart/form-data"
 ACCEPTED_BODY_TYPES = ("application/json", MULTIPART)
@@ -47,7 +47,7 @@ class ApiEnvelopeMiddleware:
 
     @staticmethod
     def _refuse_url(request: HttpRequest) -> HttpResponse | None:
-        problem = url_problem(request)
+        problem = url_bad_input(request)
         return domain_error_response(problem) if problem is not None else None
 
     @staticmethod

@@ -60,7 +60,7 @@ JSON_TYPES = ("application/json", "application/ld+json")
 IMAGE_TYPES = ("image/png", "image/svg+xml")
 JSON_ACCEPT = "application/ld+json, application/json"
 # The longest URL kept from a badge (the backpack's assertion id column holds 1000).
-MAX_URL_LENGTH = 1000
+MAX_KEPT_URL_LENGTH = 1000
 # Open Badges documents are a few levels deep; anything far deeper is hostile.
 MAX_DEPTH = 32
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
@@ -136,10 +136,10 @@ def _url(value: object, field: str) -> str:
     """`value` if it is an http or https URL fit to keep and show; else ImportRefused
     naming `field`."""
     try:
-        split_http_url(value, max_length=MAX_URL_LENGTH)
+        split_http_url(value, max_length=MAX_KEPT_URL_LENGTH)
     except ValueError as error:
         raise ImportRefused(
-            f"The {field} must be an http or https URL of at most {MAX_URL_LENGTH} "
+            f"The {field} must be an http or https URL of at most {MAX_KEPT_URL_LENGTH} "
             f"characters, and {clipped(value, 80)!r} is not: {error}."
         ) from None
     return value
@@ -266,11 +266,22 @@ def _json_document(url: str, what: str, *, gone_is_revoked: bool = False) -> tup
     return _document(fetched.content, f"{what} at {clipped(url)}"), fetched.url
 
 
+def _served_as(document_id: object, requested: str, final_url: str) -> bool:
+    """Whether a document fetched from `requested`, whose redirects ended at `final_url`,
+    may call itself `document_id`: the URL it was served from, or the URL asked for when
+    the redirects stayed on its origin. A redirect to another origin never lends that
+    document the first origin's name (an open redirect on a real issuer's site would
+    otherwise let any host pass its documents off as the issuer's)."""
+    if _same_url(document_id, final_url):
+        return True
+    return _same_url(document_id, requested) and _origin(requested) == _origin(final_url)
+
+
 def _linked_document(url: str, what: str) -> dict:
-    """The document at `url`, which must say it is the document at that URL (or at the
-    URL its redirects ended at): a host cannot pass its document off as another's."""
+    """The document at `url`, which must say it is the document served there: a host
+    cannot pass its document off as another's."""
     document, final_url = _json_document(url, what)
-    if not (_same_url(document.get("id"), url) or _same_url(document.get("id"), final_url)):
+    if not _served_as(document.get("id"), url, final_url):
         raise ImportRefused(f"The {what} at {clipped(url)} does not have that URL as its id.")
     return document
 
@@ -300,7 +311,7 @@ def _verification(assertion: dict, kinds: tuple[str, ...], default: dict | None)
 def _hosted(url: str) -> dict:
     assertion, final_url = _json_document(url, "assertion", gone_is_revoked=True)
     _check_assertion_shape(assertion)
-    if not (_same_url(assertion.get("id"), url) or _same_url(assertion.get("id"), final_url)):
+    if not _served_as(assertion.get("id"), url, final_url):
         raise ImportRefused("The assertion's id is not the URL it is hosted at.")
     _verification(assertion, ("HostedBadge", "hosted"), {"type": "HostedBadge"})
     return assertion
@@ -340,9 +351,10 @@ def _signed(token: str) -> tuple[dict, SigningKey]:
 # --- binding the issuer -----------------------------------------------------------------------
 
 
-def _origin(url: str) -> tuple[str, int]:
+def _origin(url: str) -> tuple[str, str, int]:
     parts = urlsplit(url)
-    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, parts.hostname or "", port
 
 
 def _check_hosted_issuer(assertion_id: str, issuer: dict) -> None:
@@ -408,7 +420,8 @@ def _check_urls(value: object, field: str, name: str = "") -> None:
     may be a PNG or SVG data URI), whatever the nesting. An empty one counts as absent."""
     if isinstance(value, dict):
         for key, child in value.items():
-            _check_urls(child, f"{field}.{key}" if name else f"{field}'s {key}", key)
+            shown = clipped(key, 40)
+            _check_urls(child, f"{field}.{shown}" if name else f"{field}'s {shown}", key)
     elif isinstance(value, list):
         for child in value:
             _check_urls(child, field, name)
@@ -533,10 +546,10 @@ def _badge_image(badge_class: dict) -> CheckedImage:
         raise ImportRefused(f"The badge image could not be fetched: {error.message}") from None
     if fetched.status != 200:
         raise ImportRefused(f"The badge image answered {fetched.status}.")
-    return _checked(fetched.content)
+    return _checked_image(fetched.content)
 
 
-def _checked(data: bytes) -> CheckedImage:
+def _checked_image(data: bytes) -> CheckedImage:
     try:
         return image_from_upload(data, strict=True)
     except ValidationError as error:
@@ -556,7 +569,7 @@ def _source(
 ) -> tuple[str, str, CheckedImage | None]:
     """(assertion URL, JWS, baked image) from what the user gave."""
     if baked_image is not None:
-        image = _checked(baked_image)
+        image = _checked_image(baked_image)
         try:
             carried = baking.unbake(image.content).strip()
         except baking.NotBakeable as error:
@@ -637,5 +650,9 @@ def badge_reverify(*, badge: ImportedBadge) -> ImportedBadge:
     else:
         badge.status = ImportedBadge.Status.VERIFIED
     badge.verified_at = timezone.now()
-    badge.save(update_fields=["status", "verified_at", "updated_at"])
+    # An update, not a save: the earner may have removed the badge while its issuer was
+    # being asked, and then there is nothing left to mark.
+    ImportedBadge.objects.filter(pk=badge.pk).update(
+        status=badge.status, verified_at=badge.verified_at, updated_at=badge.verified_at
+    )
     return badge

@@ -102,17 +102,66 @@ def name_key(name: str) -> str:
     return "".join(_words(name))[:NAME_KEY_MAX_CHARS]
 
 
-def _contains_run(words: list[str], term: str) -> bool:
-    """Whether consecutive whole words of `words` spell `term` ("ad", "min" spell admin)."""
+# Lookalikes the UTS #39 data leaves out, or gives only one reading of: a digit or a
+# letter that passes for each of several ASCII letters counts as any of them.
+EXTRA_LOOKALIKES = {
+    "0": "o", "1": "il", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
+    "\u0142": "l",  # ł
+    "\u0131": "il",  # dotless i
+    "\u0280": "r",  # small capital R
+    "\u0454": "e",  # Ukrainian ie
+    "\u0269": "il",  # iota
+    "\u01c0": "il",  # dental click
+    "|": "il", "$": "s",
+}  # fmt: skip
+
+
+@cache
+def _readings(char: str) -> frozenset[str]:
+    """Every ASCII letter or digit `char` may be read as (itself included)."""
+    folded = char.casefold()
+    readings = {folded, _ascii_lookalike(folded), _ascii_lookalike(char)}
+    readings.update(EXTRA_LOOKALIKES.get(folded, ""))
+    readings.update(
+        glyph["c"].lower()
+        for glyph in confusables_data.get(char, ())
+        if len(glyph["c"]) == 1 and glyph["c"].isascii() and glyph["c"].isalnum()
+    )
+    return frozenset(readings)
+
+
+def _shapes(name: str) -> list[list[frozenset[str]]]:
+    """The words of `name` (as `_words` splits them), each character as its readings."""
+    spaced = _split_camel_case(unicodedata.normalize("NFKC", name))
+    decomposed = unicodedata.normalize("NFKD", spaced)
+    shown = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return [[_readings(char) for char in word] for word in re.split(r"[\W_]+", shown) if word]
+
+
+def _spells(chars: list[frozenset[str]], term: str) -> bool:
+    return len(chars) == len(term) and all(t in c for c, t in zip(chars, term, strict=True))
+
+
+def _contains_run(words: list[list[frozenset[str]]], term: str) -> bool:
+    """Whether consecutive whole words may be read as `term` ("ad", "min" spell admin)."""
     for start in range(len(words)):
-        joined = ""
+        joined: list[frozenset[str]] = []
         for word in words[start:]:
             joined += word
-            if joined == term:
-                return True
-            if not term.startswith(joined):
+            if len(joined) >= len(term):
+                if _spells(joined, term):
+                    return True
                 break
     return False
+
+
+def _contains_anywhere(words: list[list[frozenset[str]]], term: str) -> bool:
+    """Whether `term` may be read anywhere in the name, across word boundaries."""
+    chars = [char for word in words for char in word]
+    return any(
+        _spells(chars[start : start + len(term)], term)
+        for start in range(len(chars) - len(term) + 1)
+    )
 
 
 def _protected_names() -> list[str]:
@@ -136,10 +185,10 @@ def impersonation_problem(name: str) -> str | None:
     key = name_key(name)
     if not key:
         return "needs at least one letter or digit."
+    words = _shapes(name)
     for protected in _protected_names():
-        if protected in key:
+        if protected in key or _contains_anywhere(words, protected):
             return "must not pass for this server: it names the server or its host."
-    words = _words(name)
     for reserved in RESERVED_WORDS:
         if _contains_run(words, reserved):
             return f"must not pass for this server's staff ({reserved!r} is reserved)."

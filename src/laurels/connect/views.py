@@ -58,7 +58,10 @@ def allow_redirect_after_login(response: HttpResponse, next_url: str) -> HttpRes
     if parts.path.rstrip("/") != reverse("oauth2_provider:authorize").rstrip("/"):
         return response
     query = QueryDict(parts.query)
-    application = Application.objects.filter(client_id=query.get("client_id", "")).first()
+    client_id = query.get("client_id", "")
+    if "\x00" in client_id:  # `next` decoded once more than the request was checked
+        return response
+    application = Application.objects.filter(client_id=client_id).first()
     registered = application.redirect_uris.split() if application else []
     only = registered[0] if len(registered) == 1 else ""
     return allow_redirect_to_app(response, application, query.get("redirect_uri") or only)

@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from laurels.core.untrusted import ascii_host
+
 HEADER = "Content-Security-Policy"
 SELF = "'self'"
 NONE = "'none'"
@@ -40,10 +42,12 @@ IMAGE_POLICY: dict[str, tuple[str, ...]] = {
     "sandbox": (),
 }
 # The source expressions a policy here may name: keywords, schemes, origins.
+# A keyword, a scheme, or a plain origin: no wildcard, so that no source made from a
+# URL someone registered can open a policy to a whole domain.
 SOURCE = re.compile(
     r"'(?:self|none|unsafe-inline)'"
     r"|[a-z][a-z0-9+.-]*:"
-    r"|[a-z][a-z0-9+.-]*://(?:\*\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::[0-9]{1,5})?"
+    r"|[a-z][a-z0-9+.-]*://[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::[0-9]{1,5})?"
 )
 _EXTRA = "laurels_csp_sources"
 
@@ -61,7 +65,7 @@ def origin_source(url: str) -> str | None:
     try:
         parts = urlsplit(url)
         port = parts.port
-        host = (parts.hostname or "").encode("idna").decode("ascii")
+        host = ascii_host(parts.hostname or "")
     except (ValueError, UnicodeError):
         return None
     if parts.scheme not in ("http", "https") or not host:

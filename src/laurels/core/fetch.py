@@ -47,6 +47,7 @@ from laurels.core.errors import DomainError
 from laurels.core.untrusted import (
     ZLIB_OR_GZIP,
     InflateRefused,
+    ascii_host,
     clipped,
     inflate,
     split_http_url,
@@ -92,7 +93,9 @@ GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
 # The deadline shared by every fetch of one task (see `one_deadline`), if any.
 _shared_deadline: ContextVar[float | None] = ContextVar("laurels_fetch_deadline", default=None)
 # Name lookups run here so that one that hangs can be abandoned at the deadline.
-_resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="laurels-resolve")
+# A lookup abandoned at the deadline keeps its thread until the resolver gives up, so
+# there are enough threads that a few slow names cannot starve every other import.
+_resolver = ThreadPoolExecutor(max_workers=32, thread_name_prefix="laurels-resolve")
 
 _TIMEOUTS = (httpcore.TimeoutException, LookupTimedOut)
 _FAILURES = {
@@ -117,9 +120,6 @@ class Fetched:
     status: int
     content_type: str
     content: bytes
-
-    def text(self) -> str:
-        return self.content.decode("utf-8", errors="replace")
 
 
 # --- which addresses ---------------------------------------------------------------------------
@@ -163,12 +163,22 @@ def address_allowed(address: str) -> bool:
     return allow_all or _within(ip, networks) or _globally_routable(ip)
 
 
+def _redirect_target(current: str, location: str) -> str:
+    """Where a redirect points, or FetchRefused for a Location no URL can be made of."""
+    try:
+        return urljoin(current, location)
+    except ValueError:
+        message = f"{clipped(current)} redirects to an address that is not a URL."
+        raise FetchRefused(message) from None
+
+
 def _resolved(host: str, port: int, deadline: float) -> list[str]:
-    """The addresses of `host`, or [] when it cannot be resolved in time."""
+    """The addresses of `host`, or [] when it cannot be resolved. A lookup still running
+    at the deadline is a timeout (LookupTimedOut), not a refusal of the host."""
     lookup = _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
         infos = lookup.result(timeout=max(deadline - time.monotonic(), 0.01))
-    except (LookupTimedOut, OSError, UnicodeError):
+    except (OSError, UnicodeError):
         return []
     return [info[4][0] for info in infos]
 
@@ -177,7 +187,7 @@ def _checked_address(url: str, deadline: float) -> tuple[str, str, int, str]:
     """(scheme, host, port, address to connect to), or FetchRefused."""
     try:
         parts = split_http_url(url)
-        host = parts.hostname.encode("idna").decode("ascii")
+        host = ascii_host(parts.hostname)
     except (ValueError, UnicodeError) as error:
         raise FetchRefused(f"{clipped(url)} cannot be fetched: {error}.") from None
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -371,7 +381,7 @@ def fetch(
                 location = _location(answer)
                 if location is None:
                     return _read(current, answer, cap, content_types)
-            current = urljoin(current, location)
+            current = _redirect_target(current, location)
         except _TIMEOUTS:
             raise FetchRefused(f"{clipped(current)} did not answer in time.") from None
         except tuple(_FAILURES) as error:

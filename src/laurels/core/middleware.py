@@ -2,41 +2,86 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http.multipartparser import MultiPartParserError
 
-# Paths whose middleware answers the same refusal in its own format (the /v2 envelope).
+# Paths whose middleware answers the same refusal in its own format (the /v2 envelope),
+# and reads its own bodies (api.inputs).
 OWN_REFUSALS = ("/v2/",)
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+NUL = "\x00"
 
 
 def url_problem(request: HttpRequest) -> tuple[str, str | None] | None:
     """(message, query field to blame) for NUL in the path or the query, which PostgreSQL
     refuses in any lookup (a 500 deep in a view), or for more query fields than Django
     reads; None for a readable URL."""
-    if "\x00" in request.path:
+    if NUL in request.path:
         return "The path may not contain the NUL character (%00).", None
     try:
         query = request.GET
     except SuspiciousOperation:
         return "The query has too many fields.", None
-    refusal = "The query may not contain the NUL character (%00)."
-    for name, values in query.lists():
-        if "\x00" in name:
+    return _fields_problem(query, "query")
+
+
+def _fields_problem(fields, where: str) -> tuple[str, str | None] | None:
+    refusal = f"The {where} may not contain the NUL character (%00)."
+    for name, values in fields.lists():
+        if NUL in name:
             return refusal, None
-        if any("\x00" in value for value in values):
+        if any(NUL in value for value in values):
             return refusal, name
     return None
 
 
-class UnreadableUrlMiddleware:
-    """400 for a URL that `url_problem` refuses, on every page outside /v2."""
+def _form_problem(request: HttpRequest) -> tuple[str, str | None] | None:
+    """The same for a form body (the OAuth endpoints, the pages' forms). Django would
+    parse it anyway before any view runs: the CSRF check reads the form."""
+    if request.method != "POST" or request.content_type not in FORMS:
+        return None
+    try:
+        form = request.POST
+    except (SuspiciousOperation, MultiPartParserError):
+        return "The form cannot be read (too many fields, or a malformed multipart body).", None
+    return _fields_problem(form, "form")
+
+
+def _authorization_problem(request: HttpRequest) -> tuple[str, str | None] | None:
+    """NUL in the client id or secret of HTTP Basic authentication (OAuth clients)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if NUL in header:
+        return "The Authorization header may not contain the NUL character.", None
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None  # the OAuth library answers invalid_client for it
+    if b"\x00" in decoded or b"%00" in decoded:
+        return "The client credentials may not contain the NUL character.", None
+    return None
+
+
+def request_problem(request: HttpRequest) -> tuple[str, str | None] | None:
+    """What `url_problem` finds, or NUL in a form body or in Basic credentials."""
+    return url_problem(request) or _form_problem(request) or _authorization_problem(request)
+
+
+class UnreadableRequestMiddleware:
+    """400 for a request that `request_problem` refuses, on every page outside /v2."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(OWN_REFUSALS):
-            problem = url_problem(request)
+            problem = request_problem(request)
             if problem is not None:
                 return HttpResponseBadRequest(problem[0], content_type="text/plain")
         return self.get_response(request)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import zlib
 from urllib.parse import SplitResult, urlsplit
 
+import idna
+
 # Longest URL taken from elsewhere (browsers and servers commonly stop near 2,000).
 MAX_URL_LENGTH = 2000
 # Characters of a remote value shown in a message to people: enough to recognise it.
@@ -39,6 +41,10 @@ def split_http_url(url: str, *, max_length: int = MAX_URL_LENGTH) -> SplitResult
         raise ValueError(f"it is longer than {max_length} characters")
     if any(ord(character) <= 0x20 or ord(character) == 0x7F for character in url):
         raise ValueError("it contains spaces or control characters")
+    if "\\" in url:
+        # Browsers read a backslash as a slash (https://evil.example\.good.example/ goes
+        # to evil.example); Python's parser does not, so the two would disagree on the host.
+        raise ValueError("it contains a backslash")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (reading it raises ValueError for a port out of range)
@@ -48,9 +54,23 @@ def split_http_url(url: str, *, max_length: int = MAX_URL_LENGTH) -> SplitResult
         raise ValueError("only http and https URLs are accepted")
     if not parts.hostname:
         raise ValueError("it has no host")
+    try:
+        ascii_host(parts.hostname)
+    except UnicodeError:
+        raise ValueError("its host name is not a valid international name") from None
     if parts.username is not None or parts.password is not None:
         raise ValueError("it has credentials in it")
     return parts
+
+
+def ascii_host(hostname: str) -> str:
+    """`hostname` as it goes on the wire: an international name encoded as browsers
+    encode it (IDNA 2008 with UTS 46; Python's own codec is IDNA 2003, which reads some
+    names differently), anything ASCII (names, IP literals) as it is. UnicodeError (of
+    which idna.IDNAError is one) for a name that cannot be encoded."""
+    if hostname.isascii():
+        return hostname
+    return idna.encode(hostname, uts46=True).decode("ascii")
 
 
 def shown_url(value: object) -> str | None:

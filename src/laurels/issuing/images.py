@@ -218,8 +218,12 @@ EDITOR_CSS_PREFIXES = ("-inkscape-",)
 # Deeper nesting than any drawing has is refused: cleaning and writing recurse.
 SVG_MAX_DEPTH = 100
 
-SAME_DOCUMENT_HREF = re.compile(r"\s*#\S*\s*")
-RASTER_DATA_URI = re.compile(r"\s*data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*", re.I)
+# re.ASCII: browsers strip only ASCII white space around a URL; a no-break space before
+# `#` would make it a relative path to another document.
+SAME_DOCUMENT_HREF = re.compile(r"\s*#\S*\s*", re.ASCII)
+RASTER_DATA_URI = re.compile(
+    r"\s*data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*", re.I | re.ASCII
+)
 # In CSS text: backslash escapes, at-rules, comments, markup, control characters; in a
 # value, blocks and combinators too.
 _UNSAFE_CSS = r"[\\@<\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|/\*|\*/"

@@ -218,6 +218,12 @@ def cmd_check(args: argparse.Namespace) -> int:
             if os.environ.get("SECRET_KEY")
             else f"kept in {settings.LAURELS_HOME / 'secret_key'}",
         ),
+        (
+            "encryption keys",
+            f"{len(settings.LAURELS_ENCRYPTION_KEYS)} from LAURELS_ENCRYPTION_KEYS"
+            if os.environ.get("LAURELS_ENCRYPTION_KEYS", "").strip(", ")
+            else f"kept in {settings.LAURELS_HOME / 'encryption_keys'}",
+        ),
     ]
     width = len("database reachable")
     for name, value in rows:
@@ -562,6 +568,27 @@ def cmd_signing(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- encryption keys -----------------------------------------------------------------------
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """Make a new encryption key, or re-encrypt every stored secret with the newest one."""
+    if args.keys_command == "generate":
+        from laurels.core.secrets import new_encryption_key
+
+        print(new_encryption_key())
+        return 0
+    setup_django()
+    from laurels.openbadges.services import signing_keys_reencrypt
+
+    count = signing_keys_reencrypt()  # SecretUnreadable: a configuration error, exit 2
+    print(
+        f"Re-encrypted {count} signing key(s) with the first of LAURELS_ENCRYPTION_KEYS; "
+        "the other keys may now be removed."
+    )
+    return 0
+
+
 # --- backpack ----------------------------------------------------------------------------
 
 
@@ -691,6 +718,14 @@ def build_parser() -> argparse.ArgumentParser:
     signing.add_argument("action", choices=["enable", "rotate", "disable"])
     signing.add_argument("issuer", metavar="ISSUER_ID", help="the issuer entityId")
     signing.set_defaults(handler=cmd_signing)
+
+    keys = commands.add_parser("keys", help="the keys that encrypt secrets in the database")
+    keys_actions = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    keys_actions.add_parser("generate", help="print a new key for LAURELS_ENCRYPTION_KEYS")
+    keys_actions.add_parser(
+        "reencrypt", help="re-encrypt every stored secret with the first (newest) key"
+    )
+    keys.set_defaults(handler=cmd_keys)
 
     backpack = commands.add_parser("backpack", help="earners' backpacks")
     backpack_actions = backpack.add_subparsers(

@@ -151,6 +151,34 @@ def secret_key_from_env_or_file(data_dir: Path, name: str = "SECRET_KEY") -> str
     return env_str(name) or write_once(data_dir / "secret_key", lambda: secrets.token_urlsafe(50))
 
 
+def encryption_keys_from_env_or_file(
+    data_dir: Path, name: str = "LAURELS_ENCRYPTION_KEYS"
+) -> list[str]:
+    """The Fernet keys that encrypt the secrets the database keeps (issuers' signing
+    keys), newest first: comma-separated from the environment, else made once and kept in
+    the data dir (which may list several, by commas or lines). Every machine and every
+    `laurels` command must use the same keys, and losing them loses what they encrypt,
+    so a value that is not a Fernet key stops start-up rather than making a new one."""
+    from cryptography.fernet import Fernet
+
+    from laurels.core.secrets import new_encryption_key
+
+    keys, source = env_list(name), name
+    if not keys:
+        path = data_dir / "encryption_keys"
+        kept = write_once(path, new_encryption_key)
+        keys, source = kept.replace(",", " ").split(), str(path)
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{source}: key {position} is not a Fernet key (32 bytes, URL-safe base64); "
+                "make one with `laurels keys generate`."
+            ) from None
+    return keys
+
+
 def _new_rsa_private_key_pem() -> str:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa

@@ -10,10 +10,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from laurels.config import (
     base_url_from_env,
     data_dir_from_env,
+    encryption_keys_from_env_or_file,
     env_bool,
     env_int,
     env_list,
@@ -22,6 +24,7 @@ from laurels.config import (
     secret_key_from_env_or_file,
 )
 from laurels.connect.oauth_settings import oauth2_provider_settings
+from laurels.core.clients import parse_networks
 from laurels.core.sqlite_wal import autocheckpoint_pages
 
 # --- Core ------------------------------------------------------------------------------
@@ -31,6 +34,8 @@ LAURELS_BASE_URL = base_url_from_env()
 _base = urlsplit(LAURELS_BASE_URL)
 
 SECRET_KEY = secret_key_from_env_or_file(LAURELS_HOME)
+# Fernet keys, newest first, that encrypt secrets kept in the database (laurels.core.secrets).
+LAURELS_ENCRYPTION_KEYS = encryption_keys_from_env_or_file(LAURELS_HOME)
 DEBUG = env_bool("DEBUG", False)
 
 # /healthz (laurels.core.health): free space under which the data directory counts as
@@ -188,6 +193,9 @@ LAURELS_KEPT_ANSWERS = env_int("LAURELS_KEPT_ANSWERS", 500, minimum=0)
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["laurels.accounts.backends.EmailAddressBackend"]
+# User.email is not unique: accounts waiting for verification may claim the same address;
+# the backend logs in by verified address only (laurels.accounts.models).
+SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:home"
@@ -200,15 +208,44 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Argon2id (laurels.accounts.hashers) for every new hash; PBKDF2 hashes made before still
+# verify, and are re-hashed with Argon2id at their owner's next log-in.
+PASSWORD_HASHERS = [
+    "laurels.accounts.hashers.Argon2idPasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
 # How long an email verification link stays valid.
 LAURELS_EMAIL_VERIFICATION_MAX_AGE = env_int(
     "LAURELS_EMAIL_VERIFICATION_MAX_AGE", 3 * 24 * 3600, minimum=60
 )
 PASSWORD_RESET_TIMEOUT = env_int("LAURELS_PASSWORD_RESET_TIMEOUT", 24 * 3600, minimum=60)
-# Log-in attempts allowed per window, per email address and per client address.
+# Rate limits (laurels.core.ratelimit), counted in the database, or in Redis with
+# REDIS_URL, so that all workers and machines count together.
+# Log-in attempts (the log-in page and the password grant at /o/token share the counters)
+# and verification-link resends allowed per window, per email address and client address.
 LAURELS_LOGIN_RATE_PER_ACCOUNT = env_int("LAURELS_LOGIN_RATE_PER_ACCOUNT", 10, minimum=1)
 LAURELS_LOGIN_RATE_PER_IP = env_int("LAURELS_LOGIN_RATE_PER_IP", 50, minimum=1)
 LAURELS_LOGIN_RATE_WINDOW = env_int("LAURELS_LOGIN_RATE_WINDOW", 15 * 60, minimum=1)
+# Password-reset mails per window, per email address and per client address; beyond
+# them the answer is the same and no mail goes out.
+LAURELS_PASSWORD_RESET_RATE_PER_ACCOUNT = env_int(
+    "LAURELS_PASSWORD_RESET_RATE_PER_ACCOUNT", 5, minimum=1
+)
+LAURELS_PASSWORD_RESET_RATE_PER_IP = env_int("LAURELS_PASSWORD_RESET_RATE_PER_IP", 20, minimum=1)
+LAURELS_PASSWORD_RESET_RATE_WINDOW = env_int("LAURELS_PASSWORD_RESET_RATE_WINDOW", 3600, minimum=1)
+# Sign-ups per window per client address.
+LAURELS_SIGNUP_RATE_PER_IP = env_int("LAURELS_SIGNUP_RATE_PER_IP", 20, minimum=1)
+LAURELS_SIGNUP_RATE_WINDOW = env_int("LAURELS_SIGNUP_RATE_WINDOW", 3600, minimum=1)
+# /v2 requests per minute per connected app (per app and user for first-party apps such as
+# Badgr's `public`, which all their users share); beyond it, 429 with Retry-After.
+LAURELS_API_RATE_PER_APP = env_int("LAURELS_API_RATE_PER_APP", 6000, minimum=1)
+# Proxies (comma-separated addresses or networks) whose X-Forwarded-For names the client
+# (laurels.core.clients); empty: the direct peer is the client.
+LAURELS_TRUSTED_PROXIES = env_list("LAURELS_TRUSTED_PROXIES")
+try:
+    parse_networks(LAURELS_TRUSTED_PROXIES)
+except ValueError as error:
+    raise ImproperlyConfigured(f"LAURELS_TRUSTED_PROXIES: {error}.") from None
 LAURELS_SIGNUP_ENABLED = env_bool("LAURELS_SIGNUP_ENABLED", True)
 
 # --- Connected apps (OAuth2 / OpenID Connect) -------------------------------------------
@@ -233,12 +270,26 @@ LAURELS_SELF_REGISTRATION_RATE_WINDOW = env_int(
 # Names (comma-separated) a self-registered app may not pass for, besides "Laurels", this
 # server's host name and the reserved words of connect.names: e.g. the institution's.
 LAURELS_SELF_REGISTRATION_RESERVED_NAMES = env_list("LAURELS_SELF_REGISTRATION_RESERVED_NAMES")
+# Refresh tokens: seconds the current one of a family lives unused (0: no limit), seconds
+# a family lives from its first token whatever its use (0: no limit), and seconds within
+# which a rotated one presented again is refused without revoking its family (concurrent
+# duplicates, not theft); connect.oauth enforces them.
+LAURELS_REFRESH_TOKEN_IDLE_SECONDS = env_int(
+    "LAURELS_REFRESH_TOKEN_IDLE_SECONDS", 90 * 86400, minimum=0
+)
+LAURELS_REFRESH_TOKEN_ABSOLUTE_SECONDS = env_int(
+    "LAURELS_REFRESH_TOKEN_ABSOLUTE_SECONDS", 0, minimum=0
+)
+LAURELS_REFRESH_TOKEN_REUSE_GRACE_SECONDS = env_int(
+    "LAURELS_REFRESH_TOKEN_REUSE_GRACE_SECONDS", 10, minimum=0
+)
 OAUTH2_PROVIDER = oauth2_provider_settings(
     base_url=LAURELS_BASE_URL,
     oidc_private_key=oidc_private_key_from_env_or_file(LAURELS_HOME),
     access_token_seconds=env_int("LAURELS_ACCESS_TOKEN_SECONDS", 86400, minimum=60),
     code_seconds=env_int("LAURELS_AUTHORIZATION_CODE_SECONDS", 120, minimum=10),
     self_registration=LAURELS_SELF_REGISTRATION_ENABLED,
+    refresh_token_idle_seconds=LAURELS_REFRESH_TOKEN_IDLE_SECONDS,
 )
 
 # --- Email -----------------------------------------------------------------------------
@@ -262,6 +313,11 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Largest request body accepted anywhere (413 beyond it); uploads have their own caps.
 LAURELS_MAX_REQUEST_BYTES = env_int("LAURELS_MAX_REQUEST_BYTES", 16 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = LAURELS_MAX_REQUEST_BYTES
+# Seconds the first answer to a request with an Idempotency-Key is replayed to retries;
+# older answers (recipients' addresses in them) are never replayed, and a job prunes them.
+LAURELS_IDEMPOTENCY_RETENTION_SECONDS = env_int(
+    "LAURELS_IDEMPOTENCY_RETENTION_SECONDS", 24 * 3600, minimum=1
+)
 # Badge and issuer images: largest upload, and largest PNG in pixels (decompression bombs).
 LAURELS_IMAGE_MAX_BYTES = env_int("LAURELS_IMAGE_MAX_BYTES", 512 * 1024, minimum=1024)
 LAURELS_IMAGE_MAX_PIXELS = env_int("LAURELS_IMAGE_MAX_PIXELS", 2048 * 2048, minimum=64 * 64)

@@ -3,11 +3,12 @@ import re
 import pytest
 from django.core import mail, signing
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from laurels.accounts import services
 from laurels.accounts.models import EmailAddress, User
 from laurels.core.errors import RateLimited
-from tests.factories import EmailAddressFactory, UserFactory
+from tests.factories import DEFAULT_PASSWORD, EmailAddressFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 STRONG = "a sturdy passphrase"
@@ -94,15 +95,35 @@ class TestSignup:
         squatter = UserFactory(email="ada@example.org", verified=False)
         with django_capture_on_commit_callbacks(execute=True):
             services.user_signup(email="ada@example.org", password=STRONG, first_name="Real")
+        real = User.objects.get(first_name="Real")
+        assert User.objects.filter(pk=squatter.pk).exists()  # both claims wait for proof
+        token = verify_link(mail.outbox[0]).rstrip("/").rsplit("/", 1)[1]
+        with pytest.raises(services.VerificationNeedsPassword):
+            services.email_address_verify(token=token)
+        with pytest.raises(services.VerificationNeedsPassword):
+            services.email_address_verify(token=token, password=DEFAULT_PASSWORD)
+        services.email_address_verify(token=token, password=STRONG)
         assert not User.objects.filter(pk=squatter.pk).exists()
-        assert User.objects.get(email="ada@example.org").first_name == "Real"
+        assert EmailAddress.objects.get(email="ada@example.org").user == real
 
-    def test_an_unverified_secondary_of_a_verified_user_is_released(self):
+    def test_an_unverified_secondary_of_a_verified_user_is_released_to_who_proves_it(self):
         owner = UserFactory()
         EmailAddressFactory(user=owner, email="maybe@example.org", verified=False)
         services.user_signup(email="maybe@example.org", password=STRONG)
+        claim = EmailAddress.objects.exclude(user=owner).get(email="maybe@example.org")
+        token = services.email_verification_token(claim)
+        services.email_address_verify(token=token, password=STRONG)
         assert User.objects.filter(pk=owner.pk).exists()
-        assert EmailAddress.objects.get(email="maybe@example.org").user != owner
+        assert list(EmailAddress.objects.filter(email="maybe@example.org")) == [claim]
+
+    def test_a_withdrawn_primary_claim_of_an_account_in_use_leaves_the_account(self):
+        used = UserFactory(email="shared@example.org", verified=False)
+        EmailAddressFactory(user=used, email="other@example.org", verified=False)
+        User.objects.filter(pk=used.pk).update(last_login=timezone.now())
+        services.user_create(email="shared@example.org", password=STRONG, verified=True)
+        used.refresh_from_db()
+        assert used.email == "other@example.org"
+        assert used.email_addresses.get().primary
 
     def test_weak_password_creates_nothing(self):
         with pytest.raises(ValidationError):
@@ -141,12 +162,16 @@ class TestVerify:
         with pytest.raises(services.VerificationLinkInvalid):
             services.email_address_verify(token=token)
 
-    def test_a_token_for_a_released_address_is_refused(self):
-        user = UserFactory(verified=False)
-        token = services.email_verification_token(user.email_addresses.get())
-        services.user_signup(email=user.email, password=STRONG)  # someone else claims it
+    def test_a_token_for_a_claim_another_account_proved_first_is_refused(self):
+        first = UserFactory(verified=False)
+        token = services.email_verification_token(first.email_addresses.get())
+        services.user_signup(email=first.email, password=STRONG)  # someone else claims it
+        second = EmailAddress.objects.exclude(user=first).get(email=first.email)
+        services.email_address_verify(
+            token=services.email_verification_token(second), password=STRONG
+        )
         with pytest.raises(services.VerificationLinkInvalid):
-            services.email_address_verify(token=token)
+            services.email_address_verify(token=token, password=DEFAULT_PASSWORD)
 
 
 class TestProfileUpdate:

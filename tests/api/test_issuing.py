@@ -139,12 +139,28 @@ class TestIssuers:
             {
                 "staff": [
                     {"user": user.entity_id, "role": "owner"},
-                    {"email": "ghost@example.org", "role": "staff"},
+                    {"user": "no-such-entity-id", "role": "staff"},
                 ]
             },
         )
         assert response.status_code == 400
-        assert "ghost@example.org" in response.json()["fieldErrors"]["staff"][0]
+        assert "no-such-entity-id" in response.json()["fieldErrors"]["staff"][0]
+
+    def test_staff_with_an_address_nobody_holds_is_invited(self, client_logged_in, issuer, user):
+        response = put(
+            client_logged_in,
+            f"/v2/issuers/{issuer.entity_id}/staff",
+            {
+                "staff": [
+                    {"user": user.entity_id, "role": "owner"},
+                    {"email": "ghost@example.org", "role": "staff"},
+                ]
+            },
+        )
+        assert response.status_code == 200
+        assert [s["email"] for s in response.json()["result"]] == [user.email]
+        invited = results(client_logged_in.get(f"/v2/issuers/{issuer.entity_id}/staff/invitations"))
+        assert [(i["email"], i["role"]) for i in invited] == [("ghost@example.org", "staff")]
 
     def test_delete(self, client_logged_in, issuer):
         results(client_logged_in.delete(f"/v2/issuers/{issuer.entity_id}"))

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from laurels.backpack.models import ImportedBadge
-from tests.factories import UserFactory
+from tests.factories import EmailAddressFactory, UserFactory
 from tests.servers import (
     LAURELS,
     api_client_for,
@@ -154,7 +154,8 @@ def test_a_badge_for_someone_else_is_refused(remote, me):
 
 def test_an_unverified_address_does_not_count(remote, settings):
     settings.LAURELS_ALLOW_PRIVATE_FETCH = "true"
-    user = UserFactory(email="pending@example.org", verified=False)
+    user = UserFactory(email="proven@example.org")
+    EmailAddressFactory(user=user, email="pending@example.org", verified=False)
     client = Client()
     client.force_login(user)
     awarded = award(remote, remote.png_badge, identity="pending@example.org")

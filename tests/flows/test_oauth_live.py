@@ -37,7 +37,11 @@ class HiddenInputs(HTMLParser):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with laurels_server(tmp_path_factory.mktemp("oauth") / "var") as running:
+    # No grace for concurrent duplicate refreshes here: any replay counts as theft at once
+    # (tests/security/test_oauth_server.py covers the grace).
+    with laurels_server(
+        tmp_path_factory.mktemp("oauth") / "var", LAURELS_REFRESH_TOKEN_REUSE_GRACE_SECONDS="0"
+    ) as running:
         laurels_cli(
             running,
             "createuser",

@@ -27,7 +27,8 @@ def test_a_failing_job_does_not_stop_the_others(caplog):
 
 def test_the_backpack_reverify_job_is_registered():
     assert "backpack-reverify" in [job.name for job in JOBS]
-    assert run_due_jobs(now=0.0) == ["backpack-reverify"]  # no imports: nothing to check
+    # No imports and no stored answers: nothing to check or prune.
+    assert run_due_jobs(now=0.0) == ["backpack-reverify", "idempotency-prune"]
 
 
 def test_jobs_run_from_the_cli(capsys):

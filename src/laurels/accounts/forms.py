@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 
-from laurels.accounts.models import EmailAddress, User, normalize_email_address
-from laurels.accounts.selectors import user_has_verified_email
+from laurels.accounts import services
+from laurels.accounts.models import EmailAddress, normalize_email_address
 
 
 class SignupForm(forms.Form):
@@ -35,24 +35,23 @@ class SignupForm(forms.Form):
 
 
 class LoginForm(auth_forms.AuthenticationForm):
+    """Only a verified address logs in (`accounts.backends`). A refusal never says
+    whether the address was signed up for, so it always says how to verify."""
+
     username = forms.EmailField(
         label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
-    error_messages = {
-        **auth_forms.AuthenticationForm.error_messages,
-        "invalid_login": "That email address and password do not match an account.",
-    }
 
-    def confirm_login_allowed(self, user: User) -> None:
-        super().confirm_login_allowed(user)
-        if not user_has_verified_email(user):
-            raise ValidationError(
-                format_html(
-                    'Please verify your email address first. <a href="{}">Send the link again</a>.',
-                    reverse("accounts:resend_verification"),
-                ),
-                code="unverified",
-            )
+    def get_invalid_login_error(self) -> ValidationError:
+        return ValidationError(
+            format_html(
+                "That email address and password do not match an account. If you have just "
+                'signed up, please verify your email address first (<a href="{}">send the link '
+                "again</a>).",
+                reverse("accounts:resend_verification"),
+            ),
+            code="invalid_login",
+        )
 
 
 class ResendVerificationForm(forms.Form):
@@ -69,3 +68,39 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
         for email_address in found:
             if email_address.user.has_usable_password():
                 yield email_address.user
+
+
+def _password_field(label: str, autocomplete: str) -> forms.CharField:
+    return forms.CharField(
+        label=label, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": autocomplete})
+    )
+
+
+class PasswordChangeForm(forms.Form):
+    """The change-password page; the view hands the values to `services.password_change`,
+    which checks the current password and the new one."""
+
+    current_password = _password_field("Current password", "current-password")
+    password1 = _password_field("New password", "new-password")
+    password2 = _password_field("New password again", "new-password")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("password1") and cleaned.get("password1") != cleaned.get("password2"):
+            self.add_error("password2", "The two passwords differ.")
+        return cleaned
+
+
+class PasswordResetSetForm(auth_forms.SetPasswordForm):
+    """Django's form behind an emailed reset link, saving through `services.password_set`
+    so that a reset ends every session and token of the account."""
+
+    def save(self, commit: bool = True):
+        services.password_set(user=self.user, password=self.cleaned_data["new_password1"])
+        return self.user
+
+
+class VerifyWithPasswordForm(forms.Form):
+    """Confirms a contested verification link (`services.VerificationNeedsPassword`)."""
+
+    password = _password_field("The password you chose when you signed up", "current-password")

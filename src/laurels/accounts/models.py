@@ -4,6 +4,12 @@ A user is identified by email. They may hold several addresses, each verified or
 exactly one of them primary; `User.email` mirrors the primary address so that Django's
 own machinery (admin, password reset, `EMAIL_FIELD`) keeps working. Addresses are stored
 normalized (see `normalize_email_address`) so lookups and uniqueness ignore case.
+
+An address belongs to one account once verified, and only then: before that, several
+accounts may claim it (each sign-up is a claim), so that registering somebody's address
+first cannot take it from them. The first claimant to prove the address gets it and the
+other claims are removed (`accounts.services`). `User.email` is therefore not unique:
+two accounts waiting for verification may both name the same address.
 """
 
 from __future__ import annotations
@@ -31,6 +37,14 @@ class UserManager(BaseUserManager["User"]):
 
         return user_create(email=email, password=password, verified=False, **extra)
 
+    def get_by_natural_key(self, username: str) -> User:
+        """The account that holds `username` as a verified address: only a verified
+        address names one account (`User.email` is not unique, see the module)."""
+        return self.get(
+            email_addresses__email=normalize_email_address(username),
+            email_addresses__verified=True,
+        )
+
     def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
         from laurels.accounts.services import user_create
 
@@ -41,7 +55,7 @@ class UserManager(BaseUserManager["User"]):
 
 class User(AbstractBaseUser, PermissionsMixin):
     entity_id = entity_id_field()
-    email = models.EmailField("primary email address", unique=True)
+    email = models.EmailField("primary email address", db_index=True)
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(default=True)
@@ -69,8 +83,10 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 
 class EmailAddress(models.Model):
+    """One account's claim to an address; verified once they opened the emailed link."""
+
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_addresses")
-    email = models.EmailField(unique=True)
+    email = models.EmailField(db_index=True)
     verified = models.BooleanField(default=False)
     primary = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -83,6 +99,10 @@ class EmailAddress(models.Model):
             models.UniqueConstraint(
                 fields=["user"], condition=Q(primary=True), name="one_primary_email_per_user"
             ),
+            models.UniqueConstraint(
+                fields=["email"], condition=Q(verified=True), name="one_verified_owner_per_email"
+            ),
+            models.UniqueConstraint(fields=["user", "email"], name="one_claim_per_user_and_email"),
         ]
 
     def __str__(self) -> str:

@@ -8,7 +8,3 @@ from laurels.accounts.models import User
 def user_profile(*, viewer: User) -> User:
     """The viewer's own account with its email addresses loaded (one extra query)."""
     return User.objects.prefetch_related("email_addresses").get(pk=viewer.pk)
-
-
-def user_has_verified_email(user: User) -> bool:
-    return user.email_addresses.filter(verified=True).exists()

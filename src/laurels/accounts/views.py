@@ -1,4 +1,4 @@
-"""Account pages: sign-up, email verification, log-in, log-out and password reset.
+"""Account pages: sign-up, email verification, log-in, log-out, password reset and change.
 
 Plain server-rendered forms; every write goes through `accounts.services`.
 """
@@ -6,22 +6,38 @@ Plain server-rendered forms; every write goes through `accounts.services`.
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods
 
 from laurels.accounts import services
-from laurels.accounts.forms import LoginForm, PasswordResetForm, ResendVerificationForm, SignupForm
+from laurels.accounts.forms import (
+    LoginForm,
+    PasswordChangeForm,
+    PasswordResetForm,
+    PasswordResetSetForm,
+    ResendVerificationForm,
+    SignupForm,
+    VerifyWithPasswordForm,
+)
 from laurels.connect.views import allow_redirect_after_login
+from laurels.core.clients import client_address
 from laurels.core.errors import DomainError, RateLimited
 
 
-def client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "")
+def _too_many(
+    request: HttpRequest, template: str, context: dict, error: RateLimited
+) -> HttpResponse:
+    """A page refused by a rate limit: 429, saying when to come back (Retry-After)."""
+    response = render(request, template, context, status=429)
+    response["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _add_service_errors(form, error: ValidationError) -> None:
@@ -37,6 +53,11 @@ def signup(request: HttpRequest) -> HttpResponse:
         return render(request, "accounts/signup_closed.html", status=403)
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        try:
+            services.signup_rate_check(client_ip=client_address(request))
+        except RateLimited as error:
+            form.add_error(None, error.message)
+            return _too_many(request, "accounts/signup.html", {"form": form}, error)
         try:
             services.user_signup(
                 email=form.cleaned_data["email"],
@@ -54,10 +75,24 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup.html", {"form": form}, status=status)
 
 
-@require_http_methods(["GET"])
+@require_http_methods(["GET", "POST"])
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:
+    """Opening the emailed link verifies the address; when several accounts claim it, the
+    page asks for the password of the account the link belongs to (POST)."""
+    form = VerifyWithPasswordForm(request.POST or None)
+    password = form.cleaned_data["password"] if form.is_valid() else None
     try:
-        email_address = services.email_address_verify(token=token)
+        email_address = services.email_address_verify(token=token, password=password)
+    except services.VerificationNeedsPassword as error:
+        if request.method == "POST":
+            form.add_error("password", "This is not the password of the account that signed up.")
+        context = {"form": form, "message": error.message}
+        return render(
+            request,
+            "accounts/verify_password.html",
+            context,
+            status=400 if request.method == "POST" else 200,
+        )
     except DomainError as error:
         return render(
             request, "accounts/verify_failed.html", {"message": error.message}, status=400
@@ -71,11 +106,11 @@ def resend_verification(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.email_verification_resend(
-                email=form.cleaned_data["email"], client_ip=client_ip(request)
+                email=form.cleaned_data["email"], client_ip=client_address(request)
             )
         except RateLimited as error:
             form.add_error(None, error.message)
-            return render(request, "accounts/resend_verification.html", {"form": form}, status=429)
+            return _too_many(request, "accounts/resend_verification.html", {"form": form}, error)
         messages.info(
             request, "If that address is waiting for verification, a new link is on its way."
         )
@@ -93,7 +128,7 @@ class LoginView(auth_views.LoginView):
     def post(self, request, *args, **kwargs):
         try:
             services.login_rate_check(
-                email=request.POST.get("username", ""), client_ip=client_ip(request)
+                email=request.POST.get("username", ""), client_ip=client_address(request)
             )
         except RateLimited as error:
             form = self.get_form()
@@ -115,9 +150,38 @@ class LoginView(auth_views.LoginView):
         return allow_redirect_after_login(response, self.get_redirect_url())
 
 
+@require_http_methods(["GET", "POST"])
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin site's own log-in page, counted in the same log-in limits as every other
+    way in (it would otherwise be a way around them)."""
+    if request.method == "POST":
+        try:
+            services.login_rate_check(
+                email=request.POST.get("username", ""), client_ip=client_address(request)
+            )
+        except RateLimited as error:
+            response = HttpResponse(error.message, status=429, content_type="text/plain")
+            response["Retry-After"] = str(error.retry_after)
+            return response
+    return admin.site.login(request)
+
+
 _reset_context = {"extra_email_context": {"base_url": settings.LAURELS_BASE_URL}}
 
-password_reset = auth_views.PasswordResetView.as_view(
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset page, with a limit per address and per client: beyond it no mail
+    goes out, and the answer is the same, so it tells nothing about the address."""
+
+    def form_valid(self, form):
+        if services.password_reset_allowed(
+            email=form.cleaned_data["email"], client_ip=client_address(self.request)
+        ):
+            return super().form_valid(form)
+        return HttpResponseRedirect(self.get_success_url())
+
+
+password_reset = PasswordResetView.as_view(
     form_class=PasswordResetForm,
     template_name="accounts/password_reset.html",
     email_template_name="accounts/email/password_reset.txt",
@@ -129,9 +193,43 @@ password_reset_done = auth_views.PasswordResetDoneView.as_view(
     template_name="accounts/password_reset_done.html"
 )
 password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
+    form_class=PasswordResetSetForm,
     template_name="accounts/password_reset_confirm.html",
     success_url=reverse_lazy("accounts:password_reset_complete"),
 )
 password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
     template_name="accounts/password_reset_complete.html"
 )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def password_change(request: HttpRequest) -> HttpResponse:
+    """Change the password: every other session and every app token of the account ends
+    (`services.password_set`); this session goes on."""
+    form = PasswordChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.login_rate_check(
+                email=request.user.email,
+                client_ip=client_address(request),
+                scope="password-change",
+            )
+            services.password_change(
+                user=request.user,
+                current_password=form.cleaned_data["current_password"],
+                new_password=form.cleaned_data["password1"],
+            )
+        except RateLimited as error:
+            form.add_error(None, error.message)
+            return _too_many(request, "accounts/password_change.html", {"form": form}, error)
+        except ValidationError as error:
+            _add_service_errors(form, error)
+        else:
+            update_session_auth_hash(request, request.user)
+            messages.success(
+                request, "Your password is changed. You are logged out everywhere else."
+            )
+            return redirect("web:home")
+    status = 400 if form.errors else 200
+    return render(request, "accounts/password_change.html", {"form": form}, status=status)

@@ -32,8 +32,10 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest
 from django.utils import timezone
 
+from laurels.api.auth import app_quota_check
 from laurels.backpack.selectors import backpack_stamp
-from laurels.connect.selectors import bearer_token_state
+from laurels.connect.selectors import BearerTokenState, bearer_token_state
+from laurels.core.errors import RateLimited
 from laurels.core.sql import Stamp
 from laurels.issuing.selectors import issuer_awards_stamp
 
@@ -135,10 +137,25 @@ class BearerListAnswers:
             and kept.stamp == stamp
             and time.monotonic() < kept.kept_until
             and (kept.valid_until is None or now < kept.valid_until)
+            and self._within_app_quota(state)
         ):
             start_response(kept.status, list(kept.headers))
             return [kept.body]
         return self._answer_and_keep(environ, start_response, key, stamp)
+
+    @staticmethod
+    def _within_app_quota(state: BearerTokenState) -> bool:
+        """A kept answer counts against the app's /v2 quota like any other; beyond it,
+        Django answers (and its authentication refuses with 429)."""
+        try:
+            app_quota_check(
+                client_id=state.client_id,
+                first_party=state.first_party,
+                user_id=state.user_id,
+            )
+        except RateLimited:
+            return False
+        return True
 
     @staticmethod
     def _kept_list(environ) -> tuple[str, Callable, re.Match] | None:

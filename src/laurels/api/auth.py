@@ -13,15 +13,41 @@ from oauth2_provider.oauth2_backends import get_oauthlib_core
 
 from laurels.connect import services
 from laurels.connect.permissions import Caller
+from laurels.core.errors import RateLimited
+from laurels.core.ratelimit import BatchedLimiter, Limit, wait_text
 
 # How often a token's use is written down as its consent's "last used" time.
 LAST_USED_RESOLUTION_SECONDS = 3600
+# The per-app quota (LAURELS_API_RATE_PER_APP) counts requests per minute.
+APP_QUOTA_WINDOW_SECONDS = 60
+app_requests = BatchedLimiter()
+
+
+def app_quota_check(*, client_id: str, first_party: bool, user_id: int | None) -> None:
+    """Count one /v2 request made with an app's token; RateLimited beyond the app's quota.
+
+    The quota is the app's: all its users' tokens count together, so one app cannot take
+    the server from the others. A first-party app (Badgr's `public` client, the API
+    docs) is every user's way in, so there each user counts on their own. Counted in
+    batches (`BatchedLimiter`): a request writes to the database only once per 1% of the
+    quota, and each worker may let up to 1% of it (at most 99 requests) past the quota
+    before it learns the shared count; quotas under 200 a minute are exact.
+    """
+    key = f"{client_id}:{user_id}" if first_party else client_id
+    limit = Limit("api:app", key, settings.LAURELS_API_RATE_PER_APP, APP_QUOTA_WINDOW_SECONDS)
+    verdict = app_requests.hit(limit)
+    if not verdict.allowed:
+        raise RateLimited(
+            f"This app has made too many requests; try again in {wait_text(verdict.retry_after)}.",
+            retry_after=verdict.retry_after,
+        )
 
 
 class BearerCaller(HttpBearer):
     """`Authorization: Bearer <token>` from a connected app, checked by the toolkit's own
     `verify_request`. A presented token that fails marks the request, so the 401 can say
-    `error="invalid_token"` (RFC 6750)."""
+    `error="invalid_token"` (RFC 6750). A valid one counts against its app's quota
+    (`app_quota_check`): beyond it, 429 with Retry-After in the /v2 envelope."""
 
     def authenticate(self, request: HttpRequest, token: str) -> Caller | None:
         valid, oauth_request = get_oauthlib_core().verify_request(request, scopes=[])
@@ -29,11 +55,17 @@ class BearerCaller(HttpBearer):
             request.laurels_invalid_token = True
             return None
         access_token = oauth_request.access_token
+        application = oauth_request.client
+        app_quota_check(
+            client_id=application.client_id,
+            first_party=application.first_party,
+            user_id=oauth_request.user.pk,
+        )
         self._note_use(access_token)
         return Caller(
             user=oauth_request.user,
             scopes=frozenset(access_token.scope.split()),
-            application=oauth_request.client,
+            application=application,
         )
 
     @staticmethod

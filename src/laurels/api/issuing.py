@@ -17,7 +17,12 @@ from laurels.api.answer_cache import keep_answer
 from laurels.api.envelope import envelope, envelope_of, feed_envelope_of, with_error_responses
 from laurels.api.idempotency import idempotent
 from laurels.api.inputs import json_body
-from laurels.api.issuing_presenters import assertion_json, badge_class_json, issuer_json
+from laurels.api.issuing_presenters import (
+    assertion_json,
+    badge_class_json,
+    issuer_json,
+    staff_invitation_json,
+)
 from laurels.api.issuing_schemas import (
     AssertionOut,
     AssertionUpdateIn,
@@ -32,7 +37,9 @@ from laurels.api.issuing_schemas import (
     IssuerOut,
     IssuerUpdateIn,
     RevokeResultOut,
+    StaffAddedOut,
     StaffIn,
+    StaffInvitationOut,
     StaffListIn,
     StaffOut,
 )
@@ -52,6 +59,8 @@ IssuerEnvelope = envelope_of(IssuerOut)
 BadgeClassEnvelope = envelope_of(BadgeClassOut)
 AssertionEnvelope = envelope_of(AssertionOut)
 StaffEnvelope = envelope_of(StaffOut)
+StaffAddedEnvelope = envelope_of(StaffAddedOut)
+StaffInvitationEnvelope = envelope_of(StaffInvitationOut)
 RevokeEnvelope = envelope_of(RevokeResultOut)
 
 
@@ -175,7 +184,9 @@ def issuer_update(request: HttpRequest, entity_id: str, payload: IssuerUpdateIn)
         image=_image(payload.image),
     )
     if payload.staff is not None:
-        services.issuer_staff_set(issuer=issuer, staff=_staff_pairs(payload.staff))
+        services.issuer_staff_set(
+            issuer=issuer, staff=_staff_pairs(payload.staff), actor=request.auth.user
+        )
     request.auth.roles.clear()
     return envelope(
         issuer_json(
@@ -207,15 +218,75 @@ def issuer_staff(request: HttpRequest, entity_id: str):
     "/issuers/{entity_id}/staff", response=_ok(StaffEnvelope), summary="Replace an issuer's staff"
 )
 def issuer_staff_set(request: HttpRequest, entity_id: str, payload: StaffListIn):
-    """Owner only. Give everyone who should be staff, by verified email or user entityId;
-    at least one owner must remain."""
+    """Owner only. Give everyone who should be staff, by email or user entityId; at least
+    one owner must remain. An address no account has verified is invited instead (see
+    `POST`); pending invitations are left as they are."""
     issuer = selectors.issuer_for(
         caller=request.auth, entity_id=entity_id, action=Action.STAFF_MANAGE
     )
-    members = services.issuer_staff_set(issuer=issuer, staff=_staff_pairs(payload.staff))
+    members = services.issuer_staff_set(
+        issuer=issuer, staff=_staff_pairs(payload.staff), actor=request.auth.user
+    )
     return envelope(
         [{"user": m.user.entity_id, "email": m.user.email, "role": m.role} for m in members]
     )
+
+
+STAFF_ADDED = (
+    "Done. If the address belongs to an account, it is on the staff now; if not, an "
+    "invitation is on its way. Either way they are told by email."
+)
+
+
+@router.post(
+    "/issuers/{entity_id}/staff",
+    response=with_error_responses({202: StaffAddedEnvelope}),
+    summary="Add or invite a staff member",
+)
+def issuer_staff_add(request: HttpRequest, entity_id: str, payload: StaffIn):
+    """Owner only. `{"email" or "user": entityId, "role"}`. An account that holds the
+    address (verified) is added at once; any other address is invited by email, and
+    joins when it signs up and verifies the address (within 14 days). The answer is the
+    same in both cases, so that it does not tell who has an account."""
+    issuer = selectors.issuer_for(
+        caller=request.auth, entity_id=entity_id, action=Action.STAFF_MANAGE
+    )
+    person = payload.email or payload.user
+    if not person:
+        raise ValidationError({"email": ["Give an email address or a user entityId."]})
+    services.issuer_staff_add(
+        issuer=issuer, person=person, role=payload.role, actor=request.auth.user
+    )
+    asked = {"user": payload.user, "email": payload.email, "role": payload.role}
+    return Status(202, envelope(asked, description=STAFF_ADDED))
+
+
+@router.get(
+    "/issuers/{entity_id}/staff/invitations",
+    response=_ok(StaffInvitationEnvelope),
+    summary="An issuer's pending staff invitations",
+)
+def issuer_staff_invitations(request: HttpRequest, entity_id: str):
+    """Owner only. Invitations not yet accepted and not expired."""
+    issuer = selectors.issuer_for(
+        caller=request.auth, entity_id=entity_id, action=Action.STAFF_MANAGE
+    )
+    invitations = selectors.staff_invitations_pending(issuer=issuer)
+    return envelope([staff_invitation_json(i) for i in invitations])
+
+
+@router.delete(
+    "/issuers/{entity_id}/staff/invitations/{invitation_id}",
+    response=_ok(StaffInvitationEnvelope),
+    summary="Cancel a staff invitation",
+)
+def issuer_staff_invitation_cancel(request: HttpRequest, entity_id: str, invitation_id: str):
+    """Owner only. The invitation's link then makes nobody staff."""
+    issuer = selectors.issuer_for(
+        caller=request.auth, entity_id=entity_id, action=Action.STAFF_MANAGE
+    )
+    services.staff_invitation_cancel(issuer=issuer, entity_id=invitation_id)
+    return envelope(description="Cancelled.")
 
 
 # --- badge classes ---------------------------------------------------------------------------

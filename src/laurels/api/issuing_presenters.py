@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from laurels.issuing.models import Assertion, BadgeClass, Issuer
+from laurels.issuing.models import Assertion, BadgeClass, Issuer, StaffInvitation
 from laurels.openbadges.documents import iso, public_url
 
 
@@ -28,6 +28,17 @@ def issuer_json(issuer: Issuer) -> dict:
             for member in issuer.staff.all()
         ],
         "extensions": {},
+    }
+
+
+def staff_invitation_json(invitation: StaffInvitation) -> dict:
+    return {
+        "entityType": "StaffInvitation",
+        "entityId": invitation.entity_id,
+        "email": invitation.email,
+        "role": invitation.role,
+        "invitedAt": iso(invitation.created_at),
+        "expiresAt": iso(invitation.expires_at),
     }
 
 

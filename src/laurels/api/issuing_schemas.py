@@ -22,6 +22,23 @@ class StaffOut(BaseModel):
     role: str
 
 
+class StaffAddedOut(BaseModel):
+    """The person asked for, as asked: the same whether they were added or invited."""
+
+    user: str | None
+    email: str | None
+    role: str
+
+
+class StaffInvitationOut(BaseModel):
+    entityType: str = "StaffInvitation"
+    entityId: str
+    email: str
+    role: str
+    invitedAt: str
+    expiresAt: str
+
+
 class IssuerOut(BaseModel):
     entityType: str
     entityId: str

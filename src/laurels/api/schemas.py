@@ -63,7 +63,12 @@ class UserOut(BaseModel):
 
 
 class UserUpdateIn(ApiInput):
-    """The names to change; leave one out to keep it. Other fields of the user are ignored."""
+    """The names to change; leave one out to keep it. Other fields of the user are ignored.
+
+    To change the password, send `password` (the new one) with `currentPassword`, as
+    Badgr does: every other session and token of the account then ends."""
 
     firstName: str | None = Field(None, max_length=150)
     lastName: str | None = Field(None, max_length=150)
+    currentPassword: str | None = Field(None, max_length=4096)
+    password: str | None = Field(None, max_length=4096)

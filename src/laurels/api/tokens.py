@@ -12,6 +12,7 @@ from laurels.api.envelope import envelope, envelope_of, with_error_responses
 from laurels.connect import selectors, services
 from laurels.connect.permissions import Permission, require
 from laurels.connect.scopes import scope_description
+from laurels.core.clients import client_address
 
 router = Router(tags=["Connected apps"])
 
@@ -27,30 +28,31 @@ class ConnectedAppOut(BaseModel):
     application: dict
     scope: str
     scopes: list[ScopeOut]
-    created: datetime
+    grantTypes: list[str]
+    created: datetime | None
     lastUsed: datetime | None
 
 
 ConnectedAppEnvelope = envelope_of(ConnectedAppOut)
 
 
-def connected_app_json(consent) -> dict:
-    application = consent.application
+def connected_app_json(connected: selectors.ConnectedApp) -> dict:
+    """One app that can act for the caller; `entityId` is what disconnects it."""
+    application = connected.application
     return {
         "entityType": "AccessToken",
-        "entityId": consent.entity_id,
+        "entityId": connected.key,
         "application": {
             "name": application.name,
             "clientId": application.client_id,
             "websiteUrl": application.website_url,
             "logoUrl": application.logo_url,
         },
-        "scope": consent.scopes,
-        "scopes": [
-            {"scope": s, "description": scope_description(s)} for s in consent.scopes.split()
-        ],
-        "created": consent.created_at,
-        "lastUsed": consent.last_used_at,
+        "scope": " ".join(connected.scopes),
+        "scopes": [{"scope": s, "description": scope_description(s)} for s in connected.scopes],
+        "grantTypes": list(connected.grant_types),
+        "created": connected.since,
+        "lastUsed": connected.last_used,
     }
 
 
@@ -60,10 +62,12 @@ def connected_app_json(consent) -> dict:
     summary="Apps you have connected",
 )
 def auth_tokens(request: HttpRequest):
-    """Every app you approved, with its scopes, since when and when it last called."""
+    """Every app that can act for you, from any grant (`grantTypes`: authorization_code
+    when you approved it, password when you signed in to it with your password), with its
+    scopes, since when and when it last called."""
     require(request.auth, Permission.CONNECTED_APPS_MANAGE)
-    consents = selectors.user_connected_apps(viewer=request.auth.user)
-    return envelope([connected_app_json(consent) for consent in consents])
+    connected = selectors.user_connected_apps(viewer=request.auth.user)
+    return envelope([connected_app_json(app) for app in connected])
 
 
 @router.delete(
@@ -74,9 +78,9 @@ def auth_tokens(request: HttpRequest):
 def auth_token_revoke(request: HttpRequest, entity_id: str):
     """Revoke every token and grant the app holds for you; it must ask again to connect."""
     require(request.auth, Permission.CONNECTED_APPS_MANAGE)
-    services.app_access_revoke_by_consent(
+    services.connected_app_revoke(
         user=request.auth.user,
-        consent_entity_id=entity_id,
-        ip_address=request.META.get("REMOTE_ADDR"),
+        key=entity_id,
+        ip_address=client_address(request),
     )
     return envelope(description="Disconnected.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import update_session_auth_hash
 from django.http import HttpRequest
 from ninja import Router
 
@@ -10,6 +11,8 @@ from laurels.api.envelope import envelope, envelope_of, with_error_responses
 from laurels.api.presenters import user_json
 from laurels.api.schemas import UserOut, UserUpdateIn
 from laurels.connect.permissions import Permission, require
+from laurels.connect.selectors import bearer_token_state
+from laurels.core.clients import client_address
 
 router = Router(tags=["Users"])
 UserEnvelope = envelope_of(UserOut)
@@ -29,11 +32,18 @@ def users_self(request: HttpRequest):
 
 
 @router.put(
-    "/users/self", response=with_error_responses({200: UserEnvelope}), summary="Change your names"
+    "/users/self",
+    response=with_error_responses({200: UserEnvelope}),
+    summary="Change your names or password",
 )
 def users_self_update(request: HttpRequest, payload: UserUpdateIn):
-    """Change first and/or last name. Needs `rw:profile` for apps."""
+    """Change first and/or last name, and the password with `password` and
+    `currentPassword` (a wrong current password is a 400 on `currentPassword`). A new
+    password ends every other session and token: the calling token and its refresh token,
+    or the calling session, go on. Needs `rw:profile` for apps."""
     require(request.auth, Permission.PROFILE_WRITE)
+    if payload.password is not None:
+        _password_change(request, current=payload.currentPassword or "", new=payload.password)
     services.user_profile_update(
         user=request.auth.user, first_name=payload.firstName, last_name=payload.lastName
     )
@@ -48,3 +58,27 @@ def users_self_update(request: HttpRequest, payload: UserUpdateIn):
 def user_profile(request: HttpRequest):
     """The same data as `/v2/users/self`; the endpoint Badgr documents for `r:profile`."""
     return _own_profile(request)
+
+
+def _password_change(request: HttpRequest, *, current: str, new: str) -> None:
+    user = request.auth.user
+    services.login_rate_check(
+        email=user.email, client_ip=client_address(request), scope="password-change"
+    )
+    services.password_change(
+        user=user,
+        current_password=current,
+        new_password=new,
+        keep_access_token_id=_calling_access_token_id(request),
+    )
+    if request.auth.is_session:
+        update_session_auth_hash(request, user)
+
+
+def _calling_access_token_id(request: HttpRequest) -> int | None:
+    """The access token this request came with (BearerCaller checked it), if any."""
+    if request.auth.is_session:
+        return None
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    state = bearer_token_state(token.strip()) if scheme.lower() == "bearer" else None
+    return state.token_id if state is not None else None

@@ -3,6 +3,7 @@ consent to each app, spent authorization codes, and the audit trail."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -11,10 +12,31 @@ from django.db import models
 from oauth2_provider.models import AbstractApplication
 
 from laurels.connect.names import name_key
+from laurels.connect.scopes import Scope
 from laurels.core.ids import entity_id_field
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+# RFC 8252 §7.3: a native app's loopback redirect URI names the interface by its IP
+# literal, and the port is the one the system gave the app at run time. The network
+# location of such a URI, with any port (never `localhost`, which a hosts file may point
+# anywhere: §8.3).
+LOOPBACK_IP_NETLOC = re.compile(r"(?P<host>127\.0\.0\.1|\[::1\])(?::(?P<port>[0-9]{1,5}))?")
 WEB_URL_MAX_CHARS = 2000
+
+
+def loopback_ip_uri_without_port(uri: str) -> str | None:
+    """`uri` with its port taken out when it is an http URI on a loopback IP literal
+    (RFC 8252 §7.3), else None. Everything else of the URI stays exactly as written, so
+    two such URIs match when they are the same string but for the port."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return None
+    prefix = f"http://{parts.netloc}"
+    netloc = LOOPBACK_IP_NETLOC.fullmatch(parts.netloc) if uri.startswith(prefix) else None
+    if netloc is None or (netloc["port"] and not 0 < int(netloc["port"]) < 65536):
+        return None
+    return f"http://{netloc['host']}{uri.removeprefix(prefix)}"
 
 
 def validate_web_url(value: str) -> None:
@@ -88,26 +110,59 @@ class Application(AbstractApplication):
         return self.enabled and self.review == self.Review.APPROVED
 
     def allows_grant_type(self, *grant_types: str) -> bool:
-        allowed = {self.authorization_grant_type}
+        """The password grant is the first-party flag's alone (set only by the operator,
+        in the admin site or `laurels apps create --first-party`): an app whose grant type
+        reads `password` by any other means still may not use it."""
+        allowed = {self.authorization_grant_type} - {self.GRANT_PASSWORD}
         if self.first_party:
             allowed.add(self.GRANT_PASSWORD)
         if self.client_type == self.CLIENT_CONFIDENTIAL:
             allowed.add(self.GRANT_CLIENT_CREDENTIALS)
         return bool(allowed & set(grant_types))
 
+    def may_introspect(self) -> bool:
+        """RFC 7662 introspection is for resource servers the operator trusts: a usable
+        confidential app registered for the `introspection` scope, which only an admin
+        grants (a self-registered app asking for it waits for review)."""
+        return (
+            self.is_usable(None)
+            and self.client_type == self.CLIENT_CONFIDENTIAL
+            and Scope.INTROSPECTION in self.allowed_scopes.split()
+        )
+
     def redirect_uri_allowed(self, uri: str) -> bool:
-        """Exact string match against a registered URI: no prefix, case or query leeway."""
-        return uri in self.redirect_uris.split()
+        """Exact string match against a registered URI: no prefix, case or query leeway.
+        The one exception is RFC 8252 §7.3: a public (native) app's loopback IP redirect
+        URI matches on any port."""
+        registered = self.redirect_uris.split()
+        if uri in registered:
+            return True
+        if self.client_type != self.CLIENT_PUBLIC:
+            return False
+        portless = loopback_ip_uri_without_port(uri)
+        return portless is not None and any(
+            portless == loopback_ip_uri_without_port(candidate) for candidate in registered
+        )
 
     def clean(self) -> None:
         super().clean()
-        problems = [
-            problem
-            for uri in self.redirect_uris.split()
-            if (problem := self._redirect_problem(uri))
-        ]
-        if problems:
-            raise ValidationError({"redirect_uris": problems})
+        problems = {
+            "redirect_uris": [
+                problem
+                for uri in self.redirect_uris.split()
+                if (problem := self._redirect_problem(uri))
+            ],
+            "authorization_grant_type": [
+                "Only a first-party app may use the password grant; mark the app first-party."
+            ]
+            if self.authorization_grant_type == self.GRANT_PASSWORD and not self.first_party
+            else [],
+            "algorithm": ["OpenID Connect id_tokens are signed with RS256 only."]
+            if self.algorithm == self.HS256_ALGORITHM
+            else [],
+        }
+        if any(problems.values()):
+            raise ValidationError({field: found for field, found in problems.items() if found})
 
     def _redirect_problem(self, uri: str) -> str | None:
         try:
@@ -124,8 +179,14 @@ class Application(AbstractApplication):
         if self.first_party:
             return None  # this server's own pages, on whatever LAURELS_BASE_URL is
         loopback = host in LOOPBACK_HOSTS
-        if loopback and not self.testing:
-            return f"{uri}: localhost redirect URIs are only for apps marked as in testing."
+        native_loopback = (
+            self.client_type == self.CLIENT_PUBLIC and loopback_ip_uri_without_port(uri) is not None
+        )
+        if loopback and not self.testing and not native_loopback:
+            return (
+                f"{uri}: localhost redirect URIs are only for apps marked as in testing, "
+                "and http://127.0.0.1 or http://[::1] ones for public (native) apps."
+            )
         if parts.scheme == "http" and not loopback:
             return f"{uri}: use https (plain http is allowed only for localhost while testing)."
         return None
@@ -174,6 +235,32 @@ class SpentAuthorizationCode(models.Model):
 
     def __str__(self) -> str:
         return f"code spent {self.spent_at:%Y-%m-%d %H:%M}"
+
+
+class RefreshTokenFamily(models.Model):
+    """How one chain of rotated refresh tokens began: the grant the user gave the app (its
+    consent or their password) and when. The toolkit's rows of a family come and go with
+    each rotation; this one stays, so the family's absolute lifetime
+    (LAURELS_REFRESH_TOKEN_ABSOLUTE_SECONDS) counts from its first token, and the
+    Connected apps page can say how each app got in."""
+
+    class GrantType(models.TextChoices):
+        AUTHORIZATION_CODE = "authorization_code", "Approved on the consent page"
+        PASSWORD = "password", "Signed in with the user's password"
+
+    token_family = models.UUIDField(unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE
+    )
+    grant_type = models.CharField(max_length=32, choices=GrantType.choices)
+    started_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "application"])]
+
+    def __str__(self) -> str:
+        return f"{self.grant_type} family since {self.started_at:%Y-%m-%d %H:%M}"
 
 
 class AuditEvent(models.Model):

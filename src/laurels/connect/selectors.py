@@ -5,22 +5,125 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from laurels.accounts.models import User
-from laurels.connect.models import AppConsent, Application
+from laurels.connect.models import AppConsent, Application, RefreshTokenFamily
 from laurels.core.sql import Stamp, fetch_one_row
 
+GrantType = RefreshTokenFamily.GrantType
 
-def user_connected_apps(*, viewer: User) -> QuerySet[AppConsent]:
-    """The apps the viewer has approved, newest first, with each app loaded (one query)."""
-    return (
-        AppConsent.objects.filter(user=viewer).select_related("application").order_by("-created_at")
+
+@dataclass(frozen=True)
+class ConnectedApp:
+    """An app that can act for the viewer: approved on the consent page, or holding a
+    live token from any grant (Badgr's password log-in and first-party apps have no
+    consent). `key` disconnects it: the consent's entityId, else the app's client id."""
+
+    application: Application
+    key: str
+    scopes: tuple[str, ...]
+    grant_types: tuple[str, ...]
+    since: datetime | None
+    last_used: datetime | None
+
+
+def _live_tokens(viewer: User) -> tuple[QuerySet, QuerySet]:
+    """The viewer's access tokens not expired, and refresh tokens neither revoked nor
+    idle past LAURELS_REFRESH_TOKEN_IDLE_SECONDS."""
+    now = timezone.now()
+    access = get_access_token_model().objects.filter(user=viewer, expires__gt=now)
+    refresh = get_refresh_token_model().objects.filter(user=viewer, revoked__isnull=True)
+    if idle := settings.LAURELS_REFRESH_TOKEN_IDLE_SECONDS:
+        refresh = refresh.filter(created__gt=now - timedelta(seconds=idle))
+    return access, refresh
+
+
+def user_connected_apps(*, viewer: User) -> list[ConnectedApp]:
+    """Every app that can act for the viewer, whatever the grant, newest first: in one
+    query, each app with its consent and its live tokens summed up."""
+    access, refresh = _live_tokens(viewer)
+    consent = AppConsent.objects.filter(user=viewer, application=OuterRef("pk"))
+    newest_access = access.filter(application=OuterRef("pk")).order_by("-created")
+    families = RefreshTokenFamily.objects.filter(
+        user=viewer,
+        application=OuterRef("pk"),
+        token_family__in=refresh.filter(application=OuterRef("application")).values("token_family"),
     )
+    rows = Application.objects.filter(
+        Q(pk__in=AppConsent.objects.filter(user=viewer).values("application_id"))
+        | Q(pk__in=access.values("application_id"))
+        | Q(pk__in=refresh.values("application_id"))
+    ).annotate(
+        consent_key=Subquery(consent.values("entity_id")[:1]),
+        consent_scopes=Subquery(consent.values("scopes")[:1]),
+        consent_since=Subquery(consent.values("created_at")[:1]),
+        consent_used=Subquery(consent.values("last_used_at")[:1]),
+        token_scopes=Subquery(newest_access.values("scope")[:1]),
+        token_used=Subquery(newest_access.values("created")[:1]),
+        tokens_since=Subquery(families.order_by("started_at").values("started_at")[:1]),
+        by_code=Exists(families.filter(grant_type=GrantType.AUTHORIZATION_CODE)),
+        by_password=Exists(families.filter(grant_type=GrantType.PASSWORD)),
+    )
+    connected = [_connected_app(row) for row in rows]
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(connected, key=lambda app: app.since or oldest, reverse=True)
+
+
+def _connected_app(row: Application) -> ConnectedApp:
+    grant_types = []
+    if row.consent_key or row.by_code:
+        grant_types.append(GrantType.AUTHORIZATION_CODE.value)
+    if row.by_password:
+        grant_types.append(GrantType.PASSWORD.value)
+    scopes = f"{row.consent_scopes or ''} {row.token_scopes or ''}".split()
+    return ConnectedApp(
+        application=row,
+        key=row.consent_key or row.client_id,
+        scopes=tuple(dict.fromkeys(scopes)),
+        grant_types=tuple(grant_types),
+        since=min(filter(None, (row.consent_since, row.tokens_since)), default=None),
+        last_used=max(filter(None, (row.consent_used, row.token_used)), default=None),
+    )
+
+
+def introspected_token(token: str) -> dict:
+    """RFC 7662 §2.2: what a resource server learns of an access token. The user is named
+    by `sub` (their public entityId), not by their email address; a token that would be
+    refused at the API (expired, its app disabled, its user deactivated) is inactive."""
+    found = (
+        get_access_token_model()
+        .objects.select_related("application", "user")
+        .filter(token_checksum=hashlib.sha256(token.encode()).hexdigest())
+        .first()
+    )
+    if (
+        found is None
+        or not found.is_valid()
+        or (found.application is not None and not found.application.is_usable(None))
+        or (found.user is not None and not found.user.is_active)
+    ):
+        return {"active": False}
+    answer = {
+        "active": True,
+        "scope": found.scope,
+        "token_type": "Bearer",
+        "exp": int(found.expires.timestamp()),
+        "iat": int(found.created.timestamp()),
+        "iss": settings.LAURELS_BASE_URL,
+    }
+    if found.application is not None:
+        answer["client_id"] = found.application.client_id
+    if found.user is not None:
+        answer["sub"] = found.user.entity_id
+    if found.resource:
+        answer["aud"] = found.resource
+    return answer
 
 
 @dataclass(frozen=True)
@@ -37,6 +140,10 @@ class BearerTokenState:
     expires: datetime
     verdict: tuple
     stamp: tuple = ()
+    # Whose token, through which app: what the /v2 per-app quota counts (api.auth).
+    client_id: str = ""
+    first_party: bool = False
+    user_id: int | None = None
 
 
 def bearer_token_state(token: str, stamp: Stamp | None = None) -> BearerTokenState | None:
@@ -52,13 +159,26 @@ def bearer_token_state(token: str, stamp: Stamp | None = None) -> BearerTokenSta
     row = fetch_one_row(sql, params)
     if row is None:
         return None
-    token_id, expires, enabled, review, user_active, *values = row
+    (
+        token_id,
+        expires,
+        enabled,
+        review,
+        user_active,
+        client_id,
+        first_party,
+        user_id,
+        *values,
+    ) = row
     return BearerTokenState(
         token_id=token_id,
         # A naive value is SQLite's UTC; PostgreSQL hands back an aware one.
         expires=expires if timezone.is_aware(expires) else timezone.make_aware(expires, UTC),
         verdict=(bool(enabled), review, bool(user_active)),
         stamp=tuple(values),
+        client_id=client_id,
+        first_party=bool(first_party),
+        user_id=user_id,
     )
 
 
@@ -66,7 +186,8 @@ def bearer_token_state(token: str, stamp: Stamp | None = None) -> BearerTokenSta
 def _token_state_sql(expressions: tuple[str, ...]) -> str:
     extra = "".join(f", ({expression})" for expression in expressions)
     return (
-        f"SELECT t.id, t.expires, a.enabled, a.review, u.is_active{extra} "  # noqa: S608 (our SQL; values are parameters)
+        "SELECT t.id, t.expires, a.enabled, a.review, u.is_active, "  # noqa: S608 (our SQL; values are parameters)
+        f"a.client_id, a.first_party, t.user_id{extra} "
         f"FROM {get_access_token_model()._meta.db_table} t "
         f"JOIN {Application._meta.db_table} a ON a.id = t.application_id "
         f"JOIN {User._meta.db_table} u ON u.id = t.user_id "

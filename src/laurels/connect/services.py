@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import (
@@ -29,9 +30,14 @@ from laurels.connect.client_metadata import (
 )
 from laurels.connect.models import AppConsent, Application, AuditEvent
 from laurels.connect.names import name_key
-from laurels.connect.scopes import expand_scopes, is_registrable_scope, parse_scopes
-from laurels.core.errors import NotFound, RateLimited
-from laurels.core.ratelimit import rate_limit_hit
+from laurels.connect.scopes import (
+    APP_LEVEL_SCOPES,
+    expand_scopes,
+    is_registrable_scope,
+    parse_scopes,
+)
+from laurels.core.errors import NotFound
+from laurels.core.ratelimit import Limit, address_key, enforce_limits
 
 if TYPE_CHECKING:
     from laurels.accounts.models import User
@@ -153,17 +159,15 @@ def self_registration_rate_check(*, client_ip: str | None) -> None:
     Each registration is a row and a registration token that never expires, so one
     client must not make them by the thousand (LAURELS_SELF_REGISTRATION_RATE_PER_IP).
     """
-    allowed, retry_after = rate_limit_hit(
-        "self-registration:ip",
-        client_ip or "unknown",
-        limit=settings.LAURELS_SELF_REGISTRATION_RATE_PER_IP,
-        window=settings.LAURELS_SELF_REGISTRATION_RATE_WINDOW,
+    enforce_limits(
+        Limit(
+            "self-registration:ip",
+            address_key(client_ip),
+            settings.LAURELS_SELF_REGISTRATION_RATE_PER_IP,
+            settings.LAURELS_SELF_REGISTRATION_RATE_WINDOW,
+        ),
+        message="Too many apps registered from this address; try again in {wait}.",
     )
-    if not allowed:
-        raise RateLimited(
-            "Too many apps registered from this address; try again later.",
-            retry_after=retry_after,
-        )
 
 
 def _self_registration_review(scopes: tuple[str, ...], current: Application | None) -> str:
@@ -172,7 +176,9 @@ def _self_registration_review(scopes: tuple[str, ...], current: Application | No
     if current is not None and current.review == Application.Review.REJECTED:
         return Application.Review.REJECTED
     wanted = set(scopes)
-    if wanted <= set(parse_scopes(settings.LAURELS_SELF_REGISTRATION_SCOPES)):
+    # App-level scopes (introspection) are an admin's to grant, whatever the policy says.
+    no_review = set(parse_scopes(settings.LAURELS_SELF_REGISTRATION_SCOPES)) - APP_LEVEL_SCOPES
+    if wanted <= no_review:
         return Application.Review.APPROVED
     if (
         current is not None
@@ -421,14 +427,51 @@ def app_access_revoke(
     )
 
 
-def app_access_revoke_by_consent(
-    *, user: User, consent_entity_id: str, ip_address: str | None = None
+@transaction.atomic
+def user_tokens_revoke(
+    *, user: User, except_access_token_id: int | None = None, reason: str = ""
 ) -> None:
-    consent = (
-        AppConsent.objects.select_related("application")
-        .filter(entity_id=consent_entity_id, user=user)
-        .first()
+    """End every OAuth credential `user` holds, from every app and grant: access, refresh
+    and id tokens, and authorization codes not yet exchanged. `except_access_token_id`
+    keeps that access token with its refresh and id token (the caller's own, when the
+    user acts through it). Consents stay: an app asks again for tokens, not for approval."""
+    kept = get_access_token_model().objects.filter(pk=except_access_token_id, user=user)
+    kept_id_tokens = kept.exclude(id_token__isnull=True).values("id_token_id")
+    now = timezone.now()
+    get_refresh_token_model().objects.filter(user=user, revoked__isnull=True).exclude(
+        access_token__in=kept
+    ).update(revoked=now, updated=now)
+    get_access_token_model().objects.filter(user=user).exclude(pk__in=kept.values("pk")).delete()
+    get_id_token_model().objects.filter(user=user).exclude(pk__in=kept_id_tokens).delete()
+    get_grant_model().objects.filter(user=user).delete()
+    audit_record(
+        AuditEvent.Kind.TOKEN_REVOKED,
+        user=user,
+        detail={"reason": reason, "all_tokens": True, "kept_caller": kept.exists()},
     )
-    if consent is None:
+
+
+def connected_app_revoke(*, user: User, key: str, ip_address: str | None = None) -> None:
+    """Disconnect the app that `key` names on the user's Connected apps
+    (`selectors.ConnectedApp.key`): the entityId of their consent to it, or the client id
+    of an app holding their tokens without one (a password grant's)."""
+    consent = (
+        AppConsent.objects.select_related("application").filter(entity_id=key, user=user).first()
+    )
+    holding = Q(
+        Exists(get_access_token_model().objects.filter(user=user, application=OuterRef("pk")))
+    ) | Q(
+        Exists(
+            get_refresh_token_model().objects.filter(
+                user=user, application=OuterRef("pk"), revoked__isnull=True
+            )
+        )
+    )
+    application = (
+        consent.application
+        if consent is not None
+        else Application.objects.filter(holding, client_id=key).first()
+    )
+    if application is None:
         raise NotFound("You have not connected that app.")
-    app_access_revoke(user=user, application=consent.application, ip_address=ip_address)
+    app_access_revoke(user=user, application=application, ip_address=ip_address)

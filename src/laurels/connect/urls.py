@@ -15,7 +15,7 @@ urlpatterns = [
     re_path(r"^o/authorize/?$", views.AuthorizationView.as_view(), name="authorize"),
     re_path(r"^o/token/?$", views.TokenView.as_view(), name="token"),
     re_path(r"^o/revoke_token/?$", views.RevokeTokenView.as_view(), name="revoke-token"),
-    re_path(r"^o/introspect/?$", dot_views.IntrospectTokenView.as_view(), name="introspect"),
+    re_path(r"^o/introspect/?$", views.IntrospectionView.as_view(), name="introspect"),
     re_path(r"^o/userinfo/?$", dot_views.UserInfoView.as_view(), name="user-info"),
     re_path(r"^o/jwks/?$", dot_views.JwksInfoView.as_view(), name="jwks-info"),
     re_path(r"^o/register/?$", views.SelfRegistrationView.as_view(), name="dcr-register"),
@@ -26,12 +26,12 @@ urlpatterns = [
     ),
     path(
         ".well-known/openid-configuration",
-        dot_views.ConnectDiscoveryInfoView.as_view(),
+        views.OpenIDDiscoveryView.as_view(),
         name="oidc-connect-discovery-info",
     ),
     path(
         ".well-known/oauth-authorization-server",
-        dot_views.OAuthServerMetadataView.as_view(),
+        views.ServerMetadataView.as_view(),
         name="oauth-server-metadata",
     ),
 ]

@@ -6,14 +6,30 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
+from django import forms
 from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.shortcuts import resolve_url
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider import views as dot_views
+from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.forms import AllowForm
 
-from laurels.connect import services
+# RFC 9207's `iss` for an authorization response; the toolkit adds it to successes only
+# and keeps the helper module-private, so pin the toolkit's major version.
+from oauth2_provider.oauth2_backends import _add_iss_to_redirect
+from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.views.mixins import OAuthLibMixin
+from oauthlib.common import Request as OauthlibRequest
+from oauthlib.common import add_params_to_uri
+
+from laurels.accounts.services import login_rate_check
+from laurels.connect import selectors, services
 from laurels.connect.client_metadata import (
     MAX_BODY_BYTES,
     WEB_URI_FIELDS,
@@ -21,17 +37,29 @@ from laurels.connect.client_metadata import (
     parse_client_metadata,
 )
 from laurels.connect.models import Application, AuditEvent
+from laurels.connect.oauth import LaurelsOAuth2Validator
+from laurels.connect.oauth_settings import GRANT_TYPES_SUPPORTED, TOKEN_ENDPOINT_AUTH_METHODS
 from laurels.connect.scopes import scope_description
+from laurels.core.clients import client_address
 from laurels.core.csp import allow_sources, origin_source
 from laurels.core.errors import RateLimited
 
+# Claims of every id_token besides the user's (OpenID Connect Core §2).
+ID_TOKEN_CLAIMS = ("iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash")
 
-def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+# Audit rows and limits name the client behind any trusted proxy (laurels.core.clients).
+client_ip = client_address
 
 
 def oauth_error(error: str, description: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": error, "error_description": description}, status=status)
+
+
+def rate_limited_oauth_error(error: RateLimited) -> JsonResponse:
+    """429 in OAuth's JSON error shape, with Retry-After."""
+    response = oauth_error("temporarily_unavailable", error.message, status=429)
+    response["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def allow_redirect_to_app(
@@ -67,10 +95,42 @@ def allow_redirect_after_login(response: HttpResponse, next_url: str) -> HttpRes
     return allow_redirect_to_app(response, application, query.get("redirect_uri") or only)
 
 
+def requested_prompt(request: HttpRequest) -> set[str]:
+    """OpenID Connect's `prompt` (Core §3.1.2.1): space-separated values, any request."""
+    return set(request.GET.get("prompt", "").split())
+
+
+class ConsentForm(AllowForm):
+    """The toolkit's consent form, but `redirect_uri` stays empty when the app's request
+    named none: its code is then bound to no redirect_uri, and the exchange need not name
+    one, while a code asked for with one must be exchanged with it (RFC 6749 §4.1.3)."""
+
+    redirect_uri = forms.CharField(required=False, widget=forms.HiddenInput())
+
+
 class AuthorizationView(dot_views.AuthorizationView):
-    """`GET /o/authorize`: log-in, then the consent page (skipped once approved)."""
+    """`GET /o/authorize`: log-in, then the consent page (skipped once approved).
+
+    `prompt` (OpenID Connect Core §3.1.2.1) is honoured for every app: `none` never shows
+    a page (login_required or consent_required back to the app), `consent` shows the
+    consent page even when approved, `login` ends the session and asks for the password.
+    Every redirect to the app carries `iss` (RFC 9207), errors included.
+    """
 
     template_name = "connect/authorize.html"
+    form_class = ConsentForm
+
+    def get(self, request, *args, **kwargs):
+        prompt = requested_prompt(request)
+        if "none" in prompt and len(prompt) > 1:  # Core §3.1.2.1: none stands alone
+            return self._error_to_app_after_validation("invalid_request")
+        return super().get(request, *args, **kwargs)
+
+    def get_initial(self):
+        initial = super().get_initial()
+        if "redirect_uri" not in self.request.GET:
+            initial["redirect_uri"] = ""
+        return initial
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -78,15 +138,60 @@ class AuthorizationView(dot_views.AuthorizationView):
         context["scope_items"] = [(s, scope_description(s)) for s in scopes]
         return context
 
+    def create_authorization_response(self, request, scopes, credentials, allow):
+        """An empty redirect_uri from the consent form means the app named none: oauthlib
+        then uses the one registered and marks the code as bound to none."""
+        if not credentials.get("redirect_uri"):
+            credentials["redirect_uri"] = None
+        return super().create_authorization_response(request, scopes, credentials, allow)
+
+    def redirect(self, redirect_to, application):
+        issuer = oauth2_settings.oauth2_authorization_server_issuer(self.request)
+        return super().redirect(_add_iss_to_redirect(redirect_to, issuer), application)
+
+    def handle_prompt_login(self):
+        """prompt=login: whoever is logged in is logged out, and the log-in page comes
+        back here with `login` taken out of prompt (its other values stay)."""
+        if self.request.user.is_authenticated:
+            logout(self.request)
+        query = self.request.GET.copy()
+        others = [value for value in query.get("prompt", "").split() if value != "login"]
+        query.pop("prompt", None)
+        if others:
+            query["prompt"] = " ".join(others)
+        return redirect_to_login(
+            f"{self.request.path}?{query.urlencode()}",
+            resolve_url(self.get_login_url()),
+            self.get_redirect_field_name(),
+        )
+
+    def _error_to_app(self, redirect_uri: str, state: str | None, error: str, application):
+        parameters = {"error": error, **({"state": state} if state else {})}
+        return self.redirect(add_params_to_uri(redirect_uri, parameters.items()), application)
+
+    def _error_to_app_after_validation(self, error: str) -> HttpResponse:
+        """Answer `error` to the app, once the request proved its app and redirect URI."""
+        try:
+            _, credentials = self.validate_authorization_request(self.request)
+        except OAuthToolkitError as problem:
+            return self.error_response(problem, application=None)
+        application = Application.objects.get(client_id=credentials["client_id"])
+        return self._error_to_app(
+            credentials["redirect_uri"], credentials.get("state"), error, application
+        )
+
     def render_to_response(self, context, **response_kwargs):
-        """Skip the consent page when the user already approved these scopes: submit the
-        same form the Allow button would, so both paths share the toolkit's handling."""
+        """Skip the consent page when the user already approved these scopes (unless
+        prompt=consent): submit the same form the Allow button would, so both paths share
+        the toolkit's handling. prompt=none without that approval: consent_required."""
         application = context.get("application")
         scopes = context.get("scopes")
+        prompt = requested_prompt(self.request)
         remembered = (
             application is not None
             and scopes
             and "error" not in context
+            and "consent" not in prompt
             and services.consent_covers(
                 user=self.request.user, application=application, scopes=scopes
             )
@@ -95,6 +200,10 @@ class AuthorizationView(dot_views.AuthorizationView):
             form = self.get_form_class()(data={**self.get_initial(), "allow": True})
             if form.is_valid():
                 return self.form_valid(form)
+        if "none" in prompt and application is not None and "error" not in context:
+            return self._error_to_app(
+                context["redirect_uri"], context.get("state"), "consent_required", application
+            )
         response = super().render_to_response(context, **response_kwargs)
         if application is None or "error" in context:
             return response
@@ -135,7 +244,7 @@ class TokenView(dot_views.TokenView):
                 "invalid_request", "Token parameters belong in the form-encoded request body."
             )
         self._apply_badgr_password_login(request)
-        response = super().post(request, *args, **kwargs)
+        response = self._password_rate_limited(request) or super().post(request, *args, **kwargs)
         if response.status_code != 200:
             self._audit_failure(request, response)
         return response
@@ -155,6 +264,21 @@ class TokenView(dot_views.TokenView):
         if "client_id" not in posted and not has_basic_auth:
             posted["client_id"] = services.BADGR_PUBLIC_CLIENT_ID
         request.POST = posted
+
+    @staticmethod
+    def _password_rate_limited(request: HttpRequest) -> HttpResponse | None:
+        """The password grant counts in the log-in page's counters (per account and per
+        client address), so guessing here is limited as there, and a limit reached on
+        either stops both; while it holds, even the right password gets 429."""
+        if request.POST.get("grant_type") != "password":
+            return None
+        try:
+            login_rate_check(
+                email=request.POST.get("username", ""), client_ip=client_address(request)
+            )
+        except RateLimited as error:
+            return rate_limited_oauth_error(error)
+        return None
 
     @staticmethod
     def _audit_failure(request: HttpRequest, response: HttpResponse) -> None:
@@ -188,6 +312,115 @@ class RevokeTokenView(dot_views.RevokeTokenView):
                 detail={"token_type_hint": request.POST.get("token_type_hint", "")},
             )
         return response
+
+
+def introspecting_client(request: HttpRequest) -> Application | None:
+    """The confidential app calling /o/introspect: by its own app-level token (client
+    credentials, scope `introspection`) or by its client id and secret (HTTP Basic or in
+    the body). A public app has no secret to prove who it is, so it never counts."""
+    core = IntrospectionView.get_oauthlib_core()
+    valid, oauth_request = core.verify_request(request, scopes=["introspection"])
+    if valid and oauth_request.user is None:
+        client = oauth_request.client
+    else:
+        # The toolkit authenticates a client from oauthlib's request only; build it the
+        # way the toolkit does (a method of its own class, stable within the major version).
+        oauth_request = OauthlibRequest(*core._extract_params(request))
+        validator = core.server.request_validator
+        client = oauth_request.client if validator.authenticate_client(oauth_request) else None
+    if client is None or client.client_type != Application.CLIENT_CONFIDENTIAL:
+        return None
+    return client
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class IntrospectionView(OAuthLibMixin, View):
+    """`POST /o/introspect` (RFC 7662), for resource servers the operator trusts only
+    (`Application.may_introspect`: registered for the `introspection` scope, which an
+    admin grants). Such a server may introspect any token this server issued, whichever
+    app holds it, as RFC 7662 §2.1 foresees for a resource server; the answer names the
+    user by `sub` (their entityId), never by email address. GET is refused: a token
+    belongs in no URL."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        client = introspecting_client(request)
+        if client is None:
+            response = oauth_error("invalid_client", "Authenticate as a resource server.", 401)
+            response["WWW-Authenticate"] = 'Basic realm="laurels"'
+            return response
+        if not client.may_introspect():
+            return oauth_error(
+                "insufficient_scope",
+                "This app may not introspect tokens: an administrator has to register it "
+                "for the introspection scope.",
+                403,
+            )
+        token = request.POST.get("token")
+        if not token:
+            return oauth_error("invalid_request", "The token parameter is missing.")
+        return JsonResponse(selectors.introspected_token(token))
+
+
+# --- discovery (RFC 8414, OpenID Connect Discovery) -----------------------------------------
+
+
+def supported_capabilities() -> dict:
+    """What this server does, for both discovery documents: the toolkit lists some of
+    its own features Laurels turns off (the device grant, HS256, `plain` PKCE) and leaves
+    out fields whose defaults promise more (OpenID's default grant types include the
+    implicit grant, its default `request_uri_parameter_supported` is true)."""
+    return {
+        "grant_types_supported": list(GRANT_TYPES_SUPPORTED),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": list(TOKEN_ENDPOINT_AUTH_METHODS),
+        "authorization_response_iss_parameter_supported": True,
+    }
+
+
+def metadata_response(document: dict) -> JsonResponse:
+    response = JsonResponse(document)
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+class ServerMetadataView(dot_views.OAuthServerMetadataView):
+    """`/.well-known/oauth-authorization-server` (RFC 8414)."""
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        document = json.loads(super().get(request, *args, **kwargs).content)
+        return metadata_response(
+            document
+            | supported_capabilities()
+            | {
+                "revocation_endpoint_auth_methods_supported": list(TOKEN_ENDPOINT_AUTH_METHODS),
+                "introspection_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                ],
+            }
+        )
+
+
+class OpenIDDiscoveryView(dot_views.ConnectDiscoveryInfoView):
+    """`/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §3)."""
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        document = json.loads(super().get(request, *args, **kwargs).content)
+        claims = {*LaurelsOAuth2Validator.oidc_claim_scope, *ID_TOKEN_CLAIMS}
+        return metadata_response(
+            document
+            | supported_capabilities()
+            | {
+                "id_token_signing_alg_values_supported": [Application.RS256_ALGORITHM],
+                "claims_supported": sorted(claims),
+                "prompt_values_supported": ["none", "login", "consent"],
+                "request_parameter_supported": False,
+                "request_uri_parameter_supported": False,
+                "claims_parameter_supported": False,
+            }
+        )
 
 
 def _registration_error(error: ClientMetadataError) -> JsonResponse:
@@ -266,9 +499,7 @@ class SelfRegistrationView(dot_views.DynamicClientRegistrationView):
         except ClientMetadataError as error:
             return _registration_error(error)
         except RateLimited as error:
-            response = oauth_error("temporarily_unavailable", error.message, status=429)
-            response["Retry-After"] = str(error.retry_after)
-            return response
+            return rate_limited_oauth_error(error)
         return JsonResponse(registration_document(registered), status=201)
 
 

@@ -23,8 +23,8 @@ def check_shared_cache(app_configs, **kwargs):
         return []
     return [
         checks.Warning(
-            "The cache is local to each server process, so log-in rate limits are counted "
-            "per process.",
+            "The cache is local to each server process: rate limits are counted in the "
+            "database instead, and cached public documents are kept per process.",
             hint="Set REDIS_URL when running several workers or several machines.",
             id="laurels.W002",
         )

@@ -9,3 +9,25 @@ class HealthProbe(models.Model):
 
     def __str__(self) -> str:
         return f"health probe at {self.checked_at:%Y-%m-%d %H:%M:%S}"
+
+
+class RateLimitCounter(models.Model):
+    """How many times one key was counted in one fixed window of one limit
+    (`laurels.core.ratelimit`): the counters every worker and machine share when there
+    is no Redis. The key is a keyed digest, so no address appears here in clear."""
+
+    scope = models.CharField(max_length=64)
+    key_digest = models.CharField(max_length=64)
+    window_start = models.BigIntegerField(help_text="Unix time the window began.")
+    expires_at = models.BigIntegerField(db_index=True, help_text="Unix time the window ends.")
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "key_digest", "window_start"], name="ratelimit_counter_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key_digest[:8]}… {self.hits} since {self.window_start}"

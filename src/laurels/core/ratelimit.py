@@ -1,32 +1,260 @@
-"""Fixed-window rate limits kept in Django's cache.
+"""Fixed-window rate limits that every worker and every machine count together.
 
-The default cache is per process; set REDIS_URL so that every worker and every machine
-counts against the same limits (a system check warns when several workers share none).
+A limit allows `limit` hits of one key (an account, a client address, an app) in each
+window of `window` seconds, windows starting at multiples of `window` in Unix time.
+Counters live in the database (`RateLimitCounter`, one row per key and window, raised by
+one atomic upsert) or, when `REDIS_URL` is set, in Redis (INCRBY and EXPIRE in one
+MULTI). Either is shared, unlike Django's default per-process cache: with two workers
+and a limit of ten, the eleventh attempt is refused whichever worker answers it.
+
+Keys are stored as keyed digests (HMAC with SECRET_KEY), never as the email address or
+client address they count, and expired windows are deleted when new ones open.
+
+Counting must happen outside any transaction that may roll back or that holds locks
+across other work: call these functions before a service opens its own.
 """
 
 from __future__ import annotations
 
-import hashlib
+import functools
+import ipaddress
+import logging
+import threading
 import time
+from dataclasses import dataclass
+from typing import Protocol
 
-from django.core.cache import cache
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.utils.crypto import salted_hmac
+from redis import RedisError
+
+from laurels.core.errors import RateLimited
+
+logger = logging.getLogger(__name__)
+
+DIGEST_SALT = "laurels.core.ratelimit"
+# A per-address limit counts an IPv6 client by its /64: one host usually holds all of it.
+IPV6_CLIENT_PREFIX = 64
 
 
-def rate_limit_hit(scope: str, key: str, *, limit: int, window: int) -> tuple[bool, int]:
-    """Count one attempt for `key` in `scope`; answer (allowed, seconds until the window ends).
+@dataclass(frozen=True)
+class Limit:
+    """`limit` hits of `key` per `window` seconds, in `scope` (the limit's name)."""
 
-    The key is hashed so that email addresses and client addresses never appear in the
-    cache in clear. `cache.add` creates the counter only if absent, and `incr` is atomic
-    in both the local-memory and the Redis backend.
-    """
-    now = int(time.time())
-    window_start = now - now % window
-    digest = hashlib.sha256(f"{scope}\0{key}".encode()).hexdigest()[:32]
-    cache_key = f"ratelimit:{scope}:{window_start}:{digest}"
-    cache.add(cache_key, 0, timeout=window + 1)
+    scope: str
+    key: str
+    limit: int
+    window: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    retry_after: int  # seconds until the window ends, at least 1
+    count: int
+
+
+def key_digest(scope: str, key: str) -> str:
+    return salted_hmac(DIGEST_SALT, f"{scope}\0{key}", algorithm="sha256").hexdigest()
+
+
+def address_key(address: str | None) -> str:
+    """The key of a client address for per-address limits: IPv4 as it is, IPv6 by its /64
+    (an attacker with one IPv6 host has 2**64 addresses to rotate through)."""
+    if not address:
+        return "unknown"
     try:
-        count = cache.incr(cache_key)
-    except ValueError:  # expired between add and incr: this attempt opens a new window
-        cache.add(cache_key, 1, timeout=window + 1)
-        count = 1
-    return count <= limit, window_start + window - now
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/{IPV6_CLIENT_PREFIX}", strict=False))
+    return str(parsed)
+
+
+class CounterStore(Protocol):
+    def add(self, scope: str, digest: str, window_start: int, window: int, amount: int) -> int:
+        """Add `amount` to the counter of this key and window; its new total."""
+
+
+class DatabaseCounters:
+    """Counters in the default database: `INSERT ... ON CONFLICT DO UPDATE ... RETURNING`,
+    one statement on SQLite (3.35+) and PostgreSQL, so no lock outlives it."""
+
+    def __init__(self) -> None:
+        from laurels.core.models import RateLimitCounter
+
+        table = connection.ops.quote_name(RateLimitCounter._meta.db_table)
+        self.upsert = (
+            f"INSERT INTO {table} (scope, key_digest, window_start, expires_at, hits) "  # noqa: S608 (our SQL; values are parameters)
+            "VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (scope, key_digest, window_start) "
+            f"DO UPDATE SET hits = {table}.hits + excluded.hits "
+            "RETURNING hits"
+        )
+        self.prune = f"DELETE FROM {table} WHERE expires_at < %s"  # noqa: S608 (our SQL)
+
+    def add(self, scope: str, digest: str, window_start: int, window: int, amount: int) -> int:
+        expires_at = window_start + window
+        with connection.cursor() as cursor:
+            cursor.execute(self.upsert, [scope, digest, window_start, expires_at, amount])
+            total = cursor.fetchone()[0]
+            if total == amount:  # this key opened a window: clear the ones that ended
+                cursor.execute(self.prune, [int(time.time())])
+        return total
+
+
+class RedisCounters:
+    """Counters in Redis, which expire with their window."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+
+    def add(self, scope: str, digest: str, window_start: int, window: int, amount: int) -> int:
+        name = f"laurels:ratelimit:{scope}:{window_start}:{digest}"
+        pipeline = self.client.pipeline(transaction=True)
+        pipeline.incrby(name, amount)
+        pipeline.expire(name, window + 1)
+        total, _ = pipeline.execute()
+        return int(total)
+
+
+@functools.lru_cache(maxsize=2)
+def _store_for(redis_url: str) -> CounterStore:
+    return RedisCounters(redis_url) if redis_url else DatabaseCounters()
+
+
+def shared_counters() -> CounterStore:
+    return _store_for(settings.REDIS_URL)
+
+
+def _window(window: int) -> tuple[int, int]:
+    """(start of the current window, seconds until it ends)."""
+    now = int(time.time())
+    start = now - now % window
+    return start, start + window - now
+
+
+def rate_limit_hit(limit: Limit, amount: int = 1) -> Verdict:
+    """Count `amount` hits against `limit` in the shared store; allowed while the total
+    is within the limit."""
+    start, retry_after = _window(limit.window)
+    count = shared_counters().add(
+        limit.scope, key_digest(limit.scope, limit.key), start, limit.window, amount
+    )
+    return Verdict(count <= limit.limit, retry_after, count)
+
+
+def within_limits(*limits: Limit) -> Verdict:
+    """Count one hit against each limit in turn, stopping at the first one exceeded
+    (the later ones are not counted then); its verdict, or the last allowed one."""
+    verdict = Verdict(True, 1, 0)
+    for limit in limits:
+        verdict = rate_limit_hit(limit)
+        if not verdict.allowed:
+            break
+    return verdict
+
+
+def wait_text(seconds: int) -> str:
+    """'45 seconds', '1 minute', '15 minutes', for messages that say when to retry."""
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def enforce_limits(*limits: Limit, message: str) -> None:
+    """Count one hit against each limit; raise RateLimited at the first exceeded, with
+    `message` (in which `{wait}` says how long to wait) and its Retry-After."""
+    verdict = within_limits(*limits)
+    if not verdict.allowed:
+        raise RateLimited(
+            message.format(wait=wait_text(verdict.retry_after)), retry_after=verdict.retry_after
+        )
+
+
+# --- Counted in batches, for limits checked on every request ------------------------------
+
+
+def batch_size_for(limit: int) -> int:
+    """Hits one process counts before it adds them to the shared store: 1% of the limit,
+    between 1 (every hit, for limits under 200) and 100."""
+    return max(1, min(100, limit // 100))
+
+
+@dataclass
+class _LocalWindow:
+    start: int
+    ends: int
+    known: int = 0  # the shared total as of this process's last addition
+    pending: int = 0  # hits counted here and not yet added
+    refused: bool = False
+
+
+class BatchedLimiter:
+    """A limit for hot paths (the /v2 quota): each process counts hits in memory and adds
+    them to the shared store `batch_size_for(limit)` at a time, so a request costs a
+    database write only once per batch.
+
+    The bound: a process refuses once its own view (the shared total at its last
+    addition, plus its pending hits) is over the limit, so each process admits at most
+    `batch - 1` hits past the limit before it learns of the others' (1% of the limit,
+    at most 99, per process per window; none for limits under 200). Hits still pending
+    when a window ends are not added: at most `batch - 1` per process go uncounted.
+    When the shared store fails, the hits stay pending for the next batch and the request
+    is judged on this process's view: a quota protects the server's capacity, and must
+    not itself take the API down.
+    """
+
+    MAX_WINDOWS = 1024  # past this many keys, windows that ended are forgotten
+
+    def __init__(self) -> None:
+        self._windows: dict[tuple[str, str], _LocalWindow] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, limit: Limit) -> Verdict:
+        start, retry_after = _window(limit.window)
+        with self._lock:
+            current = self._current(limit, start)
+            if current.refused:
+                return Verdict(False, retry_after, current.known + current.pending)
+            current.pending += 1
+            to_add = current.pending if current.pending >= batch_size_for(limit.limit) else 0
+            current.pending -= to_add
+        total = self._add_to_shared(limit, start, to_add) if to_add else None
+        with self._lock:
+            if to_add and total is None:
+                current.pending += to_add
+            elif total is not None:
+                current.known = max(current.known, total)
+            count = current.known + current.pending
+            if count > limit.limit:
+                current.refused = True
+        return Verdict(count <= limit.limit, retry_after, count)
+
+    @staticmethod
+    def _add_to_shared(limit: Limit, start: int, amount: int) -> int | None:
+        """The new shared total, or None when the store could not be reached."""
+        try:
+            return shared_counters().add(
+                limit.scope, key_digest(limit.scope, limit.key), start, limit.window, amount
+            )
+        except (DatabaseError, RedisError):
+            logger.warning("Could not add to the shared count of %s", limit.scope, exc_info=True)
+            return None
+
+    def _current(self, limit: Limit, start: int) -> _LocalWindow:
+        """This process's count of `limit` in the window that began at `start` (lock held)."""
+        name = (limit.scope, limit.key)
+        current = self._windows.get(name)
+        if current is None or current.start != start:
+            if len(self._windows) >= self.MAX_WINDOWS:
+                now = time.time()
+                for stale in [k for k, w in self._windows.items() if w.ends <= now]:
+                    del self._windows[stale]
+            current = self._windows[name] = _LocalWindow(start, start + limit.window)
+        return current

@@ -70,6 +70,35 @@ class IssuerStaff(models.Model):
         return f"{self.user} is {self.role} of {self.issuer}"
 
 
+class StaffInvitation(models.Model):
+    """An owner's invitation to join an issuer's staff, sent to an address that no account
+    has proven (`issuing.services.issuer_staff_add`).
+
+    It holds no secret: it is accepted by proving the address (the sign-up's verification
+    link, `accounts.signals.email_address_verified`), which is exactly what a token mailed
+    to the address would prove. Single use: accepting deletes it, as does cancelling.
+    """
+
+    entity_id = entity_id_field()
+    issuer = models.ForeignKey(Issuer, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices)
+    invited_by = _created_by_field()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issuer", "email"], name="one_invitation_per_issuer_and_email"
+            )
+        ]
+        indexes = [models.Index(fields=["email", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} invited as {self.role} of {self.issuer}"
+
+
 class ExpiryUnit(models.TextChoices):
     DAYS = "days", "days"
     WEEKS = "weeks", "weeks"

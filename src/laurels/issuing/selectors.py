@@ -6,6 +6,7 @@ import functools
 from datetime import datetime
 
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
 from laurels.connect.permissions import (
     Caller,
@@ -18,7 +19,7 @@ from laurels.connect.permissions import (
 )
 from laurels.core.errors import NotFound
 from laurels.core.sql import Stamp
-from laurels.issuing.models import Assertion, BadgeClass, Issuer, IssuerStaff
+from laurels.issuing.models import Assertion, BadgeClass, Issuer, IssuerStaff, StaffInvitation
 
 # What an award list shows (the related rows are only needed for their entity ids).
 ASSERTION_LIST_FIELDS = (
@@ -67,6 +68,13 @@ def issuer_for(*, caller: Caller, entity_id: str, action: IssuingAction) -> Issu
         raise NotFound()
     require_issuing(caller, action, issuer)
     return issuer
+
+
+def staff_invitations_pending(*, issuer: Issuer) -> QuerySet[StaffInvitation]:
+    """The issuer's invitations still waiting to be accepted, oldest first (for owners:
+    the caller has passed `issuer_for(..., STAFF_MANAGE)`)."""
+    live = StaffInvitation.objects.filter(issuer=issuer, expires_at__gt=timezone.now())
+    return live.order_by("id")
 
 
 def issuer_for_list(*, caller: Caller, entity_id: str, action: IssuingAction) -> Issuer:

@@ -23,10 +23,12 @@ from django.core.mail import send_mail
 from django.core.validators import URLValidator, validate_email
 from django.db import connection, models, transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from laurels.accounts.models import EmailAddress, User, normalize_email_address
-from laurels.core.errors import Conflict
+from laurels.accounts.services import email_send_on_commit
+from laurels.core.errors import Conflict, NotFound
 from laurels.core.ids import new_entity_id
 from laurels.issuing.images import CheckedImage
 from laurels.issuing.models import (
@@ -40,6 +42,7 @@ from laurels.issuing.models import (
     IssuerStaff,
     RecipientType,
     Role,
+    StaffInvitation,
     instant_in_range,
 )
 from laurels.openbadges.services import public_documents_forget
@@ -47,6 +50,7 @@ from laurels.openbadges.services import public_documents_forget
 logger = logging.getLogger(__name__)
 TELEPHONE = re.compile(r"^\+?[0-9]{6,15}$")
 MAX_BATCH = 10_000
+STAFF_INVITATION_LIFETIME = timedelta(days=14)
 
 
 class BadgeClassHasAwards(Conflict):
@@ -216,31 +220,160 @@ def issuer_delete(*, issuer: Issuer) -> None:
 
 
 @transaction.atomic
-def issuer_staff_set(*, issuer: Issuer, staff: list[tuple[str, str]]) -> list[IssuerStaff]:
-    """Replace the staff list with `(person, role)` pairs, where a person is a verified
-    email address or a user's entityId. An issuer always keeps at least one owner."""
+def issuer_staff_set(
+    *, issuer: Issuer, staff: list[tuple[str, str]], actor: User | None = None
+) -> list[IssuerStaff]:
+    """Replace the staff list with `(person, role)` pairs, where a person is an email
+    address or a user's entityId. An issuer always keeps at least one owner.
+
+    An address no account has proven is invited (`staff_invite`) rather than refused, so
+    that the answer does not tell who has an account; pending invitations are kept (they
+    are listed and cancelled on their own). New members are told by email.
+    """
     wanted: dict[int, str] = {}
+    invited: dict[str, str] = {}
     errors: list[str] = []
     for person, role in staff:
         if role not in Role.values:
             errors.append(f"{role!r} is not a role; use owner, editor or staff.")
             continue
         user_id = _staff_user_id(person)
-        if user_id is None:
-            errors.append(f"No user {person} (give a verified email address or a user entityId).")
-            continue
-        wanted[user_id] = role
+        if user_id is not None:
+            wanted[user_id] = role
+        elif address := _staff_address(person):
+            invited[address] = role
+        else:
+            errors.append(f"No user {person} (give an email address or a user entityId).")
     if errors:
         raise ValidationError({"staff": errors})
     if Role.OWNER not in wanted.values():
         raise ValidationError({"staff": ["An issuer needs at least one owner."]})
+    before = set(IssuerStaff.objects.filter(issuer=issuer).values_list("user_id", flat=True))
     IssuerStaff.objects.filter(issuer=issuer).exclude(user_id__in=wanted).delete()
     for user_id, role in wanted.items():
         IssuerStaff.objects.update_or_create(
             issuer=issuer, user_id=user_id, defaults={"role": role}
         )
+    for address, role in invited.items():
+        staff_invite(issuer=issuer, email=address, role=role, actor=actor)
+    _staff_changed(issuer)
+    members = list(IssuerStaff.objects.filter(issuer=issuer).select_related("user"))
+    for member in members:
+        if member.user_id not in before:
+            _staff_added_notify(member, actor)
+    return members
+
+
+@transaction.atomic
+def issuer_staff_add(*, issuer: Issuer, person: str, role: str, actor: User) -> None:
+    """Add one person to the staff by email address or user entityId, with `role`.
+
+    An address that a verified account holds makes that account a member (or changes its
+    role); any other address gets an invitation. Both are told by email, and the caller
+    is told the same either way: adding staff must not reveal who has an account.
+    """
+    if role not in Role.values:
+        raise ValidationError({"role": [f"{role!r} is not a role; use owner, editor or staff."]})
+    person = (person or "").strip()
+    if "@" in person:
+        address = _staff_address(person)
+        if address is None:
+            raise ValidationError({"email": ["Enter a valid email address."]})
+        user_id = _staff_user_id(address)
+        if user_id is None:
+            staff_invite(issuer=issuer, email=address, role=role, actor=actor)
+            return
+    else:
+        user_id = _staff_user_id(person)
+        if user_id is None:
+            raise ValidationError({"user": [f"No user {person}."]})
+    member, _ = IssuerStaff.objects.update_or_create(
+        issuer=issuer, user_id=user_id, defaults={"role": role}
+    )
+    if not IssuerStaff.objects.filter(issuer=issuer, role=Role.OWNER).exists():
+        raise ValidationError({"role": ["An issuer needs at least one owner."]})
+    _staff_changed(issuer)
+    _staff_added_notify(member, actor)
+
+
+def staff_invite(*, issuer: Issuer, email: str, role: str, actor: User | None) -> StaffInvitation:
+    """Invite `email` to the staff as `role`: emailed now, accepted when an account proves
+    the address (`staff_invitations_accept`), void after STAFF_INVITATION_LIFETIME.
+    Inviting the same address again renews the invitation with the new role."""
+    invitation, _ = StaffInvitation.objects.update_or_create(
+        issuer=issuer,
+        email=email,
+        defaults={
+            "role": role,
+            "invited_by": actor,
+            "expires_at": timezone.now() + STAFF_INVITATION_LIFETIME,
+        },
+    )
+    email_send_on_commit(
+        email,
+        "issuing/email/staff_invitation",
+        {
+            "issuer": issuer,
+            "role": Role(role).label,
+            "invited_by": actor,
+            "signup_url": f"{settings.LAURELS_BASE_URL}{reverse('accounts:signup')}",
+            "expires_at": invitation.expires_at,
+        },
+    )
+    return invitation
+
+
+@transaction.atomic
+def staff_invitations_accept(*, user: User, email: str) -> list[IssuerStaff]:
+    """`user` has just proven `email`: every live invitation to it makes them staff (an
+    existing membership keeps its role). Every invitation to the address is used up."""
+    invitations = StaffInvitation.objects.select_for_update().filter(email=email)
+    joined = []
+    for invitation in invitations.select_related("issuer"):
+        if invitation.expires_at <= timezone.now():
+            continue
+        member, _ = IssuerStaff.objects.get_or_create(
+            issuer=invitation.issuer, user=user, defaults={"role": invitation.role}
+        )
+        _staff_changed(invitation.issuer)
+        joined.append(member)
+    invitations.delete()
+    return joined
+
+
+@transaction.atomic
+def staff_invitation_cancel(*, issuer: Issuer, entity_id: str) -> None:
+    deleted, _ = StaffInvitation.objects.filter(issuer=issuer, entity_id=entity_id).delete()
+    if not deleted:
+        raise NotFound("This issuer has no such invitation.")
+
+
+def _staff_changed(issuer: Issuer) -> None:
+    """The issuer's change feed shows staff changes."""
     Issuer.objects.filter(pk=issuer.pk).update(updated_at=timezone.now())
-    return list(IssuerStaff.objects.filter(issuer=issuer).select_related("user"))
+
+
+def _staff_added_notify(member: IssuerStaff, actor: User | None) -> None:
+    email_send_on_commit(
+        member.user.email,
+        "issuing/email/staff_added",
+        {
+            "user": member.user,
+            "issuer": member.issuer,
+            "role": Role(member.role).label,
+            "invited_by": actor,
+        },
+    )
+
+
+def _staff_address(person: str) -> str | None:
+    """`person` as a normalized email address, or None when it is not one."""
+    address = normalize_email_address(person or "")
+    try:
+        validate_email(address)
+    except ValidationError:
+        return None
+    return address
 
 
 def _staff_user_id(person: str) -> int | None:

@@ -1,4 +1,5 @@
-"""Periodic jobs, run beside `laurels serve` in the embedded setup.
+"""Periodic jobs, run beside `laurels serve` in the embedded setup: re-verifying imported
+badges, and pruning stored answers to idempotent requests once past their window.
 
 Each job is a plain function. `laurels serve` starts one `laurels jobs loop` child process
 (a process, not a thread: the server forks its workers, and a thread holding a lock at
@@ -40,8 +41,17 @@ def _reverify_imported_badges() -> int:
     return count
 
 
+def _prune_idempotency_records() -> int:
+    from laurels.api.idempotency import idempotency_records_prune
+
+    return idempotency_records_prune()
+
+
 JOBS = [
     PeriodicJob("backpack-reverify", 24 * 3600, _reverify_imported_badges),
+    # Hourly: stored answers (recipients' addresses in them) outlive their window by at
+    # most an hour, and are never replayed past it (laurels.api.idempotency checks).
+    PeriodicJob("idempotency-prune", 3600, _prune_idempotency_records),
 ]
 
 

@@ -11,11 +11,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from joserfc import jws
 from joserfc.jwk import RSAKey
 
+from laurels.core import secrets
 from laurels.issuing.models import Assertion, Issuer
 from laurels.openbadges import baking
 from laurels.openbadges.documents import assertion_document, public_url
@@ -51,14 +52,17 @@ def newest_signing_key(issuer: Issuer) -> IssuerKey | None:
 
 
 def _new_key(issuer: Issuer) -> IssuerKey:
+    """A new RSA key pair; the private half is encrypted before it reaches the database."""
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return IssuerKey.objects.create(
         issuer=issuer,
-        private_key_pem=private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode(),
+        private_key_encrypted=secrets.encrypt(
+            private.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ).decode()
+        ),
         public_key_pem=private.public_key()
         .public_bytes(
             serialization.Encoding.PEM,
@@ -98,12 +102,28 @@ def _retire_active_keys(issuer: Issuer) -> None:
     )
 
 
+def signing_keys_reencrypt() -> int:
+    """Encrypt every issuer's private key anew with the newest of LAURELS_ENCRYPTION_KEYS,
+    so that the older ones can be removed; how many keys were re-encrypted.
+
+    All or none: a key that no configured key decrypts raises SecretUnreadable before
+    anything is written. The old tokens are overwritten, not left in SQLite's free space,
+    since an old key being retired may be one that leaked.
+    """
+    with transaction.atomic():
+        secrets.overwrite_deleted_content(connection)
+        stored = list(IssuerKey.objects.values_list("pk", "private_key_encrypted"))
+        renewed = [(pk, secrets.reencrypt(token)) for pk, token in stored]
+        for pk, token in renewed:
+            IssuerKey.objects.filter(pk=pk).update(private_key_encrypted=token)
+    return len(renewed)
+
+
 def signed_assertion(assertion: Assertion, key: IssuerKey) -> str:
     """The assertion as an RS256 JWS (compact), signed with the issuer's key."""
     payload = json.dumps(assertion_document(assertion, signing_key=key), separators=(",", ":"))
-    return jws.serialize_compact(
-        {"alg": "RS256"}, payload, RSAKey.import_key(key.private_key_pem), algorithms=["RS256"]
-    )
+    private = RSAKey.import_key(secrets.decrypt(key.private_key_encrypted))
+    return jws.serialize_compact({"alg": "RS256"}, payload, private, algorithms=["RS256"])
 
 
 # --- baked images ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from laurels.connect import selectors as connect_selectors
 from laurels.connect import services as connect_services
 from laurels.connect.scopes import scope_description
+from laurels.core.clients import client_address
 from laurels.core.errors import DomainError
 from laurels.core.health import health_report
 
@@ -36,22 +37,22 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def connected_apps(request: HttpRequest) -> HttpResponse:
-    """The apps the user approved; POST with `revoke=<entityId>` disconnects one."""
+    """Every app that can act for the user, from any grant; POST with `revoke=<key>`
+    disconnects one (all its tokens, and its consent)."""
     if request.method == "POST":
         try:
-            connect_services.app_access_revoke_by_consent(
+            connect_services.connected_app_revoke(
                 user=request.user,
-                consent_entity_id=request.POST.get("revoke", ""),
-                ip_address=request.META.get("REMOTE_ADDR"),
+                key=request.POST.get("revoke", ""),
+                ip_address=client_address(request),
             )
         except DomainError as error:
             messages.error(request, error.message)
         else:
             messages.success(request, "Disconnected. The app's access is gone.")
         return redirect("web:connected_apps")
-    consents = connect_selectors.user_connected_apps(viewer=request.user)
     apps = [
-        (consent, [(s, scope_description(s)) for s in consent.scopes.split()])
-        for consent in consents
+        (app, [(s, scope_description(s)) for s in app.scopes])
+        for app in connect_selectors.user_connected_apps(viewer=request.user)
     ]
     return render(request, "web/connected_apps.html", {"apps": apps})

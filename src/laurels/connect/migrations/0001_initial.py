@@ -15,6 +15,11 @@ class Migration(migrations.Migration):
     dependencies = [
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
+    # The toolkit's tables point at the swapped-in Application (django-oauth-toolkit's
+    # docs on swapping models); 0003 depends on the toolkit, so the order must be said.
+    run_before = [
+        ('oauth2_provider', '0001_initial'),
+    ]
 
     operations = [
         migrations.CreateModel(

@@ -214,18 +214,45 @@ PASSWORD_HASHERS = [
     "laurels.accounts.hashers.Argon2idPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
-# How long an email verification link stays valid.
+# How long an email verification link stays valid; a claim to an address nobody proved
+# is deleted that long after its last link was sent (laurels.jobs.periodic).
 LAURELS_EMAIL_VERIFICATION_MAX_AGE = env_int(
     "LAURELS_EMAIL_VERIFICATION_MAX_AGE", 3 * 24 * 3600, minimum=60
 )
 PASSWORD_RESET_TIMEOUT = env_int("LAURELS_PASSWORD_RESET_TIMEOUT", 24 * 3600, minimum=60)
 # Rate limits (laurels.core.ratelimit), counted in the database, or in Redis with
 # REDIS_URL, so that all workers and machines count together.
-# Log-in attempts (the log-in page and the password grant at /o/token share the counters)
-# and verification-link resends allowed per window, per email address and client address.
-LAURELS_LOGIN_RATE_PER_ACCOUNT = env_int("LAURELS_LOGIN_RATE_PER_ACCOUNT", 10, minimum=1)
+# Failed log-ins allowed per window (every way in, and guesses of the current password
+# when changing it, share the counters; successes do not count): per account from one
+# client address, per account from anywhere (higher, or anyone could lock anyone out),
+# and per client address whatever the account.
+LAURELS_LOGIN_RATE_PER_ACCOUNT_AND_IP = env_int(
+    "LAURELS_LOGIN_RATE_PER_ACCOUNT_AND_IP", 10, minimum=1
+)
+LAURELS_LOGIN_RATE_PER_ACCOUNT = env_int("LAURELS_LOGIN_RATE_PER_ACCOUNT", 100, minimum=1)
 LAURELS_LOGIN_RATE_PER_IP = env_int("LAURELS_LOGIN_RATE_PER_IP", 50, minimum=1)
 LAURELS_LOGIN_RATE_WINDOW = env_int("LAURELS_LOGIN_RATE_WINDOW", 15 * 60, minimum=1)
+# Verification-link resends per window, per email address and per client address.
+LAURELS_VERIFICATION_RESEND_RATE_PER_ACCOUNT = env_int(
+    "LAURELS_VERIFICATION_RESEND_RATE_PER_ACCOUNT", 5, minimum=1
+)
+LAURELS_VERIFICATION_RESEND_RATE_PER_IP = env_int(
+    "LAURELS_VERIFICATION_RESEND_RATE_PER_IP", 20, minimum=1
+)
+LAURELS_VERIFICATION_RESEND_RATE_WINDOW = env_int(
+    "LAURELS_VERIFICATION_RESEND_RATE_WINDOW", 3600, minimum=1
+)
+# Staff invitations per window: per inviting user (beyond it, 429), and mails per invited
+# address (beyond it the invitation is still made, without a mail).
+LAURELS_STAFF_INVITATION_RATE_PER_USER = env_int(
+    "LAURELS_STAFF_INVITATION_RATE_PER_USER", 50, minimum=1
+)
+LAURELS_STAFF_INVITATION_RATE_PER_ADDRESS = env_int(
+    "LAURELS_STAFF_INVITATION_RATE_PER_ADDRESS", 3, minimum=1
+)
+LAURELS_STAFF_INVITATION_RATE_WINDOW = env_int(
+    "LAURELS_STAFF_INVITATION_RATE_WINDOW", 24 * 3600, minimum=1
+)
 # Password-reset mails per window, per email address and per client address; beyond
 # them the answer is the same and no mail goes out.
 LAURELS_PASSWORD_RESET_RATE_PER_ACCOUNT = env_int(
@@ -272,8 +299,9 @@ LAURELS_SELF_REGISTRATION_RATE_WINDOW = env_int(
 LAURELS_SELF_REGISTRATION_RESERVED_NAMES = env_list("LAURELS_SELF_REGISTRATION_RESERVED_NAMES")
 # Refresh tokens: seconds the current one of a family lives unused (0: no limit), seconds
 # a family lives from its first token whatever its use (0: no limit), and seconds within
-# which a rotated one presented again is refused without revoking its family (concurrent
-# duplicates, not theft); connect.oauth enforces them.
+# which a rotated one presented again from the client address that rotated it is refused
+# without revoking its family (one client's concurrent duplicates, not theft; from any
+# other address it is reuse); connect.oauth enforces them.
 LAURELS_REFRESH_TOKEN_IDLE_SECONDS = env_int(
     "LAURELS_REFRESH_TOKEN_IDLE_SECONDS", 90 * 86400, minimum=0
 )

@@ -5,7 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from ninja.openapi.views import openapi_view
 
-from laurels.accounts.views import admin_login
+from laurels.accounts.views import admin_login, admin_password_change
 from laurels.api.api import api
 from laurels.api.docs import oauth2_redirect
 from laurels.web.views import healthz
@@ -17,6 +17,7 @@ urlpatterns = [
     path("docs/", RedirectView.as_view(url="/docs", permanent=True)),
     path("docs/oauth2-redirect", oauth2_redirect, name="api-docs-oauth2-redirect"),
     path("admin/login/", admin_login),  # counted in the log-in limits
+    path("admin/password_change/", admin_password_change),  # the account's own page
     path("admin/", admin.site.urls),
     path("accounts/", include("laurels.accounts.urls")),
     path("", include("laurels.connect.urls")),

@@ -3,9 +3,11 @@ import re
 import pytest
 from django.core import mail, signing
 from django.core.exceptions import ValidationError
+from django.test import RequestFactory
 from django.utils import timezone
 
 from laurels.accounts import services
+from laurels.accounts.backends import EmailAddressBackend
 from laurels.accounts.models import EmailAddress, User
 from laurels.core.errors import RateLimited
 from tests.factories import DEFAULT_PASSWORD, EmailAddressFactory, UserFactory
@@ -99,19 +101,38 @@ class TestSignup:
         assert User.objects.filter(pk=squatter.pk).exists()  # both claims wait for proof
         token = verify_link(mail.outbox[0]).rstrip("/").rsplit("/", 1)[1]
         with pytest.raises(services.VerificationNeedsPassword):
-            services.email_address_verify(token=token)
-        with pytest.raises(services.VerificationNeedsPassword):
-            services.email_address_verify(token=token, password=DEFAULT_PASSWORD)
+            services.email_address_verify(token=token, password=None)
+        with pytest.raises(services.VerificationPasswordWrong):
+            services.email_address_verify(token=token, password="not either password")
         services.email_address_verify(token=token, password=STRONG)
         assert not User.objects.filter(pk=squatter.pk).exists()
         assert EmailAddress.objects.get(email="ada@example.org").user == real
+        assert squatter.pk is not None
+
+    def test_an_uncontested_claim_also_needs_its_password(self):
+        """One click on a link somebody else's sign-up sent must not verify it."""
+        services.user_signup(email="alone@example.org", password=STRONG)
+        token = services.email_verification_token("alone@example.org")
+        with pytest.raises(services.VerificationNeedsPassword):
+            services.email_address_verify(token=token, password=None)
+        assert not EmailAddress.objects.filter(verified=True).exists()
+        assert services.email_address_verify(token=token, password=STRONG).verified
+
+    def test_an_address_holds_at_most_three_claims(self, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):
+            for n in range(5):
+                services.user_signup(email="busy@example.org", password=f"{STRONG} {n}")
+        claims = EmailAddress.objects.filter(email="busy@example.org")
+        assert sorted(c.user.check_password(f"{STRONG} 4") for c in claims) == [False, False, True]
+        assert User.objects.count() == 3  # the dropped sign-ups were nothing else
+        assert len(mail.outbox) == 5
 
     def test_an_unverified_secondary_of_a_verified_user_is_released_to_who_proves_it(self):
         owner = UserFactory()
         EmailAddressFactory(user=owner, email="maybe@example.org", verified=False)
         services.user_signup(email="maybe@example.org", password=STRONG)
         claim = EmailAddress.objects.exclude(user=owner).get(email="maybe@example.org")
-        token = services.email_verification_token(claim)
+        token = services.email_verification_token("maybe@example.org")
         services.email_address_verify(token=token, password=STRONG)
         assert User.objects.filter(pk=owner.pk).exists()
         assert list(EmailAddress.objects.filter(email="maybe@example.org")) == [claim]
@@ -136,16 +157,17 @@ class TestVerify:
         with django_capture_on_commit_callbacks(execute=True):
             services.user_signup(email="new@example.org", password=STRONG)
         token = verify_link(mail.outbox[0]).rstrip("/").rsplit("/", 1)[1]
-        address = services.email_address_verify(token=token)
+        address = services.email_address_verify(token=token, password=STRONG)
         assert address.verified and address.verified_at is not None
-        # Using the link twice is harmless.
-        assert services.email_address_verify(token=token).verified
+        # Using the link twice is harmless: it proves nothing more.
+        with pytest.raises(services.AddressAlreadyVerified):
+            services.email_address_verify(token=token, password=STRONG)
 
     def test_a_tampered_token_is_refused(self):
         user = UserFactory(verified=False)
-        token = services.email_verification_token(user.email_addresses.get())
+        token = services.email_verification_token(user.email)
         with pytest.raises(services.VerificationLinkInvalid):
-            services.email_address_verify(token=token[:-2] + "xx")
+            services.email_address_verify(token=token[:-2] + "xx", password=DEFAULT_PASSWORD)
         assert not user.email_addresses.get().verified
 
     def test_a_token_for_another_purpose_is_refused(self):
@@ -153,25 +175,35 @@ class TestVerify:
         address = user.email_addresses.get()
         token = signing.dumps({"id": address.pk, "email": address.email}, salt="other")
         with pytest.raises(services.VerificationLinkInvalid):
-            services.email_address_verify(token=token)
+            services.email_address_verify(token=token, password=DEFAULT_PASSWORD)
 
     def test_an_expired_token_is_refused(self, settings):
         user = UserFactory(verified=False)
-        token = services.email_verification_token(user.email_addresses.get())
+        token = services.email_verification_token(user.email)
         settings.LAURELS_EMAIL_VERIFICATION_MAX_AGE = -1
         with pytest.raises(services.VerificationLinkInvalid):
-            services.email_address_verify(token=token)
+            services.email_address_verify(token=token, password=DEFAULT_PASSWORD)
 
-    def test_a_token_for_a_claim_another_account_proved_first_is_refused(self):
+    def test_once_another_claim_proved_the_address_an_older_link_proves_nothing(self):
         first = UserFactory(verified=False)
-        token = services.email_verification_token(first.email_addresses.get())
+        token = services.email_verification_token(first.email)
         services.user_signup(email=first.email, password=STRONG)  # someone else claims it
         second = EmailAddress.objects.exclude(user=first).get(email=first.email)
-        services.email_address_verify(
-            token=services.email_verification_token(second), password=STRONG
-        )
+        assert services.email_address_verify(token=token, password=STRONG) == second
         with pytest.raises(services.VerificationLinkInvalid):
             services.email_address_verify(token=token, password=DEFAULT_PASSWORD)
+        assert not User.objects.filter(pk=first.pk).exists()
+
+    def test_a_wrong_password_counts_as_a_failed_log_in(self, settings):
+        settings.LAURELS_LOGIN_RATE_PER_ACCOUNT_AND_IP = 2
+        services.user_signup(email="guessed@example.org", password=STRONG)
+        token = services.email_verification_token("guessed@example.org")
+        for _ in range(2):
+            with pytest.raises(services.VerificationPasswordWrong):
+                services.email_address_verify(token=token, password="a guess", client_ip="10.0.0.1")
+        with pytest.raises(RateLimited):
+            services.email_address_verify(token=token, password=STRONG, client_ip="10.0.0.1")
+        assert services.email_address_verify(token=token, password=STRONG, client_ip="10.0.0.2")
 
 
 class TestProfileUpdate:
@@ -189,23 +221,56 @@ class TestProfileUpdate:
         assert user.first_name == "Ada"
 
 
-class TestLoginRate:
-    def test_limits_per_account(self, settings):
-        settings.LAURELS_LOGIN_RATE_PER_ACCOUNT = 3
-        for _ in range(3):
-            services.login_rate_check(email="ada@example.org", client_ip="10.0.0.1")
-        with pytest.raises(RateLimited) as caught:
-            services.login_rate_check(email="ADA@example.org", client_ip="10.0.0.2")
-        assert caught.value.retry_after > 0
-        services.login_rate_check(email="other@example.org", client_ip="10.0.0.1")
+def login_from(address: str, email: str, password: str):
+    """Authenticate as every way in does (the log-in page, the admin's, the password
+    grant), from the client `address`."""
+    request = RequestFactory().post("/accounts/login/", REMOTE_ADDR=address)
+    return EmailAddressBackend().authenticate(request, username=email, password=password)
 
-    def test_limits_per_client_address(self, settings):
+
+class TestLoginRate:
+    def test_failures_count_per_account_and_client_address(self, settings):
+        settings.LAURELS_LOGIN_RATE_PER_ACCOUNT_AND_IP = 3
+        user = UserFactory(email="ada@example.org")
+        for _ in range(3):
+            assert login_from("10.0.0.1", "ada@example.org", "wrong") is None
+        with pytest.raises(RateLimited) as caught:
+            services.login_rate_check(email="ADA@example.org", client_ip="10.0.0.1")
+        assert caught.value.retry_after > 0
+        assert login_from("10.0.0.1", "ada@example.org", DEFAULT_PASSWORD) is None  # refused
+        services.login_rate_check(email="ada@example.org", client_ip="10.0.0.2")
+        assert login_from("10.0.0.2", "ada@example.org", DEFAULT_PASSWORD) == user
+
+    def test_successes_do_not_count(self, settings):
+        settings.LAURELS_LOGIN_RATE_PER_ACCOUNT_AND_IP = 2
+        user = UserFactory(email="ada@example.org")
+        for _ in range(5):
+            assert login_from("10.0.0.1", "ada@example.org", DEFAULT_PASSWORD) == user
+        services.login_rate_check(email="ada@example.org", client_ip="10.0.0.1")
+
+    def test_the_account_alone_has_its_own_limit(self, settings):
+        settings.LAURELS_LOGIN_RATE_PER_ACCOUNT = 4
+        UserFactory(email="ada@example.org")
+        EmailAddressFactory(user=User.objects.get(), email="ada@work.example")
+        for n in range(4):  # any address of the account, from anywhere
+            assert (
+                login_from(f"10.0.0.{n}", ["ada@example.org", "ada@work.example"][n % 2], "x")
+                is None
+            )
+        with pytest.raises(RateLimited):
+            services.login_rate_check(email="ada@work.example", client_ip="10.0.0.9")
+
+    def test_limits_per_client_address_and_attempts_it_refuses_count_nowhere(self, settings):
         settings.LAURELS_LOGIN_RATE_PER_IP = 3
+        settings.LAURELS_LOGIN_RATE_PER_ACCOUNT = 5
+        user = UserFactory(email="ada@example.org")
         for n in range(3):
-            services.login_rate_check(email=f"u{n}@example.org", client_ip="10.0.0.1")
+            assert login_from("10.0.0.1", f"u{n}@example.org", "x") is None
         with pytest.raises(RateLimited):
             services.login_rate_check(email="u9@example.org", client_ip="10.0.0.1")
-        services.login_rate_check(email="u9@example.org", client_ip="10.0.0.2")
+        for _ in range(10):
+            assert login_from("10.0.0.1", "ada@example.org", "x") is None
+        assert login_from("10.0.0.2", "ada@example.org", DEFAULT_PASSWORD) == user
 
 
 def test_primary_email_sync_follows_the_primary_address():

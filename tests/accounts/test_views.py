@@ -42,7 +42,13 @@ def test_signup_verify_login_then_the_api_knows_the_user(django_capture_on_commi
     assert refused.status_code == 400
     assert "verify your email address" in refused.content.decode()
 
-    verified = client.get(link_in(mail.outbox[0], "/accounts/verify/"))
+    link = link_in(mail.outbox[0], "/accounts/verify/")
+    asked = client.get(link)
+    assert asked.status_code == 200 and 'name="password"' in asked.content.decode()
+    assert "is verified" not in asked.content.decode()
+    wrong = client.post(link, {"password": "not the password"})
+    assert wrong.status_code == 400
+    verified = client.post(link, {"password": STRONG})
     assert verified.status_code == 200
     assert "is verified" in verified.content.decode()
 
@@ -118,8 +124,8 @@ def test_wrong_password_is_refused(user):
     assert "do not match an account" in response.content.decode()
 
 
-def test_login_is_rate_limited_per_account(user, settings):
-    settings.LAURELS_LOGIN_RATE_PER_ACCOUNT = 3
+def test_login_is_rate_limited_per_account_and_client_address(user, settings):
+    settings.LAURELS_LOGIN_RATE_PER_ACCOUNT_AND_IP = 3
     client = Client()
     for _ in range(3):
         assert login(client, user.email, "wrong password").status_code == 400

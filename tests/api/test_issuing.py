@@ -118,7 +118,25 @@ class TestIssuers:
             )
         )[0]
         assert updated["name"] == "Renamed"
-        assert {(s["email"], s["role"]) for s in updated["staff"]} == {
+        # The colleague is invited, not added: nobody joins without accepting.
+        assert {(s["email"], s["role"]) for s in updated["staff"]} == {(user.email, "owner")}
+        invited = results(client_logged_in.get(f"/v2/issuers/{issuer.entity_id}/staff/invitations"))
+        assert [(i["email"], i["role"]) for i in invited] == [(colleague.email, "editor")]
+        # Once a member, the same list changes their role at once.
+        IssuerStaff.objects.create(issuer=issuer, user=colleague, role="staff")
+        changed = results(
+            put(
+                client_logged_in,
+                f"/v2/issuers/{issuer.entity_id}/staff",
+                {
+                    "staff": [
+                        {"user": user.entity_id, "role": "owner"},
+                        {"email": "COLLEAGUE@example.org", "role": "editor"},
+                    ]
+                },
+            )
+        )
+        assert {(s["email"], s["role"]) for s in changed} == {
             (user.email, "owner"),
             (colleague.email, "editor"),
         }

@@ -333,6 +333,40 @@ class TestRefresh:
         )
         assert again.status_code == 400
 
+    def test_a_duplicate_in_the_grace_spares_the_grant_only_from_the_same_client(
+        self, browser, app
+    ):
+        """An IPv6 host may answer from another address of its /64: the same client. A
+        duplicate from another network is a second holder: the grant ends."""
+        first = dance(browser, app)
+        home = Client(REMOTE_ADDR="2001:db8:1:2::10")
+        second = token_request(
+            home, app, grant_type="refresh_token", refresh_token=first["refresh_token"]
+        ).json()
+        same_host = Client(REMOTE_ADDR="2001:db8:1:2:a::99")
+        duplicate = token_request(
+            same_host, app, grant_type="refresh_token", refresh_token=first["refresh_token"]
+        )
+        assert duplicate.status_code == 400
+        assert (
+            Client().get("/v2/users/self", headers=bearer(second["access_token"])).status_code
+            == 200
+        )
+        elsewhere = Client(REMOTE_ADDR="2001:db8:9::1")
+        stolen = token_request(
+            elsewhere, app, grant_type="refresh_token", refresh_token=first["refresh_token"]
+        )
+        assert stolen.status_code == 400
+        assert (
+            Client().get("/v2/users/self", headers=bearer(second["access_token"])).status_code
+            == 401
+        )
+        reused = AuditEvent.objects.filter(kind="refresh_token_reused").order_by("created_at")
+        assert [(row.ip_address, row.detail["family_revoked"]) for row in reused] == [
+            ("2001:db8:1:2:a::99", False),
+            ("2001:db8:9::1", True),
+        ]
+
     def test_a_refresh_for_an_account_without_a_verified_address_is_refused(
         self, browser, app, user
     ):

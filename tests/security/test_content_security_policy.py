@@ -181,7 +181,13 @@ def test_public_and_share_pages_carry_the_policy(live, public_pages):
 def test_pages_of_a_logged_in_person_carry_the_policy(live, account, registered):
     account(EARNER)
     with logged_in(live, EARNER) as browser:
-        for path in ("/", "/account/apps/", "/o/authorize?client_id=no-such-app"):
+        for path in (
+            "/",
+            "/account/apps/",
+            "/account/invitations/",
+            "/accounts/password/change/",
+            "/o/authorize?client_id=no-such-app",
+        ):
             assert_html_policy(browser.get(path))
 
 

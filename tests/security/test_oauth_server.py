@@ -15,7 +15,9 @@ import hashlib
 import json
 import re
 import secrets
+import shutil
 import sqlite3
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -26,8 +28,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+import redis
 
-from tests.servers import PASSWORD, RunningServer, laurels_cli, laurels_server
+from tests.servers import PASSWORD, RunningServer, free_port, laurels_cli, laurels_server
 
 pytestmark = pytest.mark.server
 
@@ -627,3 +630,237 @@ def test_refresh_tokens_end_when_idle_and_at_the_absolute_limit(short_lived):
     late = refresh(short_lived, PUBLIC_CLIENT, current)
     assert late.status_code == 400, late.text
     assert late.json()["error"] == "invalid_grant"
+
+
+# --- 11. refresh-token reuse: the grace spares only the same client -------------------------
+
+THIEF_ADDRESS = "127.0.0.2"  # another loopback address: another client, to the server
+
+
+def refresh_from(
+    server: RunningServer, app: dict, refresh_token: str, address: str = "127.0.0.1"
+) -> httpx.Response:
+    """A refresh sent from the client address `address`."""
+    data = {
+        "client_id": app["client_id"],
+        "grant_type": "refresh_token",
+        "refresh_token": refresh_token,
+    }
+    transport = httpx.HTTPTransport(local_address=address)
+    with httpx.Client(transport=transport, timeout=TIMEOUT) as client:
+        return client.post(f"{server.base_url}/o/token", data=data)
+
+
+def reuse_audit(server: RunningServer, email: str) -> list[dict]:
+    """The audit rows of refresh tokens of `email` presented again after their rotation."""
+    printed = django_shell(
+        server,
+        "import json\n"
+        "from laurels.connect.models import AuditEvent\n"
+        "rows = AuditEvent.objects.filter(kind='refresh_token_reused', "
+        f"user__email={email!r}).order_by('created_at')\n"
+        "print(json.dumps([{**row.detail, 'ip': row.ip_address} for row in rows]))\n",
+    )
+    return json.loads(printed.strip().splitlines()[-1])
+
+
+def test_a_thief_who_wins_the_refresh_race_loses_the_grant(live):
+    """A refresh token presented again within the reuse grace was refused without
+    revoking its family: a thief who refreshed first kept the grant for good, and one who
+    replayed just after the app's own refresh went unnoticed. From another client address
+    a duplicate is reuse (RFC 9700 §4.14.2): the whole family is revoked, and audited."""
+    email = make_user(live, "kit@example.org")
+    stolen = password_login(live, email)
+    thief = refresh_from(live, PUBLIC_CLIENT, stolen["refresh_token"], THIEF_ADDRESS)
+    assert thief.status_code == 200, thief.text
+    late = refresh_from(live, PUBLIC_CLIENT, stolen["refresh_token"])  # the app, seconds later
+    assert late.json()["error"] == "invalid_grant"
+    assert calls_api(live, thief.json()["access_token"]) == 401, "the thief kept the grant"
+    kept = refresh_from(live, PUBLIC_CLIENT, thief.json()["refresh_token"], THIEF_ADDRESS)
+    assert kept.status_code == 400, "the thief kept the grant"
+
+    # The app refreshes first; the thief's replay seconds later ends the grant for both.
+    mine = password_login(live, email)
+    fresh = refresh_from(live, PUBLIC_CLIENT, mine["refresh_token"])
+    assert fresh.status_code == 200, fresh.text
+    replay = refresh_from(live, PUBLIC_CLIENT, mine["refresh_token"], THIEF_ADDRESS)
+    assert replay.json()["error"] == "invalid_grant"
+    assert calls_api(live, fresh.json()["access_token"]) == 401, "the replay went unnoticed"
+
+    audit = reuse_audit(live, email)  # the app's duplicate, the thief's two tries after
+    assert [(row["family_revoked"], row["ip"]) for row in audit] == [
+        (True, "127.0.0.1"),
+        (True, THIEF_ADDRESS),
+        (True, THIEF_ADDRESS),
+    ], audit
+    assert all(row["seconds_since_spent"] < 10 for row in audit), audit
+
+
+def test_concurrent_refreshes_from_two_addresses_end_the_grant(live):
+    """The thief's race run at once: whichever request wins, those of the other client
+    (losing at validation, or at the lock after it) revoke the family."""
+    email = make_user(live, "kai@example.org")
+    stolen = password_login(live, email)
+    addresses = ["127.0.0.1", THIEF_ADDRESS] * 4
+    answers = all_at_once(
+        8,
+        lambda: refresh_from(live, PUBLIC_CLIENT, stolen["refresh_token"], addresses.pop()),
+    )
+    assert outcomes(answers) == Counter({200: 1, "invalid_grant": 7}), outcomes(answers)
+    winner = next(answer.json() for answer in answers if answer.status_code == 200)
+    assert calls_api(live, winner["access_token"]) == 401, "the winner kept the grant"
+    assert refresh_from(live, PUBLIC_CLIENT, winner["refresh_token"]).status_code == 400
+
+
+def test_a_duplicate_refresh_from_the_same_client_is_refused_audited_and_spares_the_grant(live):
+    """Two tabs of one app, or a retry after a lost answer: the duplicate is refused, the
+    winner's new tokens keep working, and the duplicate is on the audit log."""
+    email = make_user(live, "lou@example.org")
+    first = password_login(live, email)
+    winner = refresh_from(live, PUBLIC_CLIENT, first["refresh_token"])
+    assert winner.status_code == 200, winner.text
+    duplicate = refresh_from(live, PUBLIC_CLIENT, first["refresh_token"])
+    assert duplicate.json()["error"] == "invalid_grant"
+    assert calls_api(live, winner.json()["access_token"]) == 200
+    assert refresh_from(live, PUBLIC_CLIENT, winner.json()["refresh_token"]).status_code == 200
+    audit = reuse_audit(live, email)
+    assert [(row["family_revoked"], row["ip"]) for row in audit] == [(False, "127.0.0.1")], audit
+
+
+# --- 12. consent: the toolkit's approval_prompt and skip_authorization decide nothing ---------
+
+
+def consents_granted(server: RunningServer, email: str) -> int:
+    printed = django_shell(
+        server,
+        "from laurels.connect.models import AuditEvent\n"
+        "print(AuditEvent.objects.filter(kind='consent_granted', "
+        f"user__email={email!r}).count())\n",
+    )
+    return int(printed.strip().splitlines()[-1])
+
+
+def test_approval_prompt_cannot_skip_laurels_consent(live, web_app):
+    """The toolkit read `approval_prompt=auto` from the query string and, when the app held
+    a live token for these scopes, issued a code before Laurels' consent logic looked:
+    prompt=consent was skipped, and prompt=none answered a code without any consent. A
+    code now needs a consent the person recorded, or their Allow on the consent page,
+    which is audited every time."""
+    email = make_user(live, "mo@example.org")
+    request = {
+        "response_type": "code",
+        "client_id": web_app["client_id"],
+        "state": "s-1",
+        "redirect_uri": CALLBACK,
+    }
+    with browser_for(live, email) as browser:
+        code = code_for(browser, web_app)  # approved once; the app holds a live token
+        assert (
+            token_request(
+                live, web_app, grant_type="authorization_code", code=code, redirect_uri=CALLBACK
+            ).status_code
+            == 200
+        )
+        granted = consents_granted(live, email)
+        forced = browser.get(
+            "/o/authorize", params={**request, "prompt": "consent", "approval_prompt": "auto"}
+        )
+        assert is_consent_page(forced), f"prompt=consent skipped: {forced.headers}"
+        inputs = HiddenInputs()
+        inputs.feed(forced.text)
+        allowed = browser.post("/o/authorize", data={**inputs.fields, "allow": "true"})
+        assert "code" in redirect_params(allowed)
+        assert consents_granted(live, email) == granted + 1, "an Allow went unaudited"
+
+    # A first-party app holds a password-grant token of hers, and no consent.
+    portal = cli_app(
+        live, "Mo Portal", "--redirect-uri", CALLBACK, "--scopes", "r:profile", "--first-party"
+    )
+    password_login(live, email, portal)
+    request["client_id"] = portal["client_id"]
+    with browser_for(live, email) as browser:
+        silent = browser.get(
+            "/o/authorize", params={**request, "prompt": "none", "approval_prompt": "auto"}
+        )
+        assert redirect_params(silent).get("error") == "consent_required", silent.headers
+        auto = browser.get("/o/authorize", params={**request, "approval_prompt": "auto"})
+        assert is_consent_page(auto), f"a code without consent: {auto.headers}"
+
+        # skip_authorization is the toolkit's; set behind the rules, it still asks.
+        django_shell(
+            live,
+            "from laurels.connect.models import Application\n"
+            f"Application.objects.filter(client_id={portal['client_id']!r})"
+            ".update(skip_authorization=True)\n",
+        )
+        skipped = browser.get("/o/authorize", params=request)
+        assert is_consent_page(skipped), f"a code without consent: {skipped.headers}"
+        silent = browser.get("/o/authorize", params={**request, "prompt": "none"})
+        assert redirect_params(silent).get("error") == "consent_required", silent.headers
+
+
+# --- 13. the rate-limit store down -------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[tuple[str, subprocess.Popen]]:
+    """A Redis server of the test's own, keeping nothing on disk: its URL and process."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        with closing(redis.Redis.from_url(url)) as client:
+            for _ in range(100):
+                with contextlib.suppress(redis.ConnectionError):
+                    if client.ping():
+                        break
+                time.sleep(0.05)
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_with_the_rate_limit_store_down_log_in_is_refused_with_503_not_500(tmp_path):
+    """When the Redis of REDIS_URL went down, the log-in page and the password grant
+    answered 500. They now fail closed with 503 and Retry-After (their limits are what
+    stands between a guesser and the passwords), while apps holding tokens still refresh
+    them."""
+    with (
+        redis_server() as (url, redis_process),
+        laurels_server(tmp_path / "var", REDIS_URL=url) as server,
+    ):
+        email = make_user(server, "nell@example.org")
+        held = password_login(server, email)
+        redis_process.terminate()
+        redis_process.wait(timeout=10)
+
+        answer = httpx.post(
+            f"{server.base_url}/o/token",
+            data={"username": email, "password": PASSWORD},
+            timeout=TIMEOUT,
+        )
+        assert answer.status_code == 503, answer.text[:300]
+        assert answer.json()["error"] == "temporarily_unavailable"
+        assert int(answer.headers["Retry-After"]) > 0
+        with httpx.Client(base_url=server.base_url, timeout=TIMEOUT) as browser:
+            page = browser.post(
+                "/accounts/login/",
+                data={
+                    "csrfmiddlewaretoken": csrf_token(browser, "/accounts/login/"),
+                    "username": email,
+                    "password": PASSWORD,
+                },
+            )
+            assert page.status_code == 503, page.text[:300]
+            assert int(page.headers["Retry-After"]) > 0
+
+        renewed = refresh(server, PUBLIC_CLIENT, held["refresh_token"])
+        assert renewed.status_code == 200, renewed.text
+        assert "rate-limit store" in server.log()

@@ -44,8 +44,10 @@ from tests.servers import (
 )
 
 TIMEOUT = 30
-PER_ACCOUNT = 5
+PER_ACCOUNT_AND_IP = 5
+PER_ACCOUNT = 9
 PER_IP = 12
+RESEND_PER_ACCOUNT = 3
 RESET_PER_ACCOUNT = 3
 RESET_PER_IP = 4
 SIGNUPS_PER_IP = 3
@@ -61,9 +63,11 @@ def limited(tmp_path_factory) -> Iterator[RunningServer]:
     with laurels_server(
         tmp_path_factory.mktemp("limits") / "var",
         workers=2,
+        LAURELS_LOGIN_RATE_PER_ACCOUNT_AND_IP=str(PER_ACCOUNT_AND_IP),
         LAURELS_LOGIN_RATE_PER_ACCOUNT=str(PER_ACCOUNT),
         LAURELS_LOGIN_RATE_PER_IP=str(PER_IP),
         LAURELS_LOGIN_RATE_WINDOW="86400",
+        LAURELS_VERIFICATION_RESEND_RATE_PER_ACCOUNT=str(RESEND_PER_ACCOUNT),
         LAURELS_PASSWORD_RESET_RATE_PER_ACCOUNT=str(RESET_PER_ACCOUNT),
         LAURELS_PASSWORD_RESET_RATE_PER_IP=str(RESET_PER_IP),
         LAURELS_SIGNUP_RATE_PER_IP=str(SIGNUPS_PER_IP),
@@ -117,24 +121,103 @@ def at_least_seconds_left_in_minute(seconds: int) -> None:
 
 
 @pytest.mark.server
-def test_guessing_at_the_password_grant_is_cut_off(limited):
-    """40 wrong passwords at /o/token used to be answered, then the right one worked."""
+def test_guessing_at_the_password_grant_is_cut_off_and_the_owner_still_logs_in(limited):
+    """40 wrong passwords at /o/token used to be answered, then the right one worked. Then
+    (review 13, item 1) the limit was the account's alone: ten guesses from anywhere
+    locked the owner out everywhere. The guesser is cut off; the owner is not."""
     laurels_cli(limited, "createuser", "guessed@example.org", "--password", PASSWORD)
     with speaking_from(limited, "127.0.0.11") as attacker:
         answers = [password_grant(attacker, "guessed@example.org", f"guess {n}") for n in range(40)]
-        assert [a.status_code for a in answers[:PER_ACCOUNT]] == [400] * PER_ACCOUNT
-        for answer in answers[PER_ACCOUNT:]:
+        assert [a.status_code for a in answers[:PER_ACCOUNT_AND_IP]] == [400] * PER_ACCOUNT_AND_IP
+        for answer in answers[PER_ACCOUNT_AND_IP:]:
             assert_oauth_429(answer)
         assert_oauth_429(password_grant(attacker, "guessed@example.org", PASSWORD))
-    with speaking_from(limited, "127.0.0.12") as elsewhere:  # the account's limit, anywhere
-        assert_oauth_429(password_grant(elsewhere, "guessed@example.org", PASSWORD))
+    with speaking_from(limited, "127.0.0.12") as owner:
+        assert password_grant(owner, "guessed@example.org", PASSWORD).status_code == 200
+        assert web_login(owner, "guessed@example.org", PASSWORD).status_code == 302
+
+
+@pytest.mark.server
+def test_logging_in_again_and_again_is_not_limited(limited):
+    """Only failures count: an app that logs in often is not locked out by its successes."""
+    laurels_cli(limited, "createuser", "frequent@example.org", "--password", PASSWORD)
+    with speaking_from(limited, "127.0.0.23") as owner:
+        answers = [
+            password_grant(owner, "frequent@example.org", PASSWORD).status_code
+            for _ in range(PER_ACCOUNT + 2)
+        ]
+    assert answers == [200] * (PER_ACCOUNT + 2)
+
+
+@pytest.mark.server
+def test_attempts_refused_by_the_address_limit_do_not_count_against_the_account(limited):
+    """An address that used up its own limit goes on hammering one account: every answer is
+    429, and none of it counts against that account, whose owner logs in from elsewhere."""
+    laurels_cli(limited, "createuser", "hammered@example.org", "--password", PASSWORD)
+    with speaking_from(limited, "127.0.0.24") as attacker:
+        for n in range(PER_IP):
+            password_grant(attacker, f"spray-{n}@example.org", "Winter2024!")
+        for n in range(3 * PER_ACCOUNT):
+            assert_oauth_429(password_grant(attacker, "hammered@example.org", f"guess {n}"))
+    with speaking_from(limited, "127.0.0.25") as owner:
+        assert password_grant(owner, "hammered@example.org", PASSWORD).status_code == 200
+
+
+@pytest.mark.server
+def test_the_account_alone_has_a_higher_limit(limited):
+    """Guesses from many addresses still meet the account's own limit, a larger one."""
+    laurels_cli(limited, "createuser", "distributed@example.org", "--password", PASSWORD)
+    spread = {"127.0.0.26": PER_ACCOUNT_AND_IP, "127.0.0.27": PER_ACCOUNT - PER_ACCOUNT_AND_IP}
+    for host, guesses in spread.items():
+        with speaking_from(limited, host) as attacker:
+            for n in range(guesses):
+                answer = password_grant(attacker, "distributed@example.org", f"guess {n}")
+                assert answer.status_code == 400, answer.text
+    with speaking_from(limited, "127.0.0.28") as anywhere:
+        assert_oauth_429(password_grant(anywhere, "distributed@example.org", PASSWORD))
+
+
+@pytest.mark.server
+def test_the_admin_password_change_page_is_no_way_around_the_limit(limited):
+    """`/admin/password_change/` took 15 wrong current passwords in a row (all 200). It now
+    sends to the account's own page, whose guesses count in the log-in counters."""
+    email = "admin-changer@example.org"
+    laurels_cli(limited, "createuser", email, "--password", PASSWORD, "--admin")
+    with speaking_from(limited, "127.0.0.29") as admin:
+        assert web_login(admin, email, PASSWORD).status_code == 302
+        for n in range(PER_ACCOUNT_AND_IP + 3):
+            fields = {
+                "old_password": f"guess {n}",
+                "new_password1": "a brand new passphrase",
+                "new_password2": "a brand new passphrase",
+            }
+            answer = admin.post(
+                "/admin/password_change/",
+                data={"csrfmiddlewaretoken": admin.cookies["csrftoken"], **fields},
+            )
+            assert answer.status_code == 302, (n, answer.status_code)
+            assert answer.headers["Location"] == "/accounts/password/change/"
+        for n in range(PER_ACCOUNT_AND_IP):
+            fields = {
+                "current_password": f"guess {n}",
+                "password1": "a brand new passphrase",
+                "password2": "a brand new passphrase",
+            }
+            answer = form_post(admin, "/accounts/password/change/", fields)
+            assert answer.status_code == 400, (n, answer.status_code)
+        fields["current_password"] = PASSWORD
+        refused = form_post(admin, "/accounts/password/change/", fields)
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) > 0
+        # the same counters as the log-in's: this address may not guess by logging in either
+        assert_oauth_429(password_grant(admin, email, PASSWORD))
 
 
 @pytest.mark.server
 def test_the_web_log_in_limit_also_stops_the_password_grant(limited):
     laurels_cli(limited, "createuser", "both@example.org", "--password", PASSWORD)
     with speaking_from(limited, "127.0.0.13") as attacker:
-        for n in range(PER_ACCOUNT):
+        for n in range(PER_ACCOUNT_AND_IP):
             assert web_login(attacker, "both@example.org", f"guess {n}").status_code == 400
         refused = web_login(attacker, "both@example.org", PASSWORD)
         assert refused.status_code == 429
@@ -146,7 +229,7 @@ def test_the_web_log_in_limit_also_stops_the_password_grant(limited):
 def test_the_admin_log_in_counts_in_the_same_limits(limited):
     laurels_cli(limited, "createuser", "root@example.org", "--password", PASSWORD, "--admin")
     with speaking_from(limited, "127.0.0.22") as attacker:
-        for n in range(PER_ACCOUNT):
+        for n in range(PER_ACCOUNT_AND_IP):
             assert password_grant(attacker, "root@example.org", f"guess {n}").status_code == 400
         fields = {"username": "root@example.org", "password": PASSWORD, "next": "/admin/"}
         refused = form_post(attacker, "/admin/login/", fields)
@@ -165,8 +248,8 @@ def test_the_limit_is_exact_across_workers(limited):
             return web_login(client, "racer@example.org", f"guess {n}").status_code
 
     with ThreadPoolExecutor(max_workers=6) as pool:
-        answers = list(pool.map(attempt, range(4 * PER_ACCOUNT)))
-    assert sorted(answers) == [400] * PER_ACCOUNT + [429] * (3 * PER_ACCOUNT), answers
+        answers = list(pool.map(attempt, range(4 * PER_ACCOUNT_AND_IP)))
+    assert sorted(answers) == [400] * PER_ACCOUNT_AND_IP + [429] * (3 * PER_ACCOUNT_AND_IP), answers
 
 
 @pytest.mark.server
@@ -205,7 +288,7 @@ def test_verification_resend_is_limited_and_says_when_to_retry(limited):
     with speaking_from(limited, "127.0.0.17") as client:
         fields = {"email": "waiting@example.org"}
         answers = [
-            form_post(client, "/accounts/verify/resend/", fields) for _ in range(PER_ACCOUNT)
+            form_post(client, "/accounts/verify/resend/", fields) for _ in range(RESEND_PER_ACCOUNT)
         ]
         assert {a.status_code for a in answers} == {302}
         refused = form_post(client, "/accounts/verify/resend/", fields)
@@ -348,24 +431,31 @@ def test_with_redis_the_limits_are_counted_there(tmp_path, redis_url):
     still exact across workers; the database keeps none."""
     home = tmp_path / "var"
     with laurels_server(
-        home, workers=2, REDIS_URL=redis_url, LAURELS_LOGIN_RATE_PER_ACCOUNT=str(PER_ACCOUNT)
+        home,
+        workers=2,
+        REDIS_URL=redis_url,
+        LAURELS_LOGIN_RATE_PER_ACCOUNT_AND_IP=str(PER_ACCOUNT_AND_IP),
     ) as server:
 
         def attempt(n: int) -> int:
             with speaking_from(server, "127.0.0.30") as client:
-                return password_grant(client, "redis@example.org", f"guess {n}").status_code
+                return web_login(client, "redis@example.org", f"guess {n}").status_code
 
         with ThreadPoolExecutor(max_workers=6) as pool:
-            answers = list(pool.map(attempt, range(4 * PER_ACCOUNT)))
-        assert sorted(answers) == [400] * PER_ACCOUNT + [429] * (3 * PER_ACCOUNT), answers
+            answers = list(pool.map(attempt, range(4 * PER_ACCOUNT_AND_IP)))
+        expected = [400] * PER_ACCOUNT_AND_IP + [429] * (3 * PER_ACCOUNT_AND_IP)
+        assert sorted(answers) == expected, answers
         with sqlite3.connect(home / "laurels.sqlite3") as database:
             rows = database.execute("SELECT COUNT(*) FROM laurels_core_ratelimitcounter")
             assert rows.fetchone()[0] == 0
     client = redis.Redis.from_url(redis_url)
     keys = [key.decode() for key in client.keys("laurels:ratelimit:login:*")]
-    assert len(keys) == 2  # the account's counter and the client address's
+    # the account's counter, the client address's, and the pair's
+    assert len(keys) == 3
     assert not any("@" in key or "127.0.0" in key for key in keys)
     assert all(0 < client.ttl(key) <= 900 + 1 for key in keys)
+    # the failures that were tried, exactly; the refused attempts were taken back
+    assert [int(client.get(key)) for key in keys] == [PER_ACCOUNT_AND_IP] * 3
     client.close()
 
 

@@ -222,7 +222,7 @@ def test_idempotency_records_expire_and_are_pruned(tmp_path):
         assert b"left-alone" not in (server.home / "laurels.sqlite3").read_bytes()
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the jobs runner closes connections after a job
 def test_the_prune_job_keeps_records_inside_the_window(settings):
     from django.utils import timezone
 

@@ -15,7 +15,8 @@ class EmailAddressInline(admin.TabularInline):
 
 
 class AdminUserCreationForm(forms.ModelForm):
-    """Adding a user in the admin: the address is taken as verified (the admin vouches)."""
+    """Adding a user in the admin: the address is taken as verified (the admin vouches),
+    from any sign-up that only claimed it (`services.user_create(verified=True)`)."""
 
     password1 = forms.CharField(label="Password", strip=False, widget=forms.PasswordInput)
     password2 = forms.CharField(label="Password again", strip=False, widget=forms.PasswordInput)
@@ -26,7 +27,7 @@ class AdminUserCreationForm(forms.ModelForm):
 
     def clean_email(self) -> str:
         address = normalize_email_address(self.cleaned_data["email"])
-        if EmailAddress.objects.filter(email=address).exists():
+        if EmailAddress.objects.filter(email=address, verified=True).exists():
             raise forms.ValidationError(services.EmailAddressTaken.default_message)
         return address
 

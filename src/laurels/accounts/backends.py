@@ -12,7 +12,12 @@ from __future__ import annotations
 from django.contrib.auth.backends import ModelBackend
 from django.db.models import Exists, OuterRef
 
+from laurels.accounts import services
 from laurels.accounts.models import EmailAddress, User, normalize_email_address
+from laurels.core.clients import client_address
+
+# Set on a request whose log-in was refused by a limit (its `Verdict`), for the page.
+LOGIN_REFUSED_ATTRIBUTE = "laurels_login_refused"
 
 
 def with_verified_address(users):
@@ -35,23 +40,38 @@ class EmailAddressBackend(ModelBackend):
     sign-ups may claim it, and a sign-up that was never proven must get no token, no
     session and no issuer. The log-in page says how to verify (`LoginForm`) without
     saying whether the address was signed up for.
+
+    Every attempt counts in the log-in limits (`accounts.services.login_attempt_count`):
+    counted before the password is tried, so that no worker tries more than the limit,
+    and taken back when it was right, so that only failures count. An attempt beyond a
+    limit is refused without trying the password, and the request is marked
+    (`LOGIN_REFUSED_ATTRIBUTE`) for a page to answer 429.
     """
 
     def authenticate(self, request, username=None, password=None, email=None, **kwargs):
         address = email or username or kwargs.get(User.USERNAME_FIELD)
         if not address or password is None:
             return None
+        address = normalize_email_address(address)
         found = (
-            EmailAddress.objects.select_related("user")
-            .filter(email=normalize_email_address(address), verified=True)
-            .first()
+            EmailAddress.objects.select_related("user").filter(email=address, verified=True).first()
         )
+        attempt = services.login_attempt_count(
+            account=f"user:{found.user_id}" if found else f"address:{address}",
+            client_ip=client_address(request) if request is not None else None,
+        )
+        if not attempt.allowed:
+            if request is not None:
+                setattr(request, LOGIN_REFUSED_ATTRIBUTE, attempt.verdict)
+            return None
         if found is None:
-            # Spend the same time as a real check so timing does not reveal unknown addresses.
+            # Spend the same time as a real check so timing does not reveal unknown
+            # addresses (an unusable password does the same inside check_password).
             User().set_password(password)
             return None
         user = found.user
         if user.check_password(password) and self.user_can_authenticate(user):
+            attempt.take_back()
             return user
         return None
 

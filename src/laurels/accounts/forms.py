@@ -101,6 +101,6 @@ class PasswordResetSetForm(auth_forms.SetPasswordForm):
 
 
 class VerifyWithPasswordForm(forms.Form):
-    """Confirms a contested verification link (`services.VerificationNeedsPassword`)."""
+    """Confirms whose sign-up a verification link is for (`services.VerificationNeedsPassword`)."""
 
     password = _password_field("The password you chose when you signed up", "current-password")

@@ -15,10 +15,11 @@ two accounts waiting for verification may both name the same address.
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from laurels.accounts.signals import password_changed
 from laurels.core.ids import entity_id_field
 
 
@@ -81,6 +82,48 @@ class User(AbstractBaseUser, PermissionsMixin):
     def get_short_name(self) -> str:
         return self.first_name
 
+    # --- a new password ends every credential made with the old one ---------------------
+    #
+    # Every way of setting a password ends in set_password() (or set_unusable_password())
+    # and save(): the reset link and the account page (accounts.services.password_set),
+    # but also the admin's "change password" form and `manage changepassword`, which know
+    # nothing of Laurels. So `password_changed` is sent here, from save(), and no path
+    # can skip it. Django's re-hash of an old hash at log-in (check_password) saves the
+    # same password under a new hash and clears `_password` first: it sends nothing.
+
+    _keep_access_token_id: int | None = None
+    _password_disabled = False
+
+    def set_password(self, raw_password, *, keep_access_token_id: int | None = None) -> None:
+        """`keep_access_token_id`: the access token the change was made with, which (with
+        its refresh token) outlives it (`accounts.signals.password_changed`)."""
+        super().set_password(raw_password)
+        self._keep_access_token_id = keep_access_token_id
+
+    def set_unusable_password(self) -> None:
+        super().set_unusable_password()
+        self._password_disabled = True
+
+    def save(self, *args, **kwargs) -> None:
+        update_fields = kwargs.get("update_fields")
+        replaced = (
+            not self._state.adding
+            and (self._password is not None or self._password_disabled)
+            and (update_fields is None or "password" in update_fields)
+        )
+        if not replaced:
+            super().save(*args, **kwargs)
+            return
+        with transaction.atomic():
+            # Lock the row first. Whoever saves a token for this user is to lock it too
+            # (connect.oauth), so that a token is either saved before this change, and
+            # revoked below, or after it commits, and then checked against it.
+            list(User._default_manager.select_for_update().filter(pk=self.pk).values_list("pk"))
+            super().save(*args, **kwargs)
+            keep, self._keep_access_token_id = self._keep_access_token_id, None
+            self._password_disabled = False
+            password_changed.send(sender=User, user=self, keep_access_token_id=keep)
+
 
 class EmailAddress(models.Model):
     """One account's claim to an address; verified once they opened the emailed link."""
@@ -91,6 +134,9 @@ class EmailAddress(models.Model):
     primary = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     verified_at = models.DateTimeField(null=True, blank=True)
+    # When a verification link for the address was last sent: an unproven claim is
+    # deleted once that link has expired (accounts.services.unverified_claims_expire).
+    verification_sent_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-primary", "email"]
@@ -103,6 +149,13 @@ class EmailAddress(models.Model):
                 fields=["email"], condition=Q(verified=True), name="one_verified_owner_per_email"
             ),
             models.UniqueConstraint(fields=["user", "email"], name="one_claim_per_user_and_email"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["verification_sent_at"],
+                condition=Q(verified=False),
+                name="unproven_claims_by_age",
+            )
         ]
 
     def __str__(self) -> str:

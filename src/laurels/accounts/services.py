@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -16,14 +17,26 @@ from django.urls import reverse
 from django.utils import timezone
 
 from laurels.accounts.models import EmailAddress, User, normalize_email_address
-from laurels.accounts.signals import email_address_verified, password_changed
 from laurels.core.errors import Conflict, DomainError
-from laurels.core.ratelimit import Limit, address_key, enforce_limits, within_limits
+from laurels.core.ratelimit import (
+    CountedAttempt,
+    Limit,
+    address_key,
+    attempt_count,
+    enforce_limits,
+    limits_reached,
+    raise_if_refused,
+    within_limits,
+)
 
 logger = logging.getLogger(__name__)
 
 EMAIL_VERIFICATION_SALT = "laurels.accounts.email-verification"
 NAME_MAX_LENGTH = 150
+# Sign-ups that may wait for proof of one address at a time; a new one drops the oldest,
+# so that sign-ups cannot pile up rows (and their links, mail) for somebody's address.
+PENDING_CLAIMS_PER_ADDRESS = 3
+LOGIN_REFUSED = "Too many attempts. Try again in {wait}."
 
 
 class EmailAddressTaken(Conflict):
@@ -34,14 +47,31 @@ class VerificationLinkInvalid(DomainError):
     default_message = "This verification link is invalid or has expired."
 
 
-class VerificationNeedsPassword(DomainError):
-    """The address was signed up for by more than one account, so the link alone does not
-    say whose sign-up it confirms: its owner must show they chose that account's password
-    (whoever reads the inbox gets every claimant's link, the attacker's included)."""
+class AddressAlreadyVerified(VerificationLinkInvalid):
+    """The link's address is proven already (by this sign-up or another): it proves
+    nothing more, and says nothing about whose it is."""
 
     default_message = (
-        "More than one account was signed up with this address. Enter the password you "
-        "chose when you signed up, to confirm that this account is yours."
+        "This address is verified already. If it is yours, log in with it, or reset "
+        "the password if you cannot."
+    )
+
+
+class VerificationNeedsPassword(DomainError):
+    """A verification link proves that its opener reads mail at the address, not whose
+    sign-up it is: anyone may sign up with anyone's address, and one click on a link
+    they did not expect must not hand that sign-up the address (pre-hijacking). So the
+    link always asks for the password chosen at the sign-up it confirms."""
+
+    default_message = (
+        "Enter the password you chose when you signed up, to confirm that this sign-up is yours."
+    )
+
+
+class VerificationPasswordWrong(DomainError):
+    default_message = (
+        "This is not the password of a sign-up waiting for this address. If you signed up "
+        "a while ago, your sign-up may have expired: sign up again."
     )
 
 
@@ -125,68 +155,93 @@ def user_signup(*, email: str, password: str, first_name: str = "", last_name: s
             {"user": existing.user, "reset_url": _absolute(reverse("accounts:password_reset"))},
         )
         return
-    user = user_create(email=address, password=password, first_name=first_name, last_name=last_name)
-    email_verification_send(email_address=user.email_addresses.get(email=address))
+    user_create(email=address, password=password, first_name=first_name, last_name=last_name)
+    pending = EmailAddress.objects.select_related("user").filter(email=address, verified=False)
+    for dropped in pending.order_by("-created_at", "-pk")[PENDING_CLAIMS_PER_ADDRESS:]:
+        _claim_withdraw(dropped)
+    email_verification_send(address=address)
 
 
-def email_verification_token(email_address: EmailAddress) -> str:
-    """A signed, timestamped token naming the address; no database row is needed."""
-    return signing.dumps(
-        {"id": email_address.pk, "email": email_address.email}, salt=EMAIL_VERIFICATION_SALT
+def email_verification_token(address: str) -> str:
+    """A signed, timestamped token naming the address; no database row is needed. It
+    proves that whoever opens it reads mail there, and serves every sign-up waiting for
+    the address: the password given with it says whose (`email_address_verify`)."""
+    return signing.dumps({"email": address}, salt=EMAIL_VERIFICATION_SALT)
+
+
+def email_verification_send(*, address: str) -> None:
+    """Mail one verification link for `address`; the claims waiting for it live on until
+    that link expires (`unverified_claims_expire`). The mail names no sign-up, so that
+    nobody's sign-up can put words of theirs in somebody else's inbox."""
+    EmailAddress.objects.filter(email=address, verified=False).update(
+        verification_sent_at=timezone.now()
     )
-
-
-def email_verification_send(*, email_address: EmailAddress) -> None:
-    token = email_verification_token(email_address)
+    token = email_verification_token(address)
     link = _absolute(reverse("accounts:verify_email", kwargs={"token": token}))
     email_send_on_commit(
-        email_address.email,
+        address,
         "accounts/email/verify_email",
-        {
-            "user": email_address.user,
-            "verify_url": link,
-            "valid_hours": settings.LAURELS_EMAIL_VERIFICATION_MAX_AGE // 3600,
-        },
+        {"verify_url": link, "valid_hours": settings.LAURELS_EMAIL_VERIFICATION_MAX_AGE // 3600},
     )
 
 
 def email_verification_resend(*, email: str, client_ip: str | None) -> None:
-    """Send a fresh link if the address is waiting for verification; silent otherwise."""
-    login_rate_check(email=email, client_ip=client_ip, scope="verification-resend")
+    """Send one fresh link if the address is waiting for verification (however many
+    sign-ups wait for it); silent otherwise. RateLimited beyond the resend limits."""
     address = normalize_email_address(email)
-    pending = EmailAddress.objects.select_related("user").filter(email=address, verified=False)
-    for email_address in pending:
-        email_verification_send(email_address=email_address)
+    window = settings.LAURELS_VERIFICATION_RESEND_RATE_WINDOW
+    enforce_limits(
+        Limit(
+            "verification-resend:account",
+            address,
+            settings.LAURELS_VERIFICATION_RESEND_RATE_PER_ACCOUNT,
+            window,
+        ),
+        Limit(
+            "verification-resend:ip",
+            address_key(client_ip),
+            settings.LAURELS_VERIFICATION_RESEND_RATE_PER_IP,
+            window,
+        ),
+        message="Too many requests for a new link. Try again in {wait}.",
+    )
+    with transaction.atomic():
+        if EmailAddress.objects.filter(email=address, verified=False).exists():
+            email_verification_send(address=address)
 
 
-def email_address_verify(*, token: str, password: str | None = None) -> EmailAddress:
-    """Verify the address the emailed link names, for the account that claimed it.
+def email_address_verify(
+    *, token: str, password: str | None, client_ip: str | None = None
+) -> EmailAddress:
+    """Verify the address the emailed link names, for the sign-up whose password is given.
 
-    When other accounts claim the same address, the link's owner must also give this
-    account's password (`VerificationNeedsPassword`): every claimant's link lands in the
-    same inbox, and opening the wrong one must not hand the address to somebody else.
+    The link alone proves only that its opener reads the inbox; the password says which
+    sign-up they made (`VerificationNeedsPassword` without one). A wrong password counts
+    as a failed log-in of the address from `client_ip` (RateLimited beyond the limits),
+    and is `VerificationPasswordWrong`. A link to an address proven already is
+    `AddressAlreadyVerified`, whoever proved it.
     """
-    claim = _verification_claim(token)
-    email_address = (
+    address = _verification_address(token)
+    if EmailAddress.objects.filter(email=address, verified=True).exists():
+        raise AddressAlreadyVerified()
+    claims = list(
         EmailAddress.objects.select_related("user")
-        .filter(pk=claim.get("id"), email=claim.get("email"))
-        .first()
+        .filter(email=address, verified=False)
+        .order_by("-created_at", "-pk")[:PENDING_CLAIMS_PER_ADDRESS]
     )
-    if email_address is None:
+    if not claims:
         raise VerificationLinkInvalid()
-    if email_address.verified:
-        return email_address
-    contested = (
-        EmailAddress.objects.filter(email=email_address.email)
-        .exclude(user_id=email_address.user_id)
-        .exists()
-    )
-    if contested and not (password and email_address.user.check_password(password)):
+    if not password:
         raise VerificationNeedsPassword()
-    return _email_address_prove(email_address)
+    attempt = _login_attempt(account=login_account_key(address), client_ip=client_ip)
+    for claim in claims:
+        if claim.user.check_password(password):
+            attempt.take_back()
+            return _email_address_prove(claim)
+    raise VerificationPasswordWrong()
 
 
-def _verification_claim(token: str) -> dict:
+def _verification_address(token: str) -> str:
     try:
         claim = signing.loads(
             token,
@@ -195,15 +250,15 @@ def _verification_claim(token: str) -> dict:
         )
     except signing.BadSignature:  # includes SignatureExpired
         raise VerificationLinkInvalid() from None
-    if not isinstance(claim, dict):
+    if not isinstance(claim, dict) or not isinstance(claim.get("email"), str):
         raise VerificationLinkInvalid()
-    return claim
+    return claim["email"]
 
 
 @transaction.atomic
 def _email_address_prove(email_address: EmailAddress) -> EmailAddress:
     """Make `email_address` its account's verified address and withdraw every other
-    account's claim to it; tell the apps that wait for the proof (`email_address_verified`).
+    account's claim to it.
 
     Every claim to the address is locked first, so of two accounts proving the same
     address at once one wins and the other's claim is gone (its link then fails).
@@ -223,7 +278,6 @@ def _email_address_prove(email_address: EmailAddress) -> EmailAddress:
         proven.save(update_fields=["verified", "verified_at"])
     for claim in claims.values():
         _claim_withdraw(claim)
-    email_address_verified.send(sender=EmailAddress, email_address=proven)
     return proven
 
 
@@ -244,6 +298,27 @@ def _claim_withdraw(claim: EmailAddress) -> None:
         successor.primary = True
         successor.save(update_fields=["primary"])
         user_primary_email_sync(user=user)
+
+
+def unverified_claims_expire() -> int:
+    """Delete the claims nobody proved whose last verification link has expired, with
+    their accounts when that claim was all they were (`_claim_withdraw`); how many.
+    A periodic job (`laurels.jobs.periodic`): unproven sign-ups must not pile up."""
+    cutoff = timezone.now() - timedelta(seconds=settings.LAURELS_EMAIL_VERIFICATION_MAX_AGE)
+    expired = EmailAddress.objects.filter(verified=False, verification_sent_at__lt=cutoff)
+    count = 0
+    for claim_id in expired.values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            claim = (
+                EmailAddress.objects.select_for_update()
+                .select_related("user")
+                .filter(pk=claim_id, verified=False, verification_sent_at__lt=cutoff)
+                .first()
+            )
+            if claim is not None:
+                _claim_withdraw(claim)
+                count += 1
+    return count
 
 
 def user_profile_update(
@@ -267,30 +342,40 @@ def password_change(
     user: User,
     current_password: str,
     new_password: str,
+    client_ip: str | None,
     keep_access_token_id: int | None = None,
 ) -> None:
     """Change the password of a logged-in user who proves they know the current one (a
-    stolen session or token alone must not lock the owner out). See `password_set`."""
+    stolen session or token alone must not lock the owner out). See `password_set`.
+
+    A wrong current password is a failed log-in of the account from `client_ip`, in the
+    log-in counters: a stolen session is no way around the log-in's limit on guessing.
+    RateLimited beyond them."""
+    attempt = _login_attempt(account=f"user:{user.pk}", client_ip=client_ip)
     if not user.check_password(current_password or ""):
         raise ValidationError({"current_password": ["This is not your current password."]})
+    attempt.take_back()
     password_set(user=user, password=new_password, keep_access_token_id=keep_access_token_id)
 
 
-@transaction.atomic
 def password_set(*, user: User, password: str, keep_access_token_id: int | None = None) -> None:
-    """Give `user` a new password and end every credential made with the old one.
+    """Give `user` a new password, which ends every credential made with the old one.
 
-    Sessions end because Django derives each session's hash from the password hash (the
-    session the change was made in, if any, is renewed by its view with
-    `update_session_auth_hash`). OAuth tokens end through `password_changed`, in this
-    transaction: all of them but the access token `keep_access_token_id` (the one the
-    change was made with) and its refresh token. The owner is told by email, so that a
-    change they did not make does not go unnoticed.
+    `User.save` sends `password_changed` (for this path and every other, such as the
+    admin's form): OAuth tokens end in the same transaction, all of them but the access
+    token `keep_access_token_id` (the one the change was made with) and its refresh
+    token, and the owner is told by email (`password_changed_notify`). Sessions end
+    because Django derives each session's hash from the password hash (the session the
+    change was made in, if any, is renewed by its view with `update_session_auth_hash`).
     """
     _check_password(password, user)
-    user.set_password(password)
+    user.set_password(password, keep_access_token_id=keep_access_token_id)
     user.save(update_fields=["password", "updated_at"])
-    password_changed.send(sender=User, user=user, keep_access_token_id=keep_access_token_id)
+
+
+def password_changed_notify(*, user: User) -> None:
+    """Tell the owner their password changed, so that a change they did not make does
+    not go unnoticed (sent after the change commits)."""
     email_send_on_commit(
         user.email,
         "accounts/email/password_changed",
@@ -298,23 +383,66 @@ def password_set(*, user: User, password: str, keep_access_token_id: int | None 
     )
 
 
-def login_rate_check(*, email: str, client_ip: str | None, scope: str = "login") -> None:
-    """Count a log-in attempt and refuse it beyond the per-account or per-client limit.
+# --- log-in limits ----------------------------------------------------------------------
+#
+# Only failures count, and a guesser must not lock the owner out: the strict limit is per
+# account *and* client address, the account alone has a much higher one, and the client
+# address one of its own whatever the account. Every way in counts in these counters
+# (the log-in page, the admin's, the password grant at /o/token: all authenticate
+# through `EmailAddressBackend`, which counts), and so do guesses of the current password
+# on the change-password page and API, and of a sign-up's password on a verification link.
 
-    The log-in page and the password grant at /o/token count in the same "login"
-    counters, so neither is a way around the other's limit.
-    """
+
+def login_account_key(email: str) -> str:
+    """The account the per-account log-in counters count: by id when a verified address
+    names one (all its addresses, and its password changes, share them), else the
+    address itself."""
+    address = normalize_email_address(email or "")
+    user_id = (
+        EmailAddress.objects.filter(email=address, verified=True)
+        .values_list("user_id", flat=True)
+        .first()
+    )
+    return f"user:{user_id}" if user_id is not None else f"address:{address}"
+
+
+def _login_limits(*, account: str, client_ip: str | None) -> tuple[Limit, ...]:
+    """In the order they are checked: the client address's own limit first, so that an
+    attempt it refuses is never counted against the account."""
     window = settings.LAURELS_LOGIN_RATE_WINDOW
-    enforce_limits(
+    client = address_key(client_ip)
+    return (
+        Limit("login:ip", client, settings.LAURELS_LOGIN_RATE_PER_IP, window),
+        Limit("login:account", account, settings.LAURELS_LOGIN_RATE_PER_ACCOUNT, window),
         Limit(
-            f"{scope}:account",
-            normalize_email_address(email or ""),
-            settings.LAURELS_LOGIN_RATE_PER_ACCOUNT,
+            "login:account-ip",
+            f"{account}\0{client}",
+            settings.LAURELS_LOGIN_RATE_PER_ACCOUNT_AND_IP,
             window,
         ),
-        Limit(f"{scope}:ip", address_key(client_ip), settings.LAURELS_LOGIN_RATE_PER_IP, window),
-        message="Too many attempts. Try again in {wait}.",
     )
+
+
+def login_rate_check(*, email: str, client_ip: str | None) -> None:
+    """Refuse (RateLimited, with Retry-After) a log-in whose counters are used up, without
+    counting it: the check a log-in page or the token endpoint makes before it tries the
+    password. The attempt itself is counted by the authentication backend."""
+    limits = _login_limits(account=login_account_key(email), client_ip=client_ip)
+    raise_if_refused(limits_reached(*limits), message=LOGIN_REFUSED)
+
+
+def login_attempt_count(*, account: str, client_ip: str | None) -> CountedAttempt:
+    """Count a password attempt ahead of its outcome, exactly across workers: the caller
+    takes it back when the password was right (`CountedAttempt.take_back`). A refused
+    attempt counts nowhere, and the caller must not try the password."""
+    return attempt_count(*_login_limits(account=account, client_ip=client_ip))
+
+
+def _login_attempt(*, account: str, client_ip: str | None) -> CountedAttempt:
+    """`login_attempt_count`, raising RateLimited (503 when the store is down) if refused."""
+    attempt = login_attempt_count(account=account, client_ip=client_ip)
+    raise_if_refused(attempt.verdict, message=LOGIN_REFUSED)
+    return attempt
 
 
 def password_reset_allowed(*, email: str, client_ip: str | None) -> bool:

@@ -1,10 +1,10 @@
 """Events about accounts that apps above `accounts` act on.
 
-`accounts` is the bottom of the stack: `connect` (tokens) and `issuing` (staff) depend on
-it, never the other way round. So when something here changes what those apps hold,
-`accounts.services` sends one of these signals inside the transaction of the change, and
-each app's receivers (connected in its `AppConfig.ready`) do their part in that same
-transaction: either all of it happens or none.
+`accounts` is the bottom of the stack: `connect` (tokens) depends on it, never the other
+way round. So when something here changes what those apps hold, `accounts` sends one of
+these signals inside the transaction of the change, and each app's receivers (connected
+in its `AppConfig.ready`; `accounts` itself tells the owner by email) do their part in
+that same transaction: either all of it happens or none.
 """
 
 from __future__ import annotations
@@ -12,12 +12,9 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 # Sent with `user` and `keep_access_token_id` (the id of the access token the change was
-# made with, which stays valid with its refresh token; None when there was none). Every
-# other token of the user must end. Sessions end by themselves: Django derives each
-# session's hash from the password hash, and the session the change was made in is
-# renewed by its view with `update_session_auth_hash`.
+# made with, which stays valid with its refresh token; None when there was none) whenever
+# a saved account gets a new password, by whatever path (`User.save`). Every other token
+# of the user must end. Sessions end by themselves: Django derives each session's hash
+# from the password hash, and the session the change was made in is renewed by its view
+# with `update_session_auth_hash`.
 password_changed = Signal()
-
-# Sent with `email_address` when it becomes verified: its owner has proved they read
-# mail at that address, so whatever waited for that proof (staff invitations) is theirs.
-email_address_verified = Signal()

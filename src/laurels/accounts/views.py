@@ -17,6 +17,7 @@ from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods
 
 from laurels.accounts import services
+from laurels.accounts.backends import LOGIN_REFUSED_ATTRIBUTE
 from laurels.accounts.forms import (
     LoginForm,
     PasswordChangeForm,
@@ -29,15 +30,30 @@ from laurels.accounts.forms import (
 from laurels.connect.views import allow_redirect_after_login
 from laurels.core.clients import client_address
 from laurels.core.errors import DomainError, RateLimited
+from laurels.core.ratelimit import raise_if_refused
 
 
 def _too_many(
     request: HttpRequest, template: str, context: dict, error: RateLimited
 ) -> HttpResponse:
-    """A page refused by a rate limit: 429, saying when to come back (Retry-After)."""
-    response = render(request, template, context, status=429)
+    """A page refused by a rate limit: 429 (503 when the limits cannot be counted), saying
+    when to come back (Retry-After)."""
+    response = render(request, template, context, status=error.status)
     response["Retry-After"] = str(error.retry_after)
     return response
+
+
+def _login_refused(request: HttpRequest) -> RateLimited | None:
+    """The refusal of a log-in the authentication backend would not even try (a limit was
+    reached while this request was on its way), if it was refused."""
+    verdict = getattr(request, LOGIN_REFUSED_ATTRIBUTE, None)
+    if verdict is None:
+        return None
+    try:
+        raise_if_refused(verdict, message=services.LOGIN_REFUSED)
+    except RateLimited as error:
+        return error
+    return None
 
 
 def _add_service_errors(form, error: ValidationError) -> None:
@@ -77,22 +93,24 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:
-    """Opening the emailed link verifies the address; when several accounts claim it, the
-    page asks for the password of the account the link belongs to (POST)."""
+    """The emailed link asks for the password chosen at sign-up (POST), then verifies the
+    address for that sign-up: the link proves the inbox, the password whose sign-up."""
     form = VerifyWithPasswordForm(request.POST or None)
     password = form.cleaned_data["password"] if form.is_valid() else None
+    context = {"form": form, "message": services.VerificationNeedsPassword.default_message}
     try:
-        email_address = services.email_address_verify(token=token, password=password)
-    except services.VerificationNeedsPassword as error:
-        if request.method == "POST":
-            form.add_error("password", "This is not the password of the account that signed up.")
-        context = {"form": form, "message": error.message}
-        return render(
-            request,
-            "accounts/verify_password.html",
-            context,
-            status=400 if request.method == "POST" else 200,
+        email_address = services.email_address_verify(
+            token=token, password=password, client_ip=client_address(request)
         )
+    except services.VerificationNeedsPassword:
+        status = 400 if request.method == "POST" else 200
+        return render(request, "accounts/verify_password.html", context, status=status)
+    except services.VerificationPasswordWrong as error:
+        form.add_error("password", error.message)
+        return render(request, "accounts/verify_password.html", context, status=400)
+    except RateLimited as error:
+        form.add_error(None, error.message)
+        return _too_many(request, "accounts/verify_password.html", context, error)
     except DomainError as error:
         return render(
             request, "accounts/verify_failed.html", {"message": error.message}, status=400
@@ -131,23 +149,34 @@ class LoginView(auth_views.LoginView):
                 email=request.POST.get("username", ""), client_ip=client_address(request)
             )
         except RateLimited as error:
-            form = self.get_form()
-            form.errors.clear()
-            form.add_error(None, error.message)
-            response = self.render_to_response(self.get_context_data(form=form))
-            response.status_code = 429
-            response["Retry-After"] = str(error.retry_after)
-            return response
+            return self._refused(self.get_form(), error)
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
+        if (error := _login_refused(self.request)) is not None:
+            return self._refused(form, error)
         response = super().form_invalid(form)
         response.status_code = 400
+        return response
+
+    def _refused(self, form, error: RateLimited) -> HttpResponse:
+        """429 (503 when the limits cannot be counted), even for the right password."""
+        form.errors.clear()
+        form.add_error(None, error.message)
+        response = self.render_to_response(self.get_context_data(form=form))
+        response.status_code = error.status
+        response["Retry-After"] = str(error.retry_after)
         return response
 
     def render_to_response(self, context, **response_kwargs):
         response = super().render_to_response(context, **response_kwargs)
         return allow_redirect_after_login(response, self.get_redirect_url())
+
+
+def _plain_refusal(error: RateLimited) -> HttpResponse:
+    response = HttpResponse(error.message, status=error.status, content_type="text/plain")
+    response["Retry-After"] = str(error.retry_after)
+    return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -160,10 +189,19 @@ def admin_login(request: HttpRequest) -> HttpResponse:
                 email=request.POST.get("username", ""), client_ip=client_address(request)
             )
         except RateLimited as error:
-            response = HttpResponse(error.message, status=429, content_type="text/plain")
-            response["Retry-After"] = str(error.retry_after)
-            return response
-    return admin.site.login(request)
+            return _plain_refusal(error)
+    response = admin.site.login(request)
+    if (error := _login_refused(request)) is not None:
+        return _plain_refusal(error)
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def admin_password_change(request: HttpRequest) -> HttpResponse:
+    """The admin's own change-password page is the account's: one page, whose guesses of
+    the current password count in the log-in limits and which ends every other session
+    and token (Django's admin page counted nothing)."""
+    return redirect("accounts:password_change")
 
 
 _reset_context = {"extra_email_context": {"base_url": settings.LAURELS_BASE_URL}}
@@ -210,15 +248,11 @@ def password_change(request: HttpRequest) -> HttpResponse:
     form = PasswordChangeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.login_rate_check(
-                email=request.user.email,
-                client_ip=client_address(request),
-                scope="password-change",
-            )
             services.password_change(
                 user=request.user,
                 current_password=form.cleaned_data["current_password"],
                 new_password=form.cleaned_data["password1"],
+                client_ip=client_address(request),
             )
         except RateLimited as error:
             form.add_error(None, error.message)

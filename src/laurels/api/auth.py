@@ -5,16 +5,21 @@ Each authenticator returns a `Caller` (who acts, and within which scopes) or Non
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 from ninja.security import APIKeyCookie, HttpBearer
 from oauth2_provider.oauth2_backends import get_oauthlib_core
+from redis.exceptions import RedisError
 
 from laurels.connect import services
 from laurels.connect.permissions import Caller
 from laurels.core.errors import RateLimited
 from laurels.core.ratelimit import BatchedLimiter, Limit, wait_text
+
+logger = logging.getLogger(__name__)
 
 # How often a token's use is written down as its consent's "last used" time.
 LAST_USED_RESOLUTION_SECONDS = 3600
@@ -70,7 +75,16 @@ class BearerCaller(HttpBearer):
 
     @staticmethod
     def _note_use(access_token) -> None:
-        if cache.add(f"token-used:{access_token.pk}", 1, timeout=LAST_USED_RESOLUTION_SECONDS):
+        """Write down, at most hourly, that the app was used. Bookkeeping only: with the
+        shared cache (Redis) down it is skipped, and the request goes on."""
+        try:
+            first_this_hour = cache.add(
+                f"token-used:{access_token.pk}", 1, timeout=LAST_USED_RESOLUTION_SECONDS
+            )
+        except RedisError:
+            logger.warning("The shared cache is unreachable: the app's last use is not noted")
+            return
+        if first_this_hour:
             services.consent_mark_used(user=access_token.user, application=access_token.application)
 
 

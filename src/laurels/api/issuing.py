@@ -218,9 +218,11 @@ def issuer_staff(request: HttpRequest, entity_id: str):
     "/issuers/{entity_id}/staff", response=_ok(StaffEnvelope), summary="Replace an issuer's staff"
 )
 def issuer_staff_set(request: HttpRequest, entity_id: str, payload: StaffListIn):
-    """Owner only. Give everyone who should be staff, by email or user entityId; at least
-    one owner must remain. An address no account has verified is invited instead (see
-    `POST`); pending invitations are left as they are."""
+    """Owner only. Give everyone who should be staff: members by email or user entityId
+    (their roles change at once, members left out leave), anyone else by email, who is
+    invited (see `POST`). At least one owner must remain. The answer lists members only;
+    pending invitations are left as they are, except those of an owner who left or was
+    demoted, which end."""
     issuer = selectors.issuer_for(
         caller=request.auth, entity_id=entity_id, action=Action.STAFF_MANAGE
     )
@@ -233,21 +235,23 @@ def issuer_staff_set(request: HttpRequest, entity_id: str, payload: StaffListIn)
 
 
 STAFF_ADDED = (
-    "Done. If the address belongs to an account, it is on the staff now; if not, an "
-    "invitation is on its way. Either way they are told by email."
+    "Done. Unless they are on the staff already (their role is changed then), they are "
+    "invited by email, and join when they accept."
 )
 
 
 @router.post(
     "/issuers/{entity_id}/staff",
     response=with_error_responses({202: StaffAddedEnvelope}),
-    summary="Add or invite a staff member",
+    summary="Invite a staff member, or change a member's role",
 )
 def issuer_staff_add(request: HttpRequest, entity_id: str, payload: StaffIn):
-    """Owner only. `{"email" or "user": entityId, "role"}`. An account that holds the
-    address (verified) is added at once; any other address is invited by email, and
-    joins when it signs up and verifies the address (within 14 days). The answer is the
-    same in both cases, so that it does not tell who has an account."""
+    """Owner only. `{"email" or "user": entityId, "role"}`. Any address is invited by
+    email, whether or not an account holds it, and joins the staff when a logged-in
+    account holding it verified accepts (within 14 days, at `/account/invitations/`). A
+    member, named by an address of theirs or entityId, takes the role at once. The answer
+    is the same in every case, so that it does not tell who has an account. 429 beyond
+    the owner's invitation limit."""
     issuer = selectors.issuer_for(
         caller=request.auth, entity_id=entity_id, action=Action.STAFF_MANAGE
     )

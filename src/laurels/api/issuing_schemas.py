@@ -131,7 +131,8 @@ class RevokeResultOut(BaseModel):
 
 
 class StaffIn(ApiInput):
-    """A person by verified email address or user entityId, and their role."""
+    """A person and their role: by email address (an invitation they accept, unless they
+    are already a member) or by a member's user entityId."""
 
     user: str | None = None
     email: str | None = None

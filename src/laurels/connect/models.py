@@ -242,7 +242,12 @@ class RefreshTokenFamily(models.Model):
     consent or their password) and when. The toolkit's rows of a family come and go with
     each rotation; this one stays, so the family's absolute lifetime
     (LAURELS_REFRESH_TOKEN_ABSOLUTE_SECONDS) counts from its first token, and the
-    Connected apps page can say how each app got in."""
+    Connected apps page can say how each app got in.
+
+    It also names the refresh token the family's last rotation spent, and the client
+    address that rotated it: a duplicate of that token within
+    LAURELS_REFRESH_TOKEN_REUSE_GRACE_SECONDS is spared as the same client's (two tabs, a
+    retry) only when it comes from that address (connect.oauth)."""
 
     class GrantType(models.TextChoices):
         AUTHORIZATION_CODE = "authorization_code", "Approved on the consent page"
@@ -255,6 +260,8 @@ class RefreshTokenFamily(models.Model):
     )
     grant_type = models.CharField(max_length=32, choices=GrantType.choices)
     started_at = models.DateTimeField(auto_now_add=True)
+    last_rotated_token_checksum = models.CharField(max_length=64, blank=True, editable=False)
+    last_rotated_by_address = models.GenericIPAddressField(null=True, blank=True, editable=False)
 
     class Meta:
         indexes = [models.Index(fields=["user", "application"])]
@@ -274,6 +281,7 @@ class AuditEvent(models.Model):
         TOKEN_FAILED = "token_failed", "Token request failed"
         TOKEN_REVOKED = "token_revoked", "Token revoked"
         CODE_REPLAYED = "code_replayed", "Authorization code replayed"
+        REFRESH_TOKEN_REUSED = "refresh_token_reused", "Spent refresh token presented again"
         APP_REVOKED = "app_revoked", "App access revoked by the user"
         APP_REGISTERED = "app_registered", "App registered"
         APP_CHANGED = "app_changed", "App changed"

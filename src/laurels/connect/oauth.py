@@ -6,11 +6,12 @@ import hashlib
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Exists, Min, OuterRef
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import F, Min
 from django.utils import timezone
 from oauth2_provider.models import (
     AbstractRefreshToken,
-    get_access_token_model,
     get_grant_model,
     get_refresh_token_model,
 )
@@ -27,6 +28,11 @@ from laurels.connect.scopes import (
     parse_scopes,
     scope_allowed_by_registration,
 )
+from laurels.core.ratelimit import address_key
+
+# Where connect.views.TokenView puts the client address of a token request for the
+# validator: a key of the request's environ no HTTP header can set (those are HTTP_*).
+CLIENT_ADDRESS_ENVIRON_KEY = "laurels.client_address"
 
 
 def checksum(value: str) -> str:
@@ -63,6 +69,18 @@ def refresh_token_outlived(refresh_token: AbstractRefreshToken) -> bool:
     return bool(absolute) and (
         refresh_token_family_started_at(refresh_token) <= now - timedelta(seconds=absolute)
     )
+
+
+def presenting_address(request) -> str | None:
+    """The client address of a token request, as connect.views.TokenView found it (behind
+    trusted proxies: laurels.core.clients) and handed on in the request's environ."""
+    return request.headers.get(CLIENT_ADDRESS_ENVIRON_KEY) or None
+
+
+def same_client_address(first: str | None, second: str | None) -> bool:
+    """Whether two known client addresses are one client's: the same IPv4 address, or
+    the same IPv6 /64 (a host may change address within it: privacy extensions)."""
+    return bool(first and second) and address_key(first) == address_key(second)
 
 
 class LaurelsOAuth2Validator(OAuth2Validator):
@@ -202,43 +220,84 @@ class LaurelsOAuth2Validator(OAuth2Validator):
     # --- refresh tokens ------------------------------------------------------------------
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
-        """The toolkit's checks (rotation with reuse detection: a rotated token presented
-        again revokes its family), Laurels' lifetimes, and a short grace: a token rotated
-        less than LAURELS_REFRESH_TOKEN_REUSE_GRACE_SECONDS ago is refused without
-        revoking the family. Concurrent duplicates of one refresh (two tabs, a retry)
-        arrive just after the winner's rotation and are not a thief's replay; revoking
-        the family then would take the winner's new tokens too."""
-        if self._rotated_moments_ago(refresh_token, client):
+        """The refresh token, looked at once: a live one must be the client's, within
+        Laurels' lifetimes, of a user who may still act; a spent one presented again gets
+        Laurels' answer (`_spent_refresh_token_presented`).
+
+        Not the toolkit's method: it looks the token up again, and with its reuse
+        protection it revokes the whole family when it finds the token spent. A
+        concurrent duplicate that found the token live here and spent there (the winner
+        committed in between) would then revoke the winner's new tokens, the benign race
+        the grace exists for. So the toolkit's reuse protection never runs; this is the
+        one place reuse is judged."""
+        found = (
+            get_refresh_token_model()
+            .objects.select_related("access_token", "application", "user")
+            .filter(token_checksum=checksum(refresh_token))
+            .order_by(F("revoked").desc(nulls_first=True))
+            .first()
+        )
+        if found is None:
             return False
-        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+        if found.revoked is not None:
+            self._spent_refresh_token_presented(found, request)
             return False
-        if not user_may_act(request.user):
-            return False  # e.g. a token from before verification was required, or since removed
-        return not refresh_token_outlived(request.refresh_token_instance)
+        if found.access_token is None or found.application_id != getattr(client, "pk", None):
+            return False  # an orphan (its access token deleted out of band), or another app's
+        if refresh_token_outlived(found) or not user_may_act(found.user):
+            return False  # idle or too old; or an account without a verified address
+        request.user = found.user
+        request.refresh_token = refresh_token
+        request.refresh_token_instance = found  # read by get_original_scopes and saving
+        return True
 
     @staticmethod
-    def _rotated_moments_ago(refresh_token: str, client) -> bool:
-        grace = settings.LAURELS_REFRESH_TOKEN_REUSE_GRACE_SECONDS
-        if not grace or client is None:
-            return False
-        successor = get_access_token_model().objects.filter(source_refresh_token=OuterRef("pk"))
-        return (
-            get_refresh_token_model()
-            .objects.filter(
-                token_checksum=checksum(refresh_token),
-                application=client,
-                revoked__gt=timezone.now() - timedelta(seconds=grace),
+    def _spent_refresh_token_presented(spent: AbstractRefreshToken, request) -> None:
+        """RFC 9700 §4.14.2: a spent refresh token presented again means that two parties
+        hold it, and the server cannot tell which is the thief, so the whole family is
+        revoked. One exception: the duplicate of a refresh the same app made from the same
+        client address less than LAURELS_REFRESH_TOKEN_REUSE_GRACE_SECONDS ago (two tabs,
+        a retry after a lost answer) is refused but spares the family, so the winner's
+        new tokens keep working. A thief elsewhere gets no grace, whether they refreshed
+        first (the app's duplicate then revokes the thief's tokens) or second. Either way
+        the reuse is audited."""
+        address = presenting_address(request)
+        since = (timezone.now() - spent.revoked).total_seconds()
+        rotated_by = (
+            RefreshTokenFamily.objects.filter(
+                token_family=spent.token_family, last_rotated_token_checksum=spent.token_checksum
             )
-            .filter(Exists(successor))
-            .exists()
+            .values_list("last_rotated_by_address", flat=True)
+            .first()
         )
+        spared = (
+            since < settings.LAURELS_REFRESH_TOKEN_REUSE_GRACE_SECONDS
+            and spent.application_id == getattr(request.client, "pk", None)
+            and same_client_address(rotated_by, address)
+        )
+        revoked = bool(spent.token_family) and not spared
+        with transaction.atomic():
+            if revoked:
+                get_refresh_token_model().revoke_family(spent.token_family)
+            services.audit_record(
+                AuditEvent.Kind.REFRESH_TOKEN_REUSED,
+                user=spent.user,
+                application=spent.application,
+                ip_address=address,
+                detail={
+                    "family_revoked": revoked,
+                    "seconds_since_spent": round(since, 1),
+                    "token_family": str(spent.token_family or ""),
+                },
+            )
 
     @staticmethod
     def _claim_refresh_token(request) -> None:
         """Lock the refresh token being used and make sure it is still live: of concurrent
         refreshes that all passed validation, the first to get here rotates it, and the
-        others find it revoked once the lock is theirs (invalid_grant, family kept). On
-        SQLite the IMMEDIATE transaction is the lock."""
+        others find it revoked once the lock is theirs: invalid_grant, and once their
+        transaction is rolled back, the same answer as to a later duplicate
+        (`save_bearer_token`). On SQLite the IMMEDIATE transaction is the lock."""
         claimed = (
             get_refresh_token_model()
             .objects.select_for_update()
@@ -246,6 +305,7 @@ class LaurelsOAuth2Validator(OAuth2Validator):
             .exists()
         )
         if not claimed:
+            request.lost_refresh_race = True
             raise errors.InvalidGrantError(
                 description="This refresh token was used by another request.", request=request
             )
@@ -262,10 +322,56 @@ class LaurelsOAuth2Validator(OAuth2Validator):
         if not deleted:
             raise errors.InvalidGrantError(request=request)
 
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        """The toolkit's transaction around `_save_bearer_token`; a refresh that lost the
+        race for its token is then a spent token presented again, answered outside that
+        rolled-back transaction so that a revocation it decides on holds."""
+        try:
+            return super().save_bearer_token(token, request, *args, **kwargs)
+        except errors.InvalidGrantError:
+            if getattr(request, "lost_refresh_race", False):
+                spent = (
+                    get_refresh_token_model()
+                    .objects.select_related("application", "user")
+                    .filter(pk=request.refresh_token_instance.pk, revoked__isnull=False)
+                    .first()
+                )
+                if spent is not None:
+                    self._spent_refresh_token_presented(spent, request)
+            raise
+
+    @staticmethod
+    def _lock_user(request) -> None:
+        """Lock the user's row, as a password change does (`User.save`): a change that
+        committed meanwhile is seen from here on (a refresh finds its token revoked, a
+        code finds its grant gone), and a password grant checked against the old
+        password is refused. Without it, on PostgreSQL, a token could be saved after the
+        change's revocation had looked for the user's tokens."""
+        if request.user is None:  # client credentials: an app's own token
+            return
+        current = (
+            get_user_model()
+            ._default_manager.select_for_update()
+            .filter(pk=request.user.pk)
+            .values_list("password", flat=True)
+            .first()
+        )
+        if current is None or (
+            request.grant_type == "password" and current != request.user.password
+        ):
+            raise errors.InvalidGrantError(description="The password changed.", request=request)
+
     def _save_bearer_token(self, token, request, *args, **kwargs):
-        if request.grant_type == "refresh_token":
+        self._lock_user(request)
+        spent = request.refresh_token_instance if request.grant_type == "refresh_token" else None
+        if spent is not None:
             self._claim_refresh_token(request)
         super()._save_bearer_token(token, request, *args, **kwargs)
+        if spent is not None:  # the toolkit has let go of it: it is spent now
+            RefreshTokenFamily.objects.filter(token_family=spent.token_family).update(
+                last_rotated_token_checksum=spent.token_checksum,
+                last_rotated_by_address=presenting_address(request),
+            )
         family = None
         if token.get("refresh_token"):
             family = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -13,11 +14,13 @@ from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import (
     AbstractAccessToken,
+    clear_expired,
     get_access_token_model,
     get_grant_model,
     get_id_token_model,
     get_refresh_token_model,
 )
+from oauth2_provider.settings import oauth2_settings
 
 # The toolkit's own issuer of RFC 7591 registration tokens (stored hashed when the BCP
 # token-storage gate is on); it is module-private there, so pin the toolkit's major version.
@@ -28,7 +31,13 @@ from laurels.connect.client_metadata import (
     ClientMetadataError,
     metadata_error_from,
 )
-from laurels.connect.models import AppConsent, Application, AuditEvent
+from laurels.connect.models import (
+    AppConsent,
+    Application,
+    AuditEvent,
+    RefreshTokenFamily,
+    SpentAuthorizationCode,
+)
 from laurels.connect.names import name_key
 from laurels.connect.scopes import (
     APP_LEVEL_SCOPES,
@@ -385,7 +394,9 @@ def consent_covers(*, user: User, application: Application, scopes: list[str]) -
 def consent_record(
     *, user: User, application: Application, scopes: list[str], ip_address: str | None = None
 ) -> AppConsent:
-    """Remember the approval, adding these scopes to any approved before."""
+    """Remember the person's Allow on the consent page, adding these scopes to any
+    approved before. Every Allow is audited, also one that adds nothing (prompt=consent):
+    each code is then traceable to an approval on the log or to a recorded consent."""
     consent, created = AppConsent.objects.select_for_update().get_or_create(
         user=user, application=application, defaults={"scopes": " ".join(scopes)}
     )
@@ -393,14 +404,13 @@ def consent_record(
     if not created and new_scopes:
         consent.scopes = " ".join(sorted(consent.scope_set() | new_scopes))
         consent.save(update_fields=["scopes", "updated_at"])
-    if created or new_scopes:
-        audit_record(
-            AuditEvent.Kind.CONSENT_GRANTED,
-            user=user,
-            application=application,
-            ip_address=ip_address,
-            detail={"scopes": " ".join(scopes)},
-        )
+    audit_record(
+        AuditEvent.Kind.CONSENT_GRANTED,
+        user=user,
+        application=application,
+        ip_address=ip_address,
+        detail={"scopes": " ".join(scopes), "new": created or bool(new_scopes)},
+    )
     return consent
 
 
@@ -475,3 +485,47 @@ def connected_app_revoke(*, user: User, key: str, ip_address: str | None = None)
     if application is None:
         raise NotFound("You have not connected that app.")
     app_access_revoke(user=user, application=application, ip_address=ip_address)
+
+
+# --- pruning -------------------------------------------------------------------------------
+
+
+def oauth_records_prune() -> dict[str, int]:
+    """Delete the OAuth rows nothing can use any more (the daily `oauth-prune` job).
+
+    1. Families that are over: every refresh token of theirs revoked (a disconnect, a
+       password reset, a detected reuse: none is ever live again, since only a live
+       token is rotated) for longer than the access-token lifetime, so no token they
+       produced still works, and longer than the reuse grace. Their spent tokens guard
+       nothing: a replay could revoke only what is already revoked.
+    2. The toolkit's `cleartokens`: expired access and id tokens and codes, refresh
+       tokens revoked, or unused, for longer than the idle lifetime
+       (REFRESH_TOKEN_EXPIRE_SECONDS is set to it). A live family keeps its spent tokens
+       that long, so that one replayed by whoever could still hold it revokes the family
+       (RFC 9700 §4.14.2); with no idle lifetime they stay as long as the family.
+    3. Family rows with no refresh token left.
+    4. Spent codes: one revokes the tokens its exchange produced when it is replayed,
+       so it stays while its family has any refresh token, and at least the access-token
+       lifetime after the exchange (a code whose exchange made no refresh token guards
+       only that access token).
+    """
+    refresh_tokens = get_refresh_token_model().objects
+    access_lifetime = timedelta(seconds=oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)
+    grace = timedelta(seconds=settings.LAURELS_REFRESH_TOKEN_REUSE_GRACE_SECONDS)
+    now = timezone.now()
+    over_since = now - max(access_lifetime, grace)
+    same_family = refresh_tokens.filter(token_family=OuterRef("token_family"))
+    over, _ = (
+        refresh_tokens.exclude(token_family=None)
+        .exclude(Exists(same_family.filter(revoked__isnull=True)))
+        .exclude(Exists(same_family.filter(revoked__gt=over_since)))
+        .delete()
+    )
+    clear_expired()
+    families, _ = RefreshTokenFamily.objects.exclude(Exists(same_family)).delete()
+    codes, _ = (
+        SpentAuthorizationCode.objects.filter(spent_at__lt=now - access_lifetime)
+        .filter(Q(token_family=None) | ~Exists(same_family))
+        .delete()
+    )
+    return {"refresh_tokens_of_families_over": over, "families": families, "spent_codes": codes}

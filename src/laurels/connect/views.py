@@ -37,7 +37,7 @@ from laurels.connect.client_metadata import (
     parse_client_metadata,
 )
 from laurels.connect.models import Application, AuditEvent
-from laurels.connect.oauth import LaurelsOAuth2Validator
+from laurels.connect.oauth import CLIENT_ADDRESS_ENVIRON_KEY, LaurelsOAuth2Validator
 from laurels.connect.oauth_settings import GRANT_TYPES_SUPPORTED, TOKEN_ENDPOINT_AUTH_METHODS
 from laurels.connect.scopes import scope_description
 from laurels.core.clients import client_address
@@ -47,17 +47,15 @@ from laurels.core.errors import RateLimited
 # Claims of every id_token besides the user's (OpenID Connect Core §2).
 ID_TOKEN_CLAIMS = ("iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash")
 
-# Audit rows and limits name the client behind any trusted proxy (laurels.core.clients).
-client_ip = client_address
-
 
 def oauth_error(error: str, description: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": error, "error_description": description}, status=status)
 
 
 def rate_limited_oauth_error(error: RateLimited) -> JsonResponse:
-    """429 in OAuth's JSON error shape, with Retry-After."""
-    response = oauth_error("temporarily_unavailable", error.message, status=429)
+    """429 (or 503 when the limits cannot be counted) in OAuth's JSON error shape, with
+    Retry-After."""
+    response = oauth_error("temporarily_unavailable", error.message, status=error.status)
     response["Retry-After"] = str(error.retry_after)
     return response
 
@@ -100,6 +98,22 @@ def requested_prompt(request: HttpRequest) -> set[str]:
     return set(request.GET.get("prompt", "").split())
 
 
+def without_toolkit_approval_prompt(query: QueryDict) -> QueryDict:
+    """`query` without `approval_prompt`: the toolkit reads it from the query string and,
+    set to `auto`, issues a code whenever the app holds a live token for these scopes,
+    before Laurels' consent logic (prompt, recorded consent) is asked. Consent is Laurels'
+    alone to decide (AuthorizationView.render_to_response)."""
+    if "approval_prompt" not in query:
+        return query
+    query = query.copy()
+    del query["approval_prompt"]
+    return query
+
+
+class ConsentNeeded(Exception):
+    """A code was about to be issued without the person's approval."""
+
+
 class ConsentForm(AllowForm):
     """The toolkit's consent form, but `redirect_uri` stays empty when the app's request
     named none: its code is then bound to no redirect_uri, and the exchange need not name
@@ -124,7 +138,13 @@ class AuthorizationView(dot_views.AuthorizationView):
         prompt = requested_prompt(request)
         if "none" in prompt and len(prompt) > 1:  # Core §3.1.2.1: none stands alone
             return self._error_to_app_after_validation("invalid_request")
-        return super().get(request, *args, **kwargs)
+        request.GET = without_toolkit_approval_prompt(request.GET)
+        try:
+            return super().get(request, *args, **kwargs)
+        except ConsentNeeded:
+            # A shortcut of the toolkit's (an app's skip_authorization) would issue a code
+            # no consent covers: ask, as for any app, or answer prompt=none's error.
+            return self.render_to_response(self.get_context_data(**self.oauth2_data))
 
     def get_initial(self):
         initial = super().get_initial()
@@ -139,11 +159,29 @@ class AuthorizationView(dot_views.AuthorizationView):
         return context
 
     def create_authorization_response(self, request, scopes, credentials, allow):
-        """An empty redirect_uri from the consent form means the app named none: oauthlib
+        """Every code is issued here, whichever path asked. It needs the person's approval:
+        their Allow on the consent page (a POST of its CSRF-checked form), or a consent
+        they recorded that covers these scopes; anything else (the toolkit's own
+        shortcuts) raises ConsentNeeded.
+
+        An empty redirect_uri from the consent form means the app named none: oauthlib
         then uses the one registered and marks the code as bound to none."""
+        if allow and not self._approved(credentials["client_id"], scopes):
+            raise ConsentNeeded
         if not credentials.get("redirect_uri"):
             credentials["redirect_uri"] = None
         return super().create_authorization_response(request, scopes, credentials, allow)
+
+    def _approved(self, client_id: str, scopes: str | list[str]) -> bool:
+        """Whether the person approved this app for these scopes: now, by posting the
+        consent page's form, or before, by a consent that covers them."""
+        if self.request.method == "POST":
+            return True
+        application = Application.objects.filter(client_id=client_id).first()
+        requested = scopes.split() if isinstance(scopes, str) else list(scopes)
+        return application is not None and services.consent_covers(
+            user=self.request.user, application=application, scopes=requested
+        )
 
     def redirect(self, redirect_to, application):
         issuer = oauth2_settings.oauth2_authorization_server_issuer(self.request)
@@ -218,18 +256,19 @@ class AuthorizationView(dot_views.AuthorizationView):
         if application is None or response.status_code not in (301, 302):
             return response
         if form.cleaned_data.get("allow"):
-            services.consent_record(
-                user=self.request.user,
-                application=application,
-                scopes=scopes,
-                ip_address=client_ip(self.request),
-            )
+            if self.request.method == "POST":  # remembered consent needs no new record
+                services.consent_record(
+                    user=self.request.user,
+                    application=application,
+                    scopes=scopes,
+                    ip_address=client_address(self.request),
+                )
         else:
             services.audit_record(
                 AuditEvent.Kind.CONSENT_DENIED,
                 user=self.request.user,
                 application=application,
-                ip_address=client_ip(self.request),
+                ip_address=client_address(self.request),
             )
         return response
 
@@ -244,6 +283,7 @@ class TokenView(dot_views.TokenView):
                 "invalid_request", "Token parameters belong in the form-encoded request body."
             )
         self._apply_badgr_password_login(request)
+        request.META[CLIENT_ADDRESS_ENVIRON_KEY] = client_address(request) or ""
         response = self._password_rate_limited(request) or super().post(request, *args, **kwargs)
         if response.status_code != 200:
             self._audit_failure(request, response)
@@ -289,7 +329,7 @@ class TokenView(dot_views.TokenView):
         services.audit_record(
             AuditEvent.Kind.TOKEN_FAILED,
             client_id=request.POST.get("client_id", "")[:100],
-            ip_address=client_ip(request),
+            ip_address=client_address(request),
             detail={
                 "grant_type": request.POST.get("grant_type", ""),
                 "error": error,
@@ -308,7 +348,7 @@ class RevokeTokenView(dot_views.RevokeTokenView):
             services.audit_record(
                 AuditEvent.Kind.TOKEN_REVOKED,
                 client_id=request.POST.get("client_id", "")[:100],
-                ip_address=client_ip(request),
+                ip_address=client_address(request),
                 detail={"token_type_hint": request.POST.get("token_type_hint", "")},
             )
         return response
@@ -492,9 +532,9 @@ class SelfRegistrationView(dot_views.DynamicClientRegistrationView):
             return _body_too_large()
         try:
             metadata = parse_client_metadata(body)
-            services.self_registration_rate_check(client_ip=client_ip(request))
+            services.self_registration_rate_check(client_ip=client_address(request))
             registered = services.application_self_register(
-                metadata=metadata, ip_address=client_ip(request)
+                metadata=metadata, ip_address=client_address(request)
             )
         except ClientMetadataError as error:
             return _registration_error(error)
@@ -527,7 +567,7 @@ class SelfRegistrationManagementView(dot_views.DynamicClientRegistrationManageme
                 application=auth.application,
                 metadata=parse_client_metadata(body),
                 presented_token=auth.registration_token,
-                ip_address=client_ip(request),
+                ip_address=client_address(request),
             )
         except ClientMetadataError as error:
             return _registration_error(error)
@@ -538,6 +578,6 @@ class SelfRegistrationManagementView(dot_views.DynamicClientRegistrationManageme
         if isinstance(auth, HttpResponse):
             return auth
         services.application_self_delete(
-            application=auth.application, ip_address=client_ip(request)
+            application=auth.application, ip_address=client_address(request)
         )
         return HttpResponse(status=204)

@@ -34,6 +34,10 @@ from laurels.core.errors import RateLimited
 logger = logging.getLogger(__name__)
 
 DIGEST_SALT = "laurels.core.ratelimit"
+# When the shared store cannot be reached: how long a refused client is asked to wait, and
+# how long one Redis connection or command may take before the store counts as down.
+STORE_DOWN_RETRY_AFTER = 30
+REDIS_TIMEOUT_SECONDS = 2
 # A per-address limit counts an IPv6 client by its /64: one host usually holds all of it.
 IPV6_CLIENT_PREFIX = 64
 
@@ -53,6 +57,14 @@ class Verdict:
     allowed: bool
     retry_after: int  # seconds until the window ends, at least 1
     count: int
+    store_down: bool = False  # refused because the shared store could not count
+
+
+class LimitsUnavailable(RateLimited):
+    """The shared store could not count this request, so it is refused (fail closed):
+    503 with Retry-After wherever RateLimited is answered."""
+
+    status = 503
 
 
 def key_digest(scope: str, key: str) -> str:
@@ -77,6 +89,13 @@ class CounterStore(Protocol):
     def add(self, scope: str, digest: str, window_start: int, window: int, amount: int) -> int:
         """Add `amount` to the counter of this key and window; its new total."""
 
+    def current(self, scope: str, digest: str, window_start: int) -> int:
+        """The counter of this key and window; 0 when there is none."""
+
+    def take_back(self, scope: str, digest: str, window_start: int, amount: int) -> None:
+        """Subtract `amount` from the counter of this key and window if it holds as much;
+        never makes a counter (one pruned meanwhile stays gone, none goes below zero)."""
+
 
 class DatabaseCounters:
     """Counters in the default database: `INSERT ... ON CONFLICT DO UPDATE ... RETURNING`,
@@ -94,6 +113,9 @@ class DatabaseCounters:
             "RETURNING hits"
         )
         self.prune = f"DELETE FROM {table} WHERE expires_at < %s"  # noqa: S608 (our SQL)
+        where = "WHERE scope = %s AND key_digest = %s AND window_start = %s"
+        self.read = f"SELECT hits FROM {table} {where}"  # noqa: S608 (our SQL)
+        self.subtract = f"UPDATE {table} SET hits = hits - %s {where} AND hits >= %s"  # noqa: S608 (our SQL)
 
     def add(self, scope: str, digest: str, window_start: int, window: int, amount: int) -> int:
         expires_at = window_start + window
@@ -104,6 +126,16 @@ class DatabaseCounters:
                 cursor.execute(self.prune, [int(time.time())])
         return total
 
+    def current(self, scope: str, digest: str, window_start: int) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(self.read, [scope, digest, window_start])
+            row = cursor.fetchone()
+        return row[0] if row else 0
+
+    def take_back(self, scope: str, digest: str, window_start: int, amount: int) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(self.subtract, [amount, scope, digest, window_start, amount])
+
 
 class RedisCounters:
     """Counters in Redis, which expire with their window."""
@@ -111,7 +143,11 @@ class RedisCounters:
     def __init__(self, url: str) -> None:
         import redis
 
-        self.client = redis.Redis.from_url(url)
+        self.client = redis.Redis.from_url(
+            url,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+        )
 
     def add(self, scope: str, digest: str, window_start: int, window: int, amount: int) -> int:
         name = f"laurels:ratelimit:{scope}:{window_start}:{digest}"
@@ -120,6 +156,19 @@ class RedisCounters:
         pipeline.expire(name, window + 1)
         total, _ = pipeline.execute()
         return int(total)
+
+    # DECRBY only on a key that exists and holds enough: one that expired stays gone.
+    TAKE_BACK = (
+        "local hits = tonumber(redis.call('GET', KEYS[1]) or '0') "
+        "if hits >= tonumber(ARGV[1]) then redis.call('DECRBY', KEYS[1], ARGV[1]) end"
+    )
+
+    def current(self, scope: str, digest: str, window_start: int) -> int:
+        return int(self.client.get(f"laurels:ratelimit:{scope}:{window_start}:{digest}") or 0)
+
+    def take_back(self, scope: str, digest: str, window_start: int, amount: int) -> None:
+        name = f"laurels:ratelimit:{scope}:{window_start}:{digest}"
+        self.client.eval(self.TAKE_BACK, 1, name, amount)
 
 
 @functools.lru_cache(maxsize=2)
@@ -148,12 +197,25 @@ def rate_limit_hit(limit: Limit, amount: int = 1) -> Verdict:
     return Verdict(count <= limit.limit, retry_after, count)
 
 
+def _store_down(error: Exception, limit: Limit) -> Verdict:
+    logger.error("The rate-limit store failed (%s); refused %s", error, limit.scope)
+    return Verdict(False, STORE_DOWN_RETRY_AFTER, 0, store_down=True)
+
+
 def within_limits(*limits: Limit) -> Verdict:
     """Count one hit against each limit in turn, stopping at the first one exceeded
-    (the later ones are not counted then); its verdict, or the last allowed one."""
+    (the later ones are not counted then); its verdict, or the last allowed one.
+
+    These limits guard passwords, inboxes and registrations, so when the shared store
+    cannot count, the verdict is a refusal (`store_down`), logged: failing open would
+    lift the limit on password guessing for as long as an attacker keeps Redis down. (The
+    /v2 quota, BatchedLimiter below, protects capacity instead and fails open.)"""
     verdict = Verdict(True, 1, 0)
     for limit in limits:
-        verdict = rate_limit_hit(limit)
+        try:
+            verdict = rate_limit_hit(limit)
+        except (DatabaseError, RedisError) as error:
+            return _store_down(error, limit)
         if not verdict.allowed:
             break
     return verdict
@@ -170,11 +232,89 @@ def wait_text(seconds: int) -> str:
 def enforce_limits(*limits: Limit, message: str) -> None:
     """Count one hit against each limit; raise RateLimited at the first exceeded, with
     `message` (in which `{wait}` says how long to wait) and its Retry-After."""
-    verdict = within_limits(*limits)
+    raise_if_refused(within_limits(*limits), message=message)
+
+
+def raise_if_refused(verdict: Verdict, *, message: str) -> None:
+    """RateLimited with `message` (`{wait}`: how long to wait) and Retry-After when the
+    verdict refuses; LimitsUnavailable (503) when the store could not count."""
+    if verdict.store_down:
+        raise LimitsUnavailable(
+            f"This is briefly unavailable. Try again in {wait_text(verdict.retry_after)}.",
+            retry_after=verdict.retry_after,
+        )
     if not verdict.allowed:
         raise RateLimited(
             message.format(wait=wait_text(verdict.retry_after)), retry_after=verdict.retry_after
         )
+
+
+# --- Attempts that count only when they fail (passwords) ----------------------------------
+
+
+def limits_reached(*limits: Limit) -> Verdict:
+    """Count nothing: refused at the first limit whose window is already used up, else
+    allowed. The check before an attempt that counts only if it fails (`attempt_count`
+    counts it, exactly), so that a refusal can be answered before any work is done."""
+    for limit in limits:
+        start, retry_after = _window(limit.window)
+        try:
+            count = shared_counters().current(
+                limit.scope, key_digest(limit.scope, limit.key), start
+            )
+        except (DatabaseError, RedisError) as error:
+            return _store_down(error, limit)
+        if count >= limit.limit:
+            return Verdict(False, retry_after, count)
+    return Verdict(True, 1, 0)
+
+
+@dataclass(frozen=True)
+class CountedAttempt:
+    """An attempt counted ahead of its outcome (`attempt_count`), which `take_back`
+    uncounts when it succeeds."""
+
+    verdict: Verdict
+    counted: tuple[tuple[Limit, int], ...] = ()  # each limit, and the window counted in
+
+    @property
+    def allowed(self) -> bool:
+        return self.verdict.allowed
+
+    def take_back(self) -> None:
+        """Uncount the attempt, in the windows it was counted in."""
+        for limit, start in self.counted:
+            try:
+                shared_counters().take_back(
+                    limit.scope, key_digest(limit.scope, limit.key), start, 1
+                )
+            except (DatabaseError, RedisError):  # it then counts, which fails safe
+                logger.warning("Could not take back a hit of %s", limit.scope, exc_info=True)
+
+
+def attempt_count(*limits: Limit) -> CountedAttempt:
+    """Count one attempt against each limit in turn, each with one atomic addition, so
+    that attempts in flight at once on any worker never get past a limit; the caller
+    takes the attempt back if it succeeds (`CountedAttempt.take_back`), so only failures
+    count. At the first limit exceeded every hit of the attempt is taken back and it is
+    refused: an attempt refused by one limit counts against none (or a guesser refused
+    by their own address's limit would still use up the account's). Fails closed."""
+    counted: list[tuple[Limit, int]] = []
+    for limit in limits:
+        start, retry_after = _window(limit.window)
+        try:
+            count = shared_counters().add(
+                limit.scope, key_digest(limit.scope, limit.key), start, limit.window, 1
+            )
+        except (DatabaseError, RedisError) as error:
+            CountedAttempt(Verdict(False, 1, 0), tuple(counted)).take_back()
+            return CountedAttempt(_store_down(error, limit))
+        counted.append((limit, start))
+        verdict = Verdict(count <= limit.limit, retry_after, count)
+        if not verdict.allowed:
+            CountedAttempt(verdict, tuple(counted)).take_back()
+            return CountedAttempt(verdict)
+    return CountedAttempt(Verdict(True, 1, 0), tuple(counted))
 
 
 # --- Counted in batches, for limits checked on every request ------------------------------

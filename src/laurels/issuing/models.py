@@ -71,19 +71,29 @@ class IssuerStaff(models.Model):
 
 
 class StaffInvitation(models.Model):
-    """An owner's invitation to join an issuer's staff, sent to an address that no account
-    has proven (`issuing.services.issuer_staff_add`).
+    """An owner's invitation to join an issuer's staff, sent to an email address
+    (`issuing.services.staff_invite`), whether or not an account holds it: which it is
+    must not show to the owner.
 
-    It holds no secret: it is accepted by proving the address (the sign-up's verification
-    link, `accounts.signals.email_address_verified`), which is exactly what a token mailed
-    to the address would prove. Single use: accepting deletes it, as does cancelling.
+    It holds no secret: it is accepted by a logged-in account that holds the address
+    verified, on its invitations page (`staff_invitation_accept`), an explicit step, so
+    that nobody joins an issuer without agreeing to. Single use: accepting deletes it, as
+    do declining and cancelling. It goes with its inviter's place as owner
+    (`issuing.services`) and with the inviter's account.
     """
 
     entity_id = entity_id_field()
     issuer = models.ForeignKey(Issuer, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField()
     role = models.CharField(max_length=16, choices=Role.choices)
-    invited_by = _created_by_field()
+    # None when the operator invited (a script, the admin): then no owner's place ends it.
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from laurels.accounts.models import EmailAddress, User
 from laurels.connect.permissions import (
     Caller,
     IssuingAction,
@@ -75,6 +76,17 @@ def staff_invitations_pending(*, issuer: Issuer) -> QuerySet[StaffInvitation]:
     the caller has passed `issuer_for(..., STAFF_MANAGE)`)."""
     live = StaffInvitation.objects.filter(issuer=issuer, expires_at__gt=timezone.now())
     return live.order_by("id")
+
+
+def staff_invitations_for(*, user: User) -> QuerySet[StaffInvitation]:
+    """The live invitations waiting for `user`: those sent to an address their account
+    holds verified (whoever holds it is who the owner invited), oldest first."""
+    addresses = EmailAddress.objects.filter(user=user, verified=True).values("email")
+    return (
+        StaffInvitation.objects.filter(email__in=addresses, expires_at__gt=timezone.now())
+        .select_related("issuer", "invited_by")
+        .order_by("id")
+    )
 
 
 def issuer_for_list(*, caller: Caller, entity_id: str, action: IssuingAction) -> Issuer:

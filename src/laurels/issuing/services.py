@@ -25,11 +25,13 @@ from django.db import connection, models, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 
 from laurels.accounts.models import EmailAddress, User, normalize_email_address
 from laurels.accounts.services import email_send_on_commit
 from laurels.core.errors import Conflict, NotFound
 from laurels.core.ids import new_entity_id
+from laurels.core.ratelimit import Limit, enforce_limits, within_limits
 from laurels.issuing.images import CheckedImage
 from laurels.issuing.models import (
     EXPIRY_LIMITS,
@@ -51,6 +53,8 @@ logger = logging.getLogger(__name__)
 TELEPHONE = re.compile(r"^\+?[0-9]{6,15}$")
 MAX_BATCH = 10_000
 STAFF_INVITATION_LIFETIME = timedelta(days=14)
+# The longest issuer name an invitation mail quotes (the rest is cut off).
+ISSUER_NAME_IN_MAIL_MAX = 60
 
 
 class BadgeClassHasAwards(Conflict):
@@ -219,87 +223,126 @@ def issuer_delete(*, issuer: Issuer) -> None:
     issuer.delete()
 
 
-@transaction.atomic
 def issuer_staff_set(
     *, issuer: Issuer, staff: list[tuple[str, str]], actor: User | None = None
 ) -> list[IssuerStaff]:
     """Replace the staff list with `(person, role)` pairs, where a person is an email
     address or a user's entityId. An issuer always keeps at least one owner.
 
-    An address no account has proven is invited (`staff_invite`) rather than refused, so
-    that the answer does not tell who has an account; pending invitations are kept (they
-    are listed and cancelled on their own). New members are told by email.
+    A member, named by entityId or by an address their account holds verified, takes
+    the role given, and members left out leave. Any other address is invited
+    (`staff_invite`), in the same way whether or not an account holds it, so that the
+    answer does not tell who has an account and nobody joins without accepting. Pending
+    invitations stay (they are listed and cancelled on their own), but those of an owner
+    who leaves or is demoted end (`_invitations_of_former_owners_end`).
     """
-    wanted: dict[int, str] = {}
+    members: dict[int, str] = {}
     invited: dict[str, str] = {}
     errors: list[str] = []
     for person, role in staff:
         if role not in Role.values:
             errors.append(f"{role!r} is not a role; use owner, editor or staff.")
             continue
-        user_id = _staff_user_id(person)
-        if user_id is not None:
-            wanted[user_id] = role
-        elif address := _staff_address(person):
+        member_id = _member_id(issuer, person)
+        if member_id is not None:
+            members[member_id] = role
+        elif "@" in person and (address := _staff_address(person)):
             invited[address] = role
         else:
-            errors.append(f"No user {person} (give an email address or a user entityId).")
+            errors.append(_not_a_member(person))
     if errors:
         raise ValidationError({"staff": errors})
-    if Role.OWNER not in wanted.values():
+    if Role.OWNER not in members.values():
         raise ValidationError({"staff": ["An issuer needs at least one owner."]})
-    before = set(IssuerStaff.objects.filter(issuer=issuer).values_list("user_id", flat=True))
-    IssuerStaff.objects.filter(issuer=issuer).exclude(user_id__in=wanted).delete()
-    for user_id, role in wanted.items():
-        IssuerStaff.objects.update_or_create(
-            issuer=issuer, user_id=user_id, defaults={"role": role}
-        )
-    for address, role in invited.items():
-        staff_invite(issuer=issuer, email=address, role=role, actor=actor)
-    _staff_changed(issuer)
-    members = list(IssuerStaff.objects.filter(issuer=issuer).select_related("user"))
-    for member in members:
-        if member.user_id not in before:
-            _staff_added_notify(member, actor)
-    return members
+    mailed = _staff_invitations_count(actor=actor, addresses=list(invited))
+    with transaction.atomic():
+        IssuerStaff.objects.filter(issuer=issuer).exclude(user_id__in=members).delete()
+        for user_id, role in members.items():
+            IssuerStaff.objects.update_or_create(
+                issuer=issuer, user_id=user_id, defaults={"role": role}
+            )
+        _invitations_of_former_owners_end(issuer)
+        for address, role in invited.items():
+            _staff_invitation_make(
+                issuer=issuer, email=address, role=role, actor=actor, mail=address in mailed
+            )
+        _staff_changed(issuer)
+        return list(IssuerStaff.objects.filter(issuer=issuer).select_related("user"))
 
 
-@transaction.atomic
 def issuer_staff_add(*, issuer: Issuer, person: str, role: str, actor: User) -> None:
-    """Add one person to the staff by email address or user entityId, with `role`.
+    """Invite one person by email address, or give a member (named by address or
+    entityId) a new role.
 
-    An address that a verified account holds makes that account a member (or changes its
-    role); any other address gets an invitation. Both are told by email, and the caller
-    is told the same either way: adding staff must not reveal who has an account.
+    Any address that is not a member's is invited (`staff_invite`), whether or not an
+    account holds it: the caller is answered the same either way, and the person joins
+    only by accepting. A member's new role applies at once; an owner demoted so loses
+    their pending invitations.
     """
     if role not in Role.values:
         raise ValidationError({"role": [f"{role!r} is not a role; use owner, editor or staff."]})
     person = (person or "").strip()
-    if "@" in person:
-        address = _staff_address(person)
-        if address is None:
+    member_id = _member_id(issuer, person)
+    if member_id is None:
+        if "@" not in person:
+            raise ValidationError({"user": [_not_a_member(person)]})
+        if (address := _staff_address(person)) is None:
             raise ValidationError({"email": ["Enter a valid email address."]})
-        user_id = _staff_user_id(address)
-        if user_id is None:
-            staff_invite(issuer=issuer, email=address, role=role, actor=actor)
-            return
-    else:
-        user_id = _staff_user_id(person)
-        if user_id is None:
-            raise ValidationError({"user": [f"No user {person}."]})
-    member, _ = IssuerStaff.objects.update_or_create(
-        issuer=issuer, user_id=user_id, defaults={"role": role}
-    )
-    if not IssuerStaff.objects.filter(issuer=issuer, role=Role.OWNER).exists():
-        raise ValidationError({"role": ["An issuer needs at least one owner."]})
-    _staff_changed(issuer)
-    _staff_added_notify(member, actor)
+        staff_invite(issuer=issuer, email=address, role=role, actor=actor)
+        return
+    with transaction.atomic():
+        IssuerStaff.objects.filter(issuer=issuer, user_id=member_id).update(role=role)
+        if not IssuerStaff.objects.filter(issuer=issuer, role=Role.OWNER).exists():
+            raise ValidationError({"role": ["An issuer needs at least one owner."]})
+        _invitations_of_former_owners_end(issuer)
+        _staff_changed(issuer)
 
 
 def staff_invite(*, issuer: Issuer, email: str, role: str, actor: User | None) -> StaffInvitation:
-    """Invite `email` to the staff as `role`: emailed now, accepted when an account proves
-    the address (`staff_invitations_accept`), void after STAFF_INVITATION_LIFETIME.
-    Inviting the same address again renews the invitation with the new role."""
+    """Invite `email` to the staff as `role`: emailed now, accepted by a logged-in
+    account holding the address verified (`staff_invitation_accept`), void after
+    STAFF_INVITATION_LIFETIME. Inviting the same address again renews the invitation with
+    the new role. RateLimited beyond the inviter's limit; beyond the address's, the
+    invitation is made without a mail (`_staff_invitations_count`)."""
+    mailed = _staff_invitations_count(actor=actor, addresses=[email])
+    with transaction.atomic():
+        return _staff_invitation_make(
+            issuer=issuer, email=email, role=role, actor=actor, mail=email in mailed
+        )
+
+
+def _staff_invitations_count(*, actor: User | None, addresses: list[str]) -> set[str]:
+    """Count invitations to `addresses` before they are made (outside any transaction):
+    each against the inviter's limit (RateLimited beyond it: anyone may make an issuer,
+    so owners are anyone) and against its address's mail limit. The addresses that may
+    be mailed: an inbox gets a few invitations a window, however many owners send them."""
+    window = settings.LAURELS_STAFF_INVITATION_RATE_WINDOW
+    mailed = set()
+    for address in addresses:
+        if actor is not None:
+            enforce_limits(
+                Limit(
+                    "staff-invitation:user",
+                    f"user:{actor.pk}",
+                    settings.LAURELS_STAFF_INVITATION_RATE_PER_USER,
+                    window,
+                ),
+                message="You have sent too many staff invitations. Try again in {wait}.",
+            )
+        per_address = Limit(
+            "staff-invitation:address",
+            address,
+            settings.LAURELS_STAFF_INVITATION_RATE_PER_ADDRESS,
+            window,
+        )
+        if within_limits(per_address).allowed:
+            mailed.add(address)
+    return mailed
+
+
+def _staff_invitation_make(
+    *, issuer: Issuer, email: str, role: str, actor: User | None, mail: bool
+) -> StaffInvitation:
     invitation, _ = StaffInvitation.objects.update_or_create(
         issuer=issuer,
         email=email,
@@ -309,36 +352,60 @@ def staff_invite(*, issuer: Issuer, email: str, role: str, actor: User | None) -
             "expires_at": timezone.now() + STAFF_INVITATION_LIFETIME,
         },
     )
-    email_send_on_commit(
-        email,
-        "issuing/email/staff_invitation",
-        {
-            "issuer": issuer,
-            "role": Role(role).label,
-            "invited_by": actor,
-            "signup_url": f"{settings.LAURELS_BASE_URL}{reverse('accounts:signup')}",
-            "expires_at": invitation.expires_at,
-        },
-    )
+    if mail:
+        base_url = settings.LAURELS_BASE_URL
+        email_send_on_commit(
+            email,
+            "issuing/email/staff_invitation",
+            {
+                "issuer_name": _name_for_mail(issuer.name),
+                "role": Role(role).label,
+                "invited_by": actor,
+                "invitations_url": f"{base_url}{reverse('web:staff_invitations')}",
+                "signup_url": f"{base_url}{reverse('accounts:signup')}",
+                "expires_at": invitation.expires_at,
+            },
+        )
     return invitation
 
 
+def _name_for_mail(name: str) -> str:
+    """An issuer's name as a mail quotes it: its owner typed it, so one line (no line of
+    its own that could pass for ours) and short (no paragraph of instructions)."""
+    line = " ".join("".join(c if c.isprintable() else " " for c in name).split())
+    return Truncator(line).chars(ISSUER_NAME_IN_MAIL_MAX)
+
+
 @transaction.atomic
-def staff_invitations_accept(*, user: User, email: str) -> list[IssuerStaff]:
-    """`user` has just proven `email`: every live invitation to it makes them staff (an
-    existing membership keeps its role). Every invitation to the address is used up."""
-    invitations = StaffInvitation.objects.select_for_update().filter(email=email)
-    joined = []
-    for invitation in invitations.select_related("issuer"):
-        if invitation.expires_at <= timezone.now():
-            continue
-        member, _ = IssuerStaff.objects.get_or_create(
-            issuer=invitation.issuer, user=user, defaults={"role": invitation.role}
-        )
-        _staff_changed(invitation.issuer)
-        joined.append(member)
-    invitations.delete()
-    return joined
+def staff_invitation_accept(*, user: User, entity_id: str) -> IssuerStaff:
+    """`user`, logged in, accepts a live invitation sent to one of their verified
+    addresses: they join with its role (an existing member keeps theirs). Single use.
+    NotFound for any other invitation, whoever it was for."""
+    invitation = _invitation_for(user=user, entity_id=entity_id)
+    member, _ = IssuerStaff.objects.get_or_create(
+        issuer=invitation.issuer, user=user, defaults={"role": invitation.role}
+    )
+    invitation.delete()
+    _staff_changed(invitation.issuer)
+    return member
+
+
+@transaction.atomic
+def staff_invitation_decline(*, user: User, entity_id: str) -> None:
+    _invitation_for(user=user, entity_id=entity_id).delete()
+
+
+def _invitation_for(*, user: User, entity_id: str) -> StaffInvitation:
+    addresses = EmailAddress.objects.filter(user=user, verified=True).values("email")
+    invitation = (
+        StaffInvitation.objects.select_for_update()
+        .select_related("issuer")
+        .filter(entity_id=entity_id, email__in=addresses, expires_at__gt=timezone.now())
+        .first()
+    )
+    if invitation is None:
+        raise NotFound("You have no such invitation; it may have expired or been cancelled.")
+    return invitation
 
 
 @transaction.atomic
@@ -348,22 +415,38 @@ def staff_invitation_cancel(*, issuer: Issuer, entity_id: str) -> None:
         raise NotFound("This issuer has no such invitation.")
 
 
+def _invitations_of_former_owners_end(issuer: Issuer) -> None:
+    """An invitation speaks for its inviter as an owner: it ends when they leave the staff
+    or are demoted (when their account goes, it goes with it: `invited_by` cascades)."""
+    owners = IssuerStaff.objects.filter(issuer=issuer, role=Role.OWNER).values("user_id")
+    StaffInvitation.objects.filter(issuer=issuer, invited_by__isnull=False).exclude(
+        invited_by__in=owners
+    ).delete()
+
+
 def _staff_changed(issuer: Issuer) -> None:
     """The issuer's change feed shows staff changes."""
     Issuer.objects.filter(pk=issuer.pk).update(updated_at=timezone.now())
 
 
-def _staff_added_notify(member: IssuerStaff, actor: User | None) -> None:
-    email_send_on_commit(
-        member.user.email,
-        "issuing/email/staff_added",
-        {
-            "user": member.user,
-            "issuer": member.issuer,
-            "role": Role(member.role).label,
-            "invited_by": actor,
-        },
-    )
+def _member_id(issuer: Issuer, person: str) -> int | None:
+    """The user id of the member `person` names: by entityId, or by an address their
+    account holds verified. Only members: whether a non-member has an account stays
+    unknown to the issuer's owners."""
+    person = (person or "").strip()
+    members = IssuerStaff.objects.filter(issuer=issuer)
+    if "@" in person:
+        members = members.filter(
+            user__email_addresses__email=normalize_email_address(person),
+            user__email_addresses__verified=True,
+        )
+    else:
+        members = members.filter(user__entity_id=person)
+    return members.values_list("user_id", flat=True).first()
+
+
+def _not_a_member(person: str) -> str:
+    return f"{person} is not on the staff; invite new staff by email address."
 
 
 def _staff_address(person: str) -> str | None:
@@ -374,19 +457,6 @@ def _staff_address(person: str) -> str | None:
     except ValidationError:
         return None
     return address
-
-
-def _staff_user_id(person: str) -> int | None:
-    person = (person or "").strip()
-    if "@" in person:
-        return (
-            EmailAddress.objects.filter(email=normalize_email_address(person), verified=True)
-            .values_list("user_id", flat=True)
-            .first()
-        )
-    return (
-        User.objects.filter(entity_id=person, is_active=True).values_list("id", flat=True).first()
-    )
 
 
 # --- badge classes ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Periodic jobs, run beside `laurels serve` in the embedded setup: re-verifying imported
-badges, and pruning stored answers to idempotent requests once past their window.
+badges, pruning stored answers to idempotent requests once past their window, and
+deleting sign-ups nobody proved once their verification link has expired.
 
 Each job is a plain function. `laurels serve` starts one `laurels jobs loop` child process
 (a process, not a thread: the server forks its workers, and a thread holding a lock at
@@ -47,12 +48,31 @@ def _prune_idempotency_records() -> int:
     return idempotency_records_prune()
 
 
+def _expire_unverified_claims() -> int:
+    from laurels.accounts.services import unverified_claims_expire
+
+    return unverified_claims_expire()
+
+
 JOBS = [
     PeriodicJob("backpack-reverify", 24 * 3600, _reverify_imported_badges),
     # Hourly: stored answers (recipients' addresses in them) outlive their window by at
     # most an hour, and are never replayed past it (laurels.api.idempotency checks).
     PeriodicJob("idempotency-prune", 3600, _prune_idempotency_records),
+    # Hourly: a claim nobody proved outlives its last verification link by at most an hour.
+    PeriodicJob("accounts-claims-expire", 3600, _expire_unverified_claims),
 ]
+
+
+def _prune_oauth_records() -> dict[str, int]:
+    from laurels.connect.services import oauth_records_prune
+
+    return oauth_records_prune()
+
+
+# Daily: expired and revoked OAuth tokens, refresh-token families and spent codes that
+# nothing can use any more (what each keeps, and why: connect.services).
+JOBS.append(PeriodicJob("oauth-prune", 24 * 3600, _prune_oauth_records))
 
 
 def run_due_jobs(now: float | None = None, jobs: list[PeriodicJob] | None = None) -> list[str]:

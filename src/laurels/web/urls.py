@@ -1,5 +1,6 @@
 from django.urls import path
 
+from laurels.issuing import views as issuing_views
 from laurels.web import views
 
 app_name = "web"
@@ -7,4 +8,5 @@ app_name = "web"
 urlpatterns = [
     path("", views.home, name="home"),
     path("account/apps/", views.connected_apps, name="connected_apps"),
+    path("account/invitations/", issuing_views.staff_invitations, name="staff_invitations"),
 ]

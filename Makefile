@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 .DEFAULT_GOAL := help
 VALIDATOR_VENV ?= .venv-validator
 
-.PHONY: help install install-test browser-deps validator run test test-sqlite test-postgres bare-install fuzz lint format migrations bench clean
+.PHONY: help install install-test browser-deps validator run test test-sqlite test-postgres bare-install fuzz lint format migrations openapi bench clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -95,6 +95,9 @@ format: install-test ## apply ruff's fixes and formatting
 
 migrations: install ## write new migrations after model changes
 	$(BIN)/laurels manage makemigrations
+
+openapi: install ## rewrite docs/openapi.json, the /v2 OpenAPI document a test compares (docs/api.md)
+	$(BIN)/python -m tests.api.openapi_snapshot
 
 SCALE ?= 10k
 bench: $(VENV)/.installed-bench ## load benchmarks against a floor, one run (SCALE=10k|100k|1m); see docs/performance.md

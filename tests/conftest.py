@@ -2,6 +2,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from tests.api.contract import answers_checked
 from tests.browsers import chromium  # noqa: F401  (one Chromium for the whole session)
 from tests.factories import UserFactory
 from tests.httpstub import serve  # noqa: F401  (the stub HTTP server fixture)
@@ -13,6 +14,14 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _api_contract_checked():
+    """Every /v2 answer a test gets must be what the OpenAPI document says
+    (tests/api/contract.py)."""
+    with answers_checked():
+        yield
 
 
 @pytest.fixture

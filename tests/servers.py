@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -79,6 +80,22 @@ def _wait_until_healthy(server: RunningServer, timeout: float = 90) -> None:
                 return
         time.sleep(0.2)
     raise RuntimeError(f"laurels serve did not become healthy:\n{server.log()}")
+
+
+def mail_settled(server: RunningServer, timeout: float = 30) -> None:
+    """Wait until the server's jobs runner has sent every mail queued so far (the
+    outbox holds nothing but mails kept as failed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.closing(sqlite3.connect(server.home / "laurels.sqlite3")) as db:
+            left = db.execute(
+                "SELECT count(*) FROM jobs_outboxmail WHERE failed_at IS NULL"
+            ).fetchone()[0]
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{left} mail(s) still in the outbox:\n{server.log()[-2000:]}")
+        time.sleep(0.05)
 
 
 PASSWORD = "a sturdy passphrase"

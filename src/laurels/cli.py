@@ -115,7 +115,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         jobs = subprocess.Popen(  # noqa: S603  (our own command)
             [sys.executable, "-m", "laurels", "jobs", "loop", "--parent", str(os.getpid())]
         )
-        print("Periodic jobs run beside the server (LAURELS_JOBS_IN_PROCESS).", flush=True)
+        print(
+            "Periodic jobs run beside the server (LAURELS_JOBS_IN_PROCESS), and send its e-mail.",
+            flush=True,
+        )
     print(
         f"Laurels serving {settings.LAURELS_BASE_URL} on http://{args.host}:{args.port} "
         f"with {args.workers} worker(s); data in {settings.LAURELS_HOME}",
@@ -479,8 +482,10 @@ def cmd_award(args: argparse.Namespace) -> int:
     from django.core.exceptions import ValidationError
     from django.db import transaction
 
-    from laurels.accounts.models import EmailAddress
-    from laurels.core.errors import DomainError
+    from laurels.accounts.models import EmailAddress, normalize_email_address
+    from laurels.connect.permissions import Caller, require_issuing
+    from laurels.connect.permissions import IssuingAction as Action
+    from laurels.core.errors import DomainError, PermissionDenied
     from laurels.issuing.models import BadgeClass
     from laurels.issuing.services import assertions_award
 
@@ -492,10 +497,18 @@ def cmd_award(args: argparse.Namespace) -> int:
         return 2
     actor = None
     if args.as_user:
-        address = EmailAddress.objects.filter(email=args.as_user.lower(), verified=True).first()
-        if address is None or not badge_class.issuer.staff.filter(user_id=address.user_id).exists():
+        address = EmailAddress.objects.filter(
+            email=normalize_email_address(args.as_user), verified=True
+        ).first()
+        try:
+            if address is None:
+                raise PermissionDenied()
+            # The same question, answered in the same place, as for the API and pages.
+            require_issuing(Caller(user=address.user), Action.AWARD, badge_class.issuer)
+        except DomainError:
             print(
-                f"error: {args.as_user} is not staff of {badge_class.issuer.name}", file=sys.stderr
+                f"error: {args.as_user} may not award badges of {badge_class.issuer.name}",
+                file=sys.stderr,
             )
             return 2
         actor = address.user
@@ -593,21 +606,20 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_backpack_reverify(args: argparse.Namespace) -> int:
-    """Check every imported badge again; mark those since revoked or gone."""
+    """Check every imported badge again (the daily job's service, on demand)."""
     setup_django()
-    from laurels.backpack.importing import badge_reverify
-    from laurels.backpack.models import ImportedBadge
+    from laurels.backpack.importing import imported_badges_reverify
 
-    badges = ImportedBadge.objects.select_related("user").order_by("id")
-    total = badges.count()
-    changed = 0
-    for done, badge in enumerate(badges.iterator(), start=1):
-        before = badge.status
-        if badge_reverify(badge=badge).status != before:
-            changed += 1
+    def progress(done: int, total: int) -> None:
         print(f"\rRe-verified {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    found = imported_badges_reverify(progress=progress)
     print(file=sys.stderr)
-    print(f"Re-verified {total} imported badge(s); {changed} changed state.")
+    counts = ", ".join(
+        f"{count} {outcome.value}"
+        for outcome, count in sorted(found.items(), key=lambda item: item[0].value)
+    )
+    print(f"Re-verified {found.total()} imported badge(s): {counts or 'none'}.")
     return 0
 
 
@@ -616,13 +628,14 @@ def cmd_backpack_reverify(args: argparse.Namespace) -> int:
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     setup_django()
-    from laurels.jobs import periodic
+    from laurels.jobs import runner
 
     if args.jobs_command == "loop":
-        periodic.run_forever(parent_pid=args.parent)
+        runner.run_forever(parent_pid=args.parent)
         return 0
-    ran = periodic.run_due_jobs()
+    ran, drained = runner.run_once()
     print(f"Ran: {', '.join(ran) if ran else 'nothing was due'}")
+    print(f"Queued tasks run: {drained['tasks']}; mails sent: {drained['mails']}")
     return 0
 
 
@@ -735,10 +748,14 @@ def build_parser() -> argparse.ArgumentParser:
         "reverify", help="re-check imported badges; mark those since revoked or gone"
     ).set_defaults(handler=cmd_backpack_reverify)
 
-    jobs = commands.add_parser("jobs", help="periodic background jobs")
+    jobs = commands.add_parser("jobs", help="background jobs: e-mail, queued and periodic jobs")
     jobs_actions = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
-    jobs_actions.add_parser("run", help="run the jobs that are due, once (for cron)")
-    loop = jobs_actions.add_parser("loop", help="run due jobs every minute (laurels serve does)")
+    jobs_actions.add_parser(
+        "run", help="run the periodic jobs that are due and everything queued, once (cron)"
+    )
+    loop = jobs_actions.add_parser(
+        "loop", help="run jobs as they are queued or fall due (laurels serve starts one)"
+    )
     loop.add_argument("--parent", type=int, help="stop when this process is gone")
     jobs.set_defaults(handler=cmd_jobs)
 

@@ -188,6 +188,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # How many whole answers to polled /v2 lists each process keeps (laurels.api.answer_cache).
 LAURELS_KEPT_ANSWERS = env_int("LAURELS_KEPT_ANSWERS", 500, minimum=0)
+# ... and how many bytes of answer bodies at most, all together.
+LAURELS_KEPT_ANSWERS_BYTES = env_int("LAURELS_KEPT_ANSWERS_BYTES", 64 * 1024 * 1024, minimum=0)
 
 # --- Accounts --------------------------------------------------------------------------
 
@@ -357,10 +359,13 @@ LAURELS_FETCH_TIMEOUT = env_int("LAURELS_FETCH_TIMEOUT", 10, minimum=1)
 # Seconds one whole outbound fetch may take: name lookups, redirects and body together.
 LAURELS_FETCH_DEADLINE = env_int("LAURELS_FETCH_DEADLINE", 30, minimum=1)
 LAURELS_ALLOW_PRIVATE_FETCH = env_str("LAURELS_ALLOW_PRIVATE_FETCH", "")
-# Seconds a public Open Badges document stays in a per-process (not shared) cache.
-LAURELS_PUBLIC_CACHE_LOCAL_SECONDS = env_int("LAURELS_PUBLIC_CACHE_LOCAL_SECONDS", 10, minimum=0)
-# Periodic jobs (re-verifying imported badges) run inside `laurels serve` by default.
+# The jobs runner (laurels.jobs: e-mail, periodic jobs, queued tasks) runs beside
+# `laurels serve` by default. It is woken when work is queued on this machine, and looks
+# for work every LAURELS_JOBS_POLL_SECONDS anyway; a claim on a row it died holding
+# lapses after LAURELS_JOBS_LEASE_SECONDS (a live runner renews it).
 LAURELS_JOBS_IN_PROCESS = env_bool("LAURELS_JOBS_IN_PROCESS", True)
+LAURELS_JOBS_POLL_SECONDS = env_int("LAURELS_JOBS_POLL_SECONDS", 5, minimum=1)
+LAURELS_JOBS_LEASE_SECONDS = env_int("LAURELS_JOBS_LEASE_SECONDS", 60, minimum=2)
 
 # --- Static files, i18n ----------------------------------------------------------------
 

@@ -3,6 +3,7 @@ import re
 import pytest
 from django.core import mail, signing
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.test import RequestFactory
 from django.utils import timezone
 
@@ -10,7 +11,9 @@ from laurels.accounts import services
 from laurels.accounts.backends import EmailAddressBackend
 from laurels.accounts.models import EmailAddress, User
 from laurels.core.errors import RateLimited
+from laurels.jobs.models import OutboxMail
 from tests.factories import DEFAULT_PASSWORD, EmailAddressFactory, UserFactory
+from tests.mailbox import delivered
 
 pytestmark = pytest.mark.django_db
 STRONG = "a sturdy passphrase"
@@ -71,15 +74,20 @@ class TestSignup:
             services.user_signup(email="new@example.org", password=STRONG, first_name="New")
         address = EmailAddress.objects.get(email="new@example.org")
         assert not address.verified
-        assert len(mail.outbox) == 1
-        assert mail.outbox[0].to == ["new@example.org"]
-        assert "/accounts/verify/" in mail.outbox[0].body
+        assert len(delivered()) == 1
+        assert delivered()[0].to == ["new@example.org"]
+        assert "/accounts/verify/" in delivered()[0].body
 
-    def test_no_email_leaves_before_commit(self, django_capture_on_commit_callbacks):
-        with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            services.user_signup(email="new@example.org", password=STRONG)
-        assert len(callbacks) == 1
-        assert mail.outbox == []
+    def test_the_email_is_written_with_the_signup_and_rolls_back_with_it(self):
+        with transaction.atomic():
+            services.user_signup(email="kept@example.org", password=STRONG)
+            assert OutboxMail.objects.filter(to="kept@example.org").count() == 1
+        with pytest.raises(RuntimeError), transaction.atomic():
+            services.user_signup(email="undone@example.org", password=STRONG)
+            raise RuntimeError("the request fails after the sign-up")
+        assert not OutboxMail.objects.filter(to="undone@example.org").exists()
+        assert [message.to for message in delivered()] == [["kept@example.org"]]
+        assert mail.outbox[0].extra_headers["Message-ID"].endswith("@127.0.0.1>")
 
     def test_verified_address_gets_a_notice_and_no_new_account(
         self, django_capture_on_commit_callbacks
@@ -88,8 +96,8 @@ class TestSignup:
         with django_capture_on_commit_callbacks(execute=True):
             services.user_signup(email="ada@example.org", password=STRONG)
         assert User.objects.count() == 1
-        assert len(mail.outbox) == 1
-        assert "already belongs to an account" in mail.outbox[0].body
+        assert len(delivered()) == 1
+        assert "already belongs to an account" in delivered()[0].body
 
     def test_an_unproven_claim_does_not_block_the_real_owner(
         self, django_capture_on_commit_callbacks
@@ -99,7 +107,7 @@ class TestSignup:
             services.user_signup(email="ada@example.org", password=STRONG, first_name="Real")
         real = User.objects.get(first_name="Real")
         assert User.objects.filter(pk=squatter.pk).exists()  # both claims wait for proof
-        token = verify_link(mail.outbox[0]).rstrip("/").rsplit("/", 1)[1]
+        token = verify_link(delivered()[0]).rstrip("/").rsplit("/", 1)[1]
         with pytest.raises(services.VerificationNeedsPassword):
             services.email_address_verify(token=token, password=None)
         with pytest.raises(services.VerificationPasswordWrong):
@@ -125,7 +133,7 @@ class TestSignup:
         claims = EmailAddress.objects.filter(email="busy@example.org")
         assert sorted(c.user.check_password(f"{STRONG} 4") for c in claims) == [False, False, True]
         assert User.objects.count() == 3  # the dropped sign-ups were nothing else
-        assert len(mail.outbox) == 5
+        assert len(delivered()) == 5
 
     def test_an_unverified_secondary_of_a_verified_user_is_released_to_who_proves_it(self):
         owner = UserFactory()
@@ -156,7 +164,7 @@ class TestVerify:
     def test_the_emailed_link_verifies(self, django_capture_on_commit_callbacks, client):
         with django_capture_on_commit_callbacks(execute=True):
             services.user_signup(email="new@example.org", password=STRONG)
-        token = verify_link(mail.outbox[0]).rstrip("/").rsplit("/", 1)[1]
+        token = verify_link(delivered()[0]).rstrip("/").rsplit("/", 1)[1]
         address = services.email_address_verify(token=token, password=STRONG)
         assert address.verified and address.verified_at is not None
         # Using the link twice is harmless: it proves nothing more.

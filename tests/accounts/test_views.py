@@ -4,11 +4,11 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-from django.core import mail
 from django.test import Client
 
 from laurels.accounts.models import EmailAddress, User
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.mailbox import delivered
 
 pytestmark = pytest.mark.django_db
 STRONG = "a sturdy passphrase"
@@ -35,14 +35,14 @@ def test_signup_verify_login_then_the_api_knows_the_user(django_capture_on_commi
         response = signup(client, first_name="Nova", last_name="Reyes")
     assert response.status_code == 200
     assert "Check your inbox" in response.content.decode()
-    assert len(mail.outbox) == 1
+    assert len(delivered()) == 1
 
     # Not verified yet: log-in is refused with a way forward.
     refused = login(client, "new@example.org", STRONG)
     assert refused.status_code == 400
     assert "verify your email address" in refused.content.decode()
 
-    link = link_in(mail.outbox[0], "/accounts/verify/")
+    link = link_in(delivered()[0], "/accounts/verify/")
     asked = client.get(link)
     assert asked.status_code == 200 and 'name="password"' in asked.content.decode()
     assert "is verified" not in asked.content.decode()
@@ -83,7 +83,7 @@ def test_signup_for_an_existing_account_looks_the_same(django_capture_on_commit_
         response = signup(Client(), email="ada@example.org")
     assert "Check your inbox" in response.content.decode()
     assert User.objects.count() == 1
-    assert "already belongs to an account" in mail.outbox[0].body
+    assert "already belongs to an account" in delivered()[0].body
 
 
 def test_signup_can_be_closed(settings):
@@ -104,11 +104,11 @@ def test_resend_verification(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = Client().post("/accounts/verify/resend/", {"email": "late@example.org"})
     assert response.status_code == 302
-    assert mail.outbox[0].to == ["late@example.org"]
+    assert delivered()[0].to == ["late@example.org"]
     # A verified or unknown address gets the same answer and no email.
     with django_capture_on_commit_callbacks(execute=True):
         Client().post("/accounts/verify/resend/", {"email": "nobody@example.org"})
-    assert len(mail.outbox) == 1
+    assert len(delivered()) == 1
 
 
 def test_login_with_any_of_the_users_addresses(user):
@@ -146,9 +146,9 @@ def test_password_reset_by_email_link(user):
     client = Client()
     response = client.post("/accounts/password/reset/", {"email": "ADA@example.org"})
     assert response.status_code == 302
-    assert len(mail.outbox) == 1
-    reset_link = link_in(mail.outbox[0], "/accounts/password/reset/")
-    assert mail.outbox[0].body.count("http://127.0.0.1:8000/accounts/password/reset/") == 1
+    assert len(delivered()) == 1
+    reset_link = link_in(delivered()[0], "/accounts/password/reset/")
+    assert delivered()[0].body.count("http://127.0.0.1:8000/accounts/password/reset/") == 1
 
     form_page = client.get(reset_link, follow=True)
     assert "Choose a new password" in form_page.content.decode()
@@ -164,10 +164,10 @@ def test_password_reset_by_email_link(user):
 def test_password_reset_for_an_unknown_address_sends_nothing():
     response = Client().post("/accounts/password/reset/", {"email": "nobody@example.org"})
     assert response.status_code == 302
-    assert mail.outbox == []
+    assert delivered() == []
 
 
 def test_password_reset_ignores_unverified_addresses():
     UserFactory(email="unproven@example.org", verified=False)
     Client().post("/accounts/password/reset/", {"email": "unproven@example.org"})
-    assert mail.outbox == []
+    assert delivered() == []

@@ -53,19 +53,23 @@ def connection_kept_open():
         request_finished.connect(close_old_connections)
 
 
-def wsgi_get(path: str, token: str, query: str = ""):
+def wsgi_get(path: str, token: str | None, query: str = "", host: str = "testserver", **headers):
+    """GET through the WSGI application `laurels serve` runs: status, headers, body (JSON
+    when it is), and how many queries went through Django."""
     environ = {
         "REQUEST_METHOD": "GET",
         "PATH_INFO": path,
         "QUERY_STRING": query,
         "SERVER_NAME": "testserver",
         "SERVER_PORT": "80",
-        "HTTP_HOST": "testserver",
-        "HTTP_AUTHORIZATION": f"Bearer {token}",
+        "HTTP_HOST": host,
         "wsgi.url_scheme": "http",
         "wsgi.input": BytesIO(b""),
         "wsgi.errors": BytesIO(),
+        **headers,
     }
+    if token is not None:
+        environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     answered = {}
 
     def start_response(status, headers, exc_info=None):
@@ -73,7 +77,9 @@ def wsgi_get(path: str, token: str, query: str = ""):
 
     with connection_kept_open(), CaptureQueriesContext(connection) as queries:
         body = b"".join(application(environ, start_response))
-    return answered["status"], answered["headers"], json.loads(body), len(queries)
+    if "json" in answered["headers"].get("Content-Type", ""):
+        body = json.loads(body)
+    return answered["status"], answered["headers"], body, len(queries)
 
 
 def kept(path: str, token: str, query: str = ""):
@@ -255,13 +261,33 @@ def test_each_process_keeps_a_bounded_number_of_answers_least_recently_used_firs
     def answer(n: int) -> KeptAnswer:
         return KeptAnswer((n,), None, float("inf"), "200 OK", [], b"%d" % n)
 
-    answers = KeptAnswers(size=2)
+    answers = KeptAnswers(size=2, max_bytes=1000)
     answers.put(("a",), answer(1))
     answers.put(("b",), answer(2))
     assert answers.get(("a",)).body == b"1"  # "a" is now the most recently used
     answers.put(("c",), answer(3))
     assert answers.get(("b",)) is None
     assert [answers.get((k,)).body for k in "ac"] == [b"1", b"3"]
-    nothing_kept = KeptAnswers(size=0)
+    nothing_kept = KeptAnswers(size=0, max_bytes=1000)
     nothing_kept.put(("a",), answer(1))
     assert nothing_kept.get(("a",)) is None
+
+
+def test_each_process_keeps_a_bounded_number_of_bytes():
+    """However many answers may be kept, their bodies together stay under the bound:
+    the least recently used go first, and one larger than the bound is not kept."""
+    from laurels.api.answer_cache import KeptAnswer, KeptAnswers
+
+    def answer(size: int) -> KeptAnswer:
+        return KeptAnswer((size,), None, float("inf"), "200 OK", [], b"x" * size)
+
+    answers = KeptAnswers(size=100, max_bytes=250)
+    for key in "abc":
+        answers.put((key,), answer(100))
+    assert answers.get(("a",)) is None and answers.bytes == 200
+    answers.put(("b",), answer(50))  # the same key again replaces, and counts once
+    assert answers.bytes == 150
+    answers.put(("d",), answer(251))
+    assert answers.get(("d",)) is None and answers.bytes == 150
+    answers.clear()
+    assert answers.bytes == 0

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -15,6 +14,7 @@ from tests.factories import (
     UserFactory,
     png_data_uri,
 )
+from tests.mailbox import delivered
 
 pytestmark = pytest.mark.django_db
 
@@ -370,8 +370,8 @@ class TestAwards:
                 ),
                 201,
             )
-        assert mail.outbox[0].to == ["earner@example.org"]
-        assert badge_class.name in mail.outbox[0].subject
+        assert delivered()[0].to == ["earner@example.org"]
+        assert badge_class.name in delivered()[0].subject
 
     def test_no_duplicate_awards_when_asked(self, client_logged_in, badge_class):
         path = f"/v2/badgeclasses/{badge_class.entity_id}/assertions"

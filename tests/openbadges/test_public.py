@@ -187,15 +187,3 @@ class TestSigned:
         assert revocations["revokedAssertions"] == [
             {"id": f"{BASE}/public/assertions/{award.entity_id}", "revocationReason": "Fraud"}
         ]
-
-
-def test_a_per_process_cache_keeps_documents_only_briefly(settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    assert openbadges.public_cache_seconds() == settings.LAURELS_PUBLIC_CACHE_LOCAL_SECONDS == 10
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:6379/0",
-        }
-    }
-    assert openbadges.public_cache_seconds() == 24 * 3600

@@ -49,6 +49,7 @@ from tests.servers import (
     RunningServer,
     issuer_with_badge,
     laurels_cli,
+    mail_settled,
     server_env,
 )
 
@@ -84,6 +85,7 @@ class Inbox:
         self.start = len(server.log())
 
     def messages_to(self, to: str) -> list[str]:
+        mail_settled(self.server)  # the jobs runner beside the server sends them
         printed = self.server.log()[self.start :].split("\n" + "-" * 79 + "\n")
         return [m for m in printed if re.search(rf"^To: {re.escape(to)}$", m, re.MULTILINE)]
 

@@ -41,6 +41,7 @@ from tests.servers import (
     free_port,
     laurels_cli,
     laurels_server,
+    mail_settled,
 )
 
 TIMEOUT = 30
@@ -74,7 +75,6 @@ def limited(tmp_path_factory) -> Iterator[RunningServer]:
         LAURELS_SELF_REGISTRATION_RATE_PER_IP=str(REGISTRATIONS_PER_IP),
         LAURELS_API_RATE_PER_APP=str(API_PER_APP),
         LAURELS_TRUSTED_PROXIES="127.0.0.1",
-        LAURELS_JOBS_IN_PROCESS="false",
     ) as server:
         yield server
 
@@ -110,7 +110,8 @@ def assert_oauth_429(response: httpx.Response) -> None:
 
 
 def mails_to(server: RunningServer, address: str) -> int:
-    """Emails the server has sent to `address` (its console prints each one)."""
+    """Emails the server has sent to `address` (its jobs runner prints each one)."""
+    mail_settled(server)
     return server.log().count(f"To: {address}\n")
 
 

@@ -195,7 +195,9 @@ def idempotency_keys(home: Path) -> list[str]:
 @pytest.mark.server
 def test_idempotency_records_expire_and_are_pruned(tmp_path):
     window = {"LAURELS_IDEMPOTENCY_RETENTION_SECONDS": str(RETENTION)}
-    with laurels_server(tmp_path / "var", **window) as server:
+    # Jobs run from cron here (`laurels jobs run`): a runner beside the server would have
+    # run the prune at start-up, and the periodic state in the database is shared.
+    with laurels_server(tmp_path / "var", LAURELS_JOBS_IN_PROCESS="false", **window) as server:
         api = api_client_for(server, "retries@example.org")
         _, badge = issuer_with_badge(api, "Retry Academy")
         first = award(api, badge, "kept@example.org", **{"Idempotency-Key": "retry-1"})

@@ -7,7 +7,26 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from laurels.accounts.receivers import tell_owner_password_changed
+        from django.db.models.signals import post_delete, post_save, pre_save
+
+        from laurels.accounts.models import EmailAddress
+        from laurels.accounts.receivers import (
+            address_owner_remember,
+            backpack_moves_on,
+            tell_owner_password_changed,
+        )
         from laurels.accounts.signals import password_changed
 
         password_changed.connect(tell_owner_password_changed, dispatch_uid="accounts-mail")
+        _register_jobs()
+        pre_save.connect(address_owner_remember, sender=EmailAddress)
+        post_save.connect(backpack_moves_on, sender=EmailAddress)
+        post_delete.connect(backpack_moves_on, sender=EmailAddress)
+
+
+def _register_jobs() -> None:
+    from laurels.accounts.services import unverified_claims_expire
+    from laurels.jobs.registry import periodic
+
+    # Hourly: a claim nobody proved outlives its last verification link by at most an hour.
+    periodic("accounts-claims-expire", 3600, unverified_claims_expire)

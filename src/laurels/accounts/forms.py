@@ -8,6 +8,7 @@ from django.utils.html import format_html
 
 from laurels.accounts import services
 from laurels.accounts.models import EmailAddress, normalize_email_address
+from laurels.jobs.mail import mail_send
 
 
 class SignupForm(forms.Form):
@@ -68,6 +69,22 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
         for email_address in found:
             if email_address.user.has_usable_password():
                 yield email_address.user
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ) -> None:
+        """Through the outbox like every mail Laurels sends (`laurels.jobs.mail`): the
+        templates are the pair `<name>_subject.txt` and `<name>.txt`."""
+        name = email_template_name.removesuffix(".txt")
+        if subject_template_name != f"{name}_subject.txt":
+            raise ValueError("The reset mail's templates must be a pair.")
+        mail_send(to_email, name, context)
 
 
 def _password_field(label: str, autocomplete: str) -> forms.CharField:

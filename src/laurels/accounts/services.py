@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -28,8 +25,7 @@ from laurels.core.ratelimit import (
     raise_if_refused,
     within_limits,
 )
-
-logger = logging.getLogger(__name__)
+from laurels.jobs.mail import mail_send
 
 EMAIL_VERIFICATION_SALT = "laurels.accounts.email-verification"
 NAME_MAX_LENGTH = 150
@@ -149,7 +145,7 @@ def user_signup(*, email: str, password: str, first_name: str = "", last_name: s
     address = _clean_email(email)
     holder = EmailAddress.objects.select_related("user").filter(email=address, verified=True)
     if (existing := holder.first()) is not None:
-        email_send_on_commit(
+        mail_send(
             address,
             "accounts/email/account_exists",
             {"user": existing.user, "reset_url": _absolute(reverse("accounts:password_reset"))},
@@ -178,7 +174,7 @@ def email_verification_send(*, address: str) -> None:
     )
     token = email_verification_token(address)
     link = _absolute(reverse("accounts:verify_email", kwargs={"token": token}))
-    email_send_on_commit(
+    mail_send(
         address,
         "accounts/email/verify_email",
         {"verify_url": link, "valid_hours": settings.LAURELS_EMAIL_VERIFICATION_MAX_AGE // 3600},
@@ -376,7 +372,7 @@ def password_set(*, user: User, password: str, keep_access_token_id: int | None 
 def password_changed_notify(*, user: User) -> None:
     """Tell the owner their password changed, so that a change they did not make does
     not go unnoticed (sent after the change commits)."""
-    email_send_on_commit(
+    mail_send(
         user.email,
         "accounts/email/password_changed",
         {"user": user, "reset_url": _absolute(reverse("accounts:password_reset"))},
@@ -485,26 +481,6 @@ def signup_rate_check(*, client_ip: str | None) -> None:
 
 def _absolute(path: str) -> str:
     return f"{settings.LAURELS_BASE_URL}{path}"
-
-
-def email_send_on_commit(to: str, template: str, context: dict) -> None:
-    """Render now, send after commit: a rolled-back sign-up sends nothing.
-
-    The one way Laurels' own emails leave (accounts, staff invitations): `template` names
-    a pair of templates, `<template>_subject.txt` and `<template>.txt`."""
-    context = {**context, "base_url": settings.LAURELS_BASE_URL}
-    # One line whatever the names in it hold: a line break in a subject is refused by
-    # Django's mail (BadHeaderError) after the commit.
-    subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
-    body = render_to_string(f"{template}.txt", context)
-
-    def send() -> None:
-        try:
-            send_mail(subject, body, None, [to])
-        except OSError:
-            logger.exception("Could not send %s to %s", template, to)
-
-    transaction.on_commit(send)
 
 
 def user_primary_email_sync(*, user: User) -> User:

@@ -5,15 +5,19 @@ again and again, mostly to find nothing new. Rendering a page of 100 badges thro
 Django costs milliseconds; checking that nothing changed costs one query on indexes.
 So, in front of Django (WSGI), this module keeps the whole answer to such a
 request (status, headers, body, exactly as Django and its middleware made it) next to a
-*stamp*: the state of the token and a value that changes whenever the list could
-(`backpack_stamp`, `issuer_awards_stamp`). A later request with the same token, path and
-query string reads the stamp again from the database and, if nothing moved, gets the
-kept answer; anything else, and every miss, goes through Django unchanged.
+*stamp*: the state of the token and the versions of what the list shows
+(`backpack_stamp`, `issuer_awards_stamp`; `laurels.core.versions`). A later request with
+the same token, host, path and query string reads the stamp again from the database
+and, if nothing moved, gets the kept answer; anything else, and every miss, goes through
+Django unchanged.
 
+The stamp is read before Django makes the answer, and every change moves its versions
+inside its own transaction: an answer is never kept under a stamp newer than its rows.
 Revoking or expiring a token, disabling its app, deactivating the user, changing their
-verified addresses or role, awarding, revoking, accepting or editing a badge: each moves
-a stamp, so it shows at once, in every worker, with no invalidation to forget. Answers
-whose rows can expire with time say until when they hold (`keep_answer`).
+verified addresses or role, awarding, revoking, accepting, editing or deleting a badge
+(by any path, the admin and cascades included): each moves the stamp, so it shows on
+the very next request, in every worker and on every machine. Answers whose rows can
+expire with time say until when they hold (`keep_answer`).
 """
 
 from __future__ import annotations
@@ -36,13 +40,14 @@ from laurels.api.auth import app_quota_check
 from laurels.backpack.selectors import backpack_stamp
 from laurels.connect.selectors import BearerTokenState, bearer_token_state
 from laurels.core.errors import RateLimited
+from laurels.core.hosts import allowed_host
 from laurels.core.sql import Stamp
 from laurels.issuing.selectors import issuer_awards_stamp
 
 logger = logging.getLogger(__name__)
 
-# Kept at most this long even if no stamp moved: a bound for clocks stepping back, and
-# for the token's "last used" time, which Django writes down (hourly) when it answers.
+# Kept at most this long even if no stamp moved: the token's "last used" time, which
+# Django writes down (hourly) when it answers, moves no stamp.
 KEEP_SECONDS = 300
 KEEP_MARK = "laurels.keep_answer"
 ENTITY_ID = r"[A-Za-z0-9_-]{1,64}"
@@ -77,13 +82,16 @@ class KeptAnswer:
 
 
 class KeptAnswers:
-    """The answers one process keeps: a bounded, least-recently-used map, shared by the
-    process's threads. Not Django's cache: every use is checked against the database
-    first, so sharing answers between processes would only add a network hop, and a
-    local-memory cache would pickle 100 KB on every read."""
+    """The answers one process keeps: a least-recently-used map bounded by count and by
+    the bytes of the bodies, shared by the process's threads. Not Django's cache: every
+    use is checked against the database first, so sharing answers between processes
+    would only add a network hop, and a local-memory cache would pickle 100 KB on every
+    read."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int) -> None:
         self.size = size
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self._answers: OrderedDict[tuple, KeptAnswer] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -95,18 +103,25 @@ class KeptAnswers:
             return answer
 
     def put(self, key: tuple, answer: KeptAnswer) -> None:
+        if len(answer.body) > self.max_bytes:
+            return
         with self._lock:
+            replaced = self._answers.pop(key, None)
+            if replaced is not None:
+                self.bytes -= len(replaced.body)
             self._answers[key] = answer
-            self._answers.move_to_end(key)
-            while len(self._answers) > self.size:
-                self._answers.popitem(last=False)
+            self.bytes += len(answer.body)
+            while len(self._answers) > self.size or self.bytes > self.max_bytes:
+                _, dropped = self._answers.popitem(last=False)
+                self.bytes -= len(dropped.body)
 
     def clear(self) -> None:
         with self._lock:
             self._answers.clear()
+            self.bytes = 0
 
 
-kept_answers = KeptAnswers(settings.LAURELS_KEPT_ANSWERS)
+kept_answers = KeptAnswers(settings.LAURELS_KEPT_ANSWERS, settings.LAURELS_KEPT_ANSWERS_BYTES)
 
 
 class BearerListAnswers:
@@ -119,6 +134,9 @@ class BearerListAnswers:
         found = self._kept_list(environ)
         if found is None:
             return self.application(environ, start_response)
+        host = allowed_host(environ)
+        if host is None:
+            return self.application(environ, start_response)  # Django answers the 400
         token, stamp_of, match = found
         now = timezone.now()
         try:
@@ -130,7 +148,7 @@ class BearerListAnswers:
             logger.exception("Could not read the stamp of %s; Django answers", environ["PATH_INFO"])
             connection.close()
             return self.application(environ, start_response)
-        key = (token, environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
+        key = (token, *self._answered_at(environ, host))
         kept = kept_answers.get(key)
         if (
             kept is not None
@@ -142,6 +160,20 @@ class BearerListAnswers:
             start_response(kept.status, list(kept.headers))
             return [kept.body]
         return self._answer_and_keep(environ, start_response, key, stamp)
+
+    @staticmethod
+    def _answered_at(environ, host: str) -> tuple:
+        """Everything besides the token an answer's bytes may depend on: the path and
+        query, and the host and scheme its absolute links (`Link: <...>; rel="next"`)
+        are made of (raw, as Django reads them: the proxy's header where trusted)."""
+        proxy = settings.SECURE_PROXY_SSL_HEADER
+        return (
+            host,
+            environ.get("wsgi.url_scheme"),
+            environ.get(proxy[0]) if proxy else None,
+            environ.get("PATH_INFO", ""),
+            environ.get("QUERY_STRING", ""),
+        )
 
     @staticmethod
     def _within_app_quota(state: BearerTokenState) -> bool:

@@ -12,19 +12,51 @@ from laurels.api.docs import LaurelsSwagger, oauth_security_scheme
 from laurels.api.errors import install_error_handlers
 from laurels.api.inputs import CheckedJSONParser
 from laurels.api.issuing import router as issuing_router
+from laurels.api.middleware import METHODS_WITH_BODY
 from laurels.api.tokens import router as tokens_router
 from laurels.api.users import router as users_router
+
+# Answers that no view chooses, so no operation's `response=` names them: the middleware
+# refuses a body before any view runs (`api.middleware`), and any operation may fail.
+BODY_REFUSALS = {
+    413: "The request body is larger than LAURELS_MAX_REQUEST_BYTES.",
+    415: "The body is not application/json (or multipart/form-data where files are taken).",
+}
+FAULTS = {
+    500: "A fault of ours: logged on the server, no details in the answer.",
+    503: "The disk or the rate-limit store is unavailable; Retry-After says when to retry.",
+}
+
+
+def error_answer(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+    }
+
+
+def document_answers_outside_views(schema: dict) -> None:
+    """Add BODY_REFUSALS (to operations that take a body) and FAULTS to every operation."""
+    for operations in schema["paths"].values():
+        for method, operation in operations.items():
+            answers = FAULTS | (BODY_REFUSALS if method.upper() in METHODS_WITH_BODY else {})
+            responses = operation["responses"]
+            for status, description in answers.items():
+                responses.setdefault(status, error_answer(description))
+            operation["responses"] = dict(sorted(responses.items()))
 
 
 class LaurelsAPI(NinjaAPI):
     """Publishes the Bearer scheme as OAuth2 (authorization code + PKCE), so the docs'
-    Authorize button and generated clients know how to get a token."""
+    Authorize button and generated clients know how to get a token, and documents the
+    answers no view chooses (`document_answers_outside_views`)."""
 
     def get_openapi_schema(self, *args, **kwargs):
         schema = super().get_openapi_schema(*args, **kwargs)
         schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
         if "BearerCaller" in schemes:
             schemes["BearerCaller"] = oauth_security_scheme()
+        document_answers_outside_views(schema)
         return schema
 
 

@@ -84,6 +84,10 @@ def error_response(status: int, description: str, **errors: Any) -> JsonResponse
     return JsonResponse(error_body(description, **errors), status=status)
 
 
-def with_error_responses(success: dict[int, type[BaseModel]]) -> dict[int, type[BaseModel]]:
-    """An operation's `response=` mapping plus the error answers every endpoint may give."""
-    return {**success, **dict.fromkeys((400, 401, 403, 404, 429), ErrorEnvelope)}
+def with_error_responses(
+    success: dict[int, type[BaseModel]], *, refusals: tuple[int, ...] = ()
+) -> dict[int, type[BaseModel]]:
+    """An operation's `response=` mapping plus the error answers every endpoint may give,
+    and `refusals`, the ones only this operation gives (409 for a conflict, ...). The
+    answers no view chooses (413, 415, 500, 503) are added to the document by `api.api`."""
+    return {**success, **dict.fromkeys((400, 401, 403, 404, 429, *refusals), ErrorEnvelope)}

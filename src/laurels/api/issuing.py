@@ -75,12 +75,17 @@ class ChangedQuery(PageQuery):
     since: ApiDateTime | None = None
 
 
-def _ok(schema):
-    return with_error_responses({200: schema})
+# What an award may be refused with besides the usual: 409 a duplicate award, 422 an
+# Idempotency-Key already used for another request.
+AWARD_REFUSALS = (409, 422)
 
 
-def _created(schema):
-    return with_error_responses({200: schema, 201: schema})
+def _ok(schema, *refusals: int):
+    return with_error_responses({200: schema}, refusals=refusals)
+
+
+def _created(schema, *refusals: int):
+    return with_error_responses({200: schema, 201: schema}, refusals=refusals)
 
 
 def _image(value: str | None):
@@ -182,11 +187,9 @@ def issuer_update(request: HttpRequest, entity_id: str, payload: IssuerUpdateIn)
         email=payload.email,
         description=payload.description,
         image=_image(payload.image),
+        staff=_staff_pairs(payload.staff) if payload.staff is not None else None,
+        actor=request.auth.user,
     )
-    if payload.staff is not None:
-        services.issuer_staff_set(
-            issuer=issuer, staff=_staff_pairs(payload.staff), actor=request.auth.user
-        )
     request.auth.roles.clear()
     return envelope(
         issuer_json(
@@ -197,12 +200,15 @@ def issuer_update(request: HttpRequest, entity_id: str, payload: IssuerUpdateIn)
     )
 
 
-@router.delete("/issuers/{entity_id}", response=_ok(IssuerEnvelope), summary="Delete an issuer")
+@router.delete(
+    "/issuers/{entity_id}", response=_ok(IssuerEnvelope, 409), summary="Delete an issuer"
+)
 def issuer_delete(request: HttpRequest, entity_id: str):
+    """Refused with 409 while the issuer has awards."""
     issuer = selectors.issuer_for(
         caller=request.auth, entity_id=entity_id, action=Action.ISSUER_DELETE
     )
-    services.issuer_delete(issuer=issuer)
+    services.issuer_delete(issuer=issuer, actor=request.auth.user)
     return envelope(description="Deleted.")
 
 
@@ -340,7 +346,9 @@ def issuer_badge_class_create(request: HttpRequest, entity_id: str, payload: Bad
 
 
 @router.get(
-    "/badgeclasses/changed", response=_ok(BadgeClassEnvelope), summary="Badge classes changed since"
+    "/badgeclasses/changed",
+    response=_ok(feed_envelope_of(BadgeClassOut)),
+    summary="Badge classes changed since",
 )
 def badge_classes_changed(request: HttpRequest, response: HttpResponse, query: Query[ChangedQuery]):
     require_issuing_scope(request.auth, Action.BADGECLASS_VIEW)
@@ -391,7 +399,7 @@ def badge_class_update(request: HttpRequest, entity_id: str, payload: BadgeClass
 
 @router.delete(
     "/badgeclasses/{entity_id}",
-    response=with_error_responses({200: BadgeClassEnvelope, 409: BadgeClassEnvelope}),
+    response=_ok(BadgeClassEnvelope, 409),
     summary="Delete a badge class",
 )
 def badge_class_delete(request: HttpRequest, entity_id: str):
@@ -399,7 +407,7 @@ def badge_class_delete(request: HttpRequest, entity_id: str):
     badge_class = selectors.badge_class_for(
         caller=request.auth, entity_id=entity_id, action=Action.BADGECLASS_EDIT
     )
-    services.badge_class_delete(badge_class=badge_class)
+    services.badge_class_delete(badge_class=badge_class, actor=request.auth.user)
     return envelope(description="Deleted.")
 
 
@@ -457,7 +465,7 @@ def badge_class_assertions(
 
 @router.post(
     "/badgeclasses/{entity_id}/assertions",
-    response=_created(AssertionEnvelope),
+    response=_created(AssertionEnvelope, *AWARD_REFUSALS),
     summary="Award a badge",
 )
 def badge_class_award(request: HttpRequest, entity_id: str, payload: AwardIn):
@@ -471,7 +479,7 @@ def badge_class_award(request: HttpRequest, entity_id: str, payload: AwardIn):
 
 @router.post(
     "/badgeclasses/{entity_id}/issue",
-    response=_created(AssertionEnvelope),
+    response=_created(AssertionEnvelope, *AWARD_REFUSALS),
     summary="Award a badge to many recipients",
 )
 def badge_class_award_batch(request: HttpRequest, entity_id: str, payload: BatchAwardIn):
@@ -518,7 +526,7 @@ def issuer_assertions(
 
 @router.post(
     "/issuers/{entity_id}/assertions",
-    response=_created(AssertionEnvelope),
+    response=_created(AssertionEnvelope, *AWARD_REFUSALS),
     summary="Award a badge of this issuer",
 )
 def issuer_award(request: HttpRequest, entity_id: str, payload: IssuerAwardIn):
@@ -575,7 +583,9 @@ def assertions_revoke(request: HttpRequest, payload: list[BatchRevokeItem]):
             assertion = selectors.assertion_for(
                 caller=request.auth, entity_id=item.entityId, action=Action.AWARD_REVOKE
             )
-            services.assertion_revoke(assertion=assertion, reason=item.revocationReason)
+            services.assertion_revoke(
+                assertion=assertion, reason=item.revocationReason, actor=request.auth.user
+            )
         except (DomainError, ValidationError) as error:
             reason = error.message if isinstance(error, DomainError) else " ".join(error.messages)
             results.append({"entityId": item.entityId, "revoked": False, "reason": reason})
@@ -610,7 +620,7 @@ def assertion_update(request: HttpRequest, entity_id: str, payload: AssertionUpd
 
 
 @router.delete(
-    "/assertions/{entity_id}", response=_ok(AssertionEnvelope), summary="Revoke an award"
+    "/assertions/{entity_id}", response=_ok(AssertionEnvelope, 409), summary="Revoke an award"
 )
 def assertion_revoke(request: HttpRequest, entity_id: str):
     """Body `{"revocation_reason": "..."}` (or `?revocation_reason=`). The award stays
@@ -624,7 +634,7 @@ def assertion_revoke(request: HttpRequest, entity_id: str):
         if not isinstance(data, dict):
             raise ValidationError("The request body must be a JSON object.")
     reason = data.get("revocation_reason") or data.get("revocationReason") or ""
-    services.assertion_revoke(assertion=assertion, reason=str(reason))
+    services.assertion_revoke(assertion=assertion, reason=str(reason), actor=request.auth.user)
     return envelope(assertion_json(assertion))
 
 

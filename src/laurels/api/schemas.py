@@ -45,7 +45,11 @@ class EmailOut(BaseModel):
     primary: bool
 
 
-class RecipientOut(BaseModel):
+class UserRecipientOut(BaseModel):
+    """The user as a recipient: their account's address. Not an award's `recipient`
+    (`issuing_schemas.RecipientOut`): the OpenAPI document names schemas by class name, so
+    two classes of one name would be documented as one."""
+
     identity: str
     type: str = "email"
 
@@ -59,7 +63,7 @@ class UserOut(BaseModel):
     url: list[str] = []
     telephone: list[str] = []
     hasPasswordSet: bool
-    recipient: RecipientOut
+    recipient: UserRecipientOut
 
 
 class UserUpdateIn(ApiInput):

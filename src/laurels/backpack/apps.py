@@ -5,3 +5,21 @@ class BackpackConfig(AppConfig):
     name = "laurels.backpack"
     label = "backpack"
     verbose_name = "Backpack"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from laurels.backpack.models import ImportedBadge
+        from laurels.backpack.receivers import backpack_moves_on
+
+        post_save.connect(backpack_moves_on, sender=ImportedBadge)
+        post_delete.connect(backpack_moves_on, sender=ImportedBadge)
+        _register_jobs()
+
+
+def _register_jobs() -> None:
+    from laurels.backpack.importing import imported_badges_reverify
+    from laurels.jobs.registry import periodic
+
+    # Daily: every imported badge is checked again with its issuer (laurels.backpack.importing).
+    periodic("backpack-reverify", 24 * 3600, imported_badges_reverify)

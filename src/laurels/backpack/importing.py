@@ -31,8 +31,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import hashlib
 import json
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -53,6 +56,7 @@ from laurels.backpack.selectors import verified_emails
 from laurels.core.errors import DomainError
 from laurels.core.fetch import FetchRefused, fetch, one_deadline
 from laurels.core.untrusted import clipped, split_http_url
+from laurels.core.versions import BACKPACK, version_name, versions_bump
 from laurels.issuing.images import CheckedImage, image_from_data_uri, image_from_upload
 from laurels.openbadges import baking
 
@@ -105,6 +109,10 @@ class BadgeRevoked(ImportRefused):
 
 class BadgeGone(ImportRefused):
     """The badge's assertion, or a document it needs, no longer exists."""
+
+
+class SignatureInvalid(ImportRefused):
+    """A signed badge's signature does not verify with the key it names."""
 
 
 @dataclass
@@ -340,7 +348,7 @@ def _signed(token: str) -> tuple[dict, SigningKey]:
         key = RSAKey.import_key(pem if isinstance(pem, str) else "")
         verified = jws.deserialize_compact(token, key, algorithms=["RS256"])
     except (JoseError, ValueError, TypeError, RecursionError):
-        raise ImportRefused(
+        raise SignatureInvalid(
             "The badge's signature does not verify with the key it names."
         ) from None
     assertion = _document(verified.payload, "signed badge's payload")
@@ -631,9 +639,28 @@ def _kept(user: User, verified: Verified, image: CheckedImage) -> tuple[Imported
     return badge, True
 
 
-def badge_reverify(*, badge: ImportedBadge) -> ImportedBadge:
-    """Check an imported badge again; mark it revoked or gone when it is (any other
-    failure leaves its state as it was)."""
+class Recheck(enum.Enum):
+    """What checking an imported badge again found: each failure by its type, never by
+    the words of its message."""
+
+    VERIFIED = "verified"
+    REVOKED = "revoked"
+    GONE = "gone"
+    SIGNATURE_INVALID = "signature invalid"
+    UNCHECKED = "unchecked"  # a host down or a document changed: not proof of anything
+
+
+# The state each finding leaves a badge in; UNCHECKED leaves it as it was.
+RECHECK_STATUS = {
+    Recheck.VERIFIED: ImportedBadge.Status.VERIFIED,
+    Recheck.REVOKED: ImportedBadge.Status.REVOKED,
+    Recheck.GONE: ImportedBadge.Status.GONE,
+    Recheck.SIGNATURE_INVALID: ImportedBadge.Status.SIGNATURE_INVALID,
+}
+
+
+def _recheck(badge: ImportedBadge) -> Recheck:
+    """Verify the badge again as an import would, with no transaction open."""
     try:
         with one_deadline():
             verify_badge(
@@ -642,17 +669,44 @@ def badge_reverify(*, badge: ImportedBadge) -> ImportedBadge:
                 token=badge.signed_jws,
             )
     except BadgeRevoked:
-        badge.status = ImportedBadge.Status.REVOKED
+        return Recheck.REVOKED
     except BadgeGone:
-        badge.status = ImportedBadge.Status.GONE
+        return Recheck.GONE
+    except SignatureInvalid:
+        return Recheck.SIGNATURE_INVALID
     except ImportRefused:
-        pass  # a host down or a document changed: not proof of revocation
-    else:
-        badge.status = ImportedBadge.Status.VERIFIED
+        return Recheck.UNCHECKED
+    return Recheck.VERIFIED
+
+
+def badge_reverify(*, badge: ImportedBadge) -> Recheck:
+    """Check an imported badge again and mark it with what was found (an unchecked
+    badge keeps its state, and the time it was last verified)."""
+    found = _recheck(badge)
+    if found is Recheck.UNCHECKED:
+        return found
+    badge.status = RECHECK_STATUS[found]
     badge.verified_at = timezone.now()
-    # An update, not a save: the earner may have removed the badge while its issuer was
-    # being asked, and then there is nothing left to mark.
-    ImportedBadge.objects.filter(pk=badge.pk).update(
-        status=badge.status, verified_at=badge.verified_at, updated_at=badge.verified_at
-    )
-    return badge
+    with transaction.atomic():
+        # An update, not a save: the earner may have removed the badge while its issuer
+        # was being asked, and then there is nothing left to mark.
+        ImportedBadge.objects.filter(pk=badge.pk).update(
+            status=badge.status, verified_at=badge.verified_at, updated_at=badge.verified_at
+        )
+        versions_bump([version_name(BACKPACK, badge.user_id)])  # an update sends no signal
+    return found
+
+
+def imported_badges_reverify(
+    progress: Callable[[int, int], object] | None = None,
+) -> Counter[Recheck]:
+    """Check every imported badge again (the daily job and `laurels backpack reverify`);
+    how many were found each way. `progress(done, total)` is told after each badge."""
+    badges = ImportedBadge.objects.select_related("user").order_by("id")
+    total = badges.count()
+    found: Counter[Recheck] = Counter()
+    for done, badge in enumerate(badges.iterator(), start=1):
+        found[badge_reverify(badge=badge)] += 1
+        if progress is not None:
+            progress(done, total)
+    return found

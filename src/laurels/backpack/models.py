@@ -19,6 +19,7 @@ class ImportedBadge(models.Model):
         VERIFIED = "verified", "Verified"
         REVOKED = "revoked", "Revoked since import"
         GONE = "gone", "No longer found"
+        SIGNATURE_INVALID = "invalid", "Signature no longer verifies"
 
     entity_id = entity_id_field()
     user = models.ForeignKey(

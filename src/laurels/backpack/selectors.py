@@ -10,8 +10,9 @@ from django.utils import timezone
 from laurels.accounts.models import EmailAddress, User
 from laurels.backpack.models import Collection, ImportedBadge
 from laurels.core.errors import NotFound
-from laurels.core.sql import Stamp, joined_text
-from laurels.issuing.models import Acceptance, Assertion, BadgeClass, Issuer
+from laurels.core.sql import Stamp
+from laurels.core.versions import AWARDS_TO, BACKPACK, CATALOG, version_join, version_sql
+from laurels.issuing.models import Acceptance, Assertion
 
 # What a backpack shows of an award made here (loading less makes long lists cheaper).
 LOCAL_AWARD_FIELDS = (
@@ -132,23 +133,17 @@ def shared_collection(*, share_hash: str) -> Collection:
 
 @functools.cache
 def backpack_stamp() -> Stamp:
-    """What changes whenever the backpack list of the token's user (`u.id`) could.
-
-    The user's verified addresses decide which awards are theirs; the number, the sum of
-    ids and the latest change of those awards, of their badge classes and issuers (whose
-    names the list shows), and the same of the user's imports, summarize the list. Read
-    along with the token in one query, on indexes. Made once: it has no parameters.
+    """What moves whenever the backpack list of the token's user (`u.id`) could change
+    (`laurels.core.versions`): their backpack's version (their verified addresses, their
+    imports), the sum of the versions of the awards to each of those addresses, and the
+    catalog (the badge class and issuer names a backpack shows). While the backpack's
+    version stands still the addresses are the same, and each address's version only
+    grows, so the sum moves whenever one of them does. Read along with the token in one
+    query, a few index lookups. Made once: it has no parameters.
     """
     awards = (
-        f"SELECT {joined_text('COUNT(*)', 'SUM(a.id)', 'MAX(a.updated_at)', 'MAX(b.updated_at)', 'MAX(i.updated_at)')} "  # noqa: S608, E501 (our SQL; values are parameters)
-        f"FROM {Assertion._meta.db_table} a "
-        f"JOIN {BadgeClass._meta.db_table} b ON b.id = a.badge_class_id "
-        f"JOIN {Issuer._meta.db_table} i ON i.id = a.issuer_id "
-        "WHERE a.recipient_type = 'email' AND a.recipient_plaintext IN (SELECT e.email "
-        f"FROM {EmailAddress._meta.db_table} e WHERE e.user_id = u.id AND e.verified)"
+        "SELECT COALESCE(SUM(v.n), 0) "  # noqa: S608 (our SQL)
+        f"FROM {EmailAddress._meta.db_table} e {version_join(AWARDS_TO, 'e.email')} "
+        "WHERE e.user_id = u.id AND e.verified"
     )
-    imports = (
-        f"SELECT {joined_text('COUNT(*)', 'SUM(m.id)', 'MAX(m.updated_at)')} "  # noqa: S608 (our SQL)
-        f"FROM {ImportedBadge._meta.db_table} m WHERE m.user_id = u.id"
-    )
-    return Stamp(expressions=(awards, imports))
+    return Stamp(expressions=(version_sql(BACKPACK, "u.id"), awards, version_sql(CATALOG, "''")))

@@ -1,6 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
-from django.db import models
+from django.db import models, transaction
 from oauth2_provider.models import get_application_model
 
 from laurels.connect import services
@@ -33,7 +33,15 @@ class ApplicationAdmin(admin.ModelAdmin):
         "registration_source",
     ]
     search_fields = ["name", "client_id", "website_url"]
-    readonly_fields = ["client_id", "registration_source", "created", "updated"]
+    # Review and enabling change through the actions, which call their services.
+    readonly_fields = [
+        "client_id",
+        "review",
+        "enabled",
+        "registration_source",
+        "created",
+        "updated",
+    ]
     fields = [
         "name",
         "client_id",
@@ -54,7 +62,7 @@ class ApplicationAdmin(admin.ModelAdmin):
         "created",
         "updated",
     ]
-    actions = ["approve", "disable"]
+    actions = ["approve", "reject", "disable", "enable"]
     # A URL typed without a scheme means https (Django 6's default, chosen now).
     formfield_overrides = {
         models.URLField: {"form_class": forms.URLField, "assume_scheme": "https"}
@@ -63,37 +71,69 @@ class ApplicationAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         """The admin may name an app anything, but hears when the name would be refused
         to a self-registered app (connect.names)."""
-        super().save_model(request, obj, form, change)
+        services.application_admin_save(
+            application=obj, actor=request.user, changed=form.changed_data, created=not change
+        )
         problem = impersonation_problem(obj.name)
         if problem:
             messages.warning(request, f"A self-registered app could not use this name: {problem}")
 
     @admin.action(description="Approve the selected apps (pending review)")
     def approve(self, request, queryset):
-        count = queryset.update(review=Application.Review.APPROVED)
-        for application in queryset:
-            services.audit_record(
-                "app_changed",
-                application=application,
-                detail={"review": "approved", "by": request.user.email},
+        self._review(request, queryset, Application.Review.APPROVED)
+
+    @admin.action(description="Reject the selected apps")
+    def reject(self, request, queryset):
+        self._review(request, queryset, Application.Review.REJECTED)
+
+    @transaction.atomic
+    def _review(self, request, queryset, review: str) -> None:
+        """One decision for every selected app, all recorded or none."""
+        applications = list(queryset)
+        for application in applications:
+            services.application_review_set(
+                application=application, review=review, actor=request.user
             )
-        messages.success(request, f"Approved {count} app(s).")
+        messages.success(
+            request, f"{Application.Review(review).label}: {len(applications)} app(s)."
+        )
 
     @admin.action(description="Disable the selected apps")
     def disable(self, request, queryset):
+        self._enable(queryset, enabled=False)
+
+    @admin.action(description="Enable the selected apps")
+    def enable(self, request, queryset):
+        self._enable(queryset, enabled=True)
+
+    @transaction.atomic
+    def _enable(self, queryset, *, enabled: bool) -> None:
         for application in queryset:
-            services.application_set_enabled(application=application, enabled=False)
+            services.application_set_enabled(application=application, enabled=enabled)
 
 
 @admin.register(AppConsent)
 class AppConsentAdmin(admin.ModelAdmin):
+    """Shown only: a person revokes an app on their Connected apps page, which ends its
+    tokens with the consent (`services.app_access_revoke`)."""
+
     list_display = ["user", "application", "scopes", "created_at", "last_used_at"]
     search_fields = ["user__email", "application__name", "application__client_id"]
-    raw_id_fields = ["user", "application"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
+    """The audit trail is shown only: nobody adds, edits or deletes its rows here."""
+
     list_display = ["created_at", "kind", "user", "client_id", "ip_address"]
     list_filter = ["kind"]
     search_fields = ["user__email", "client_id", "ip_address"]
@@ -103,4 +143,7 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

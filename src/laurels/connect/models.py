@@ -271,7 +271,9 @@ class RefreshTokenFamily(models.Model):
 
 
 class AuditEvent(models.Model):
-    """Who did what with tokens and grants: written in the same transaction as the change."""
+    """Who did what with tokens, grants and apps, and the issuing changes that matter
+    afterwards (revocations, staff, deletions, signing keys): written in the same
+    transaction as the change (issuing's through `issuing.signals`), never edited."""
 
     class Kind(models.TextChoices):
         CONSENT_GRANTED = "consent_granted", "Consent granted"
@@ -286,6 +288,12 @@ class AuditEvent(models.Model):
         APP_REGISTERED = "app_registered", "App registered"
         APP_CHANGED = "app_changed", "App changed"
         APP_DELETED = "app_deleted", "App deleted by its self-registration"
+        APP_REVIEWED = "app_reviewed", "App approved or rejected by an admin"
+        AWARD_REVOKED = "award_revoked", "Award revoked"
+        STAFF_CHANGED = "staff_changed", "Issuer staff changed"
+        ISSUER_DELETED = "issuer_deleted", "Issuer deleted"
+        BADGE_CLASS_DELETED = "badge_class_deleted", "Badge class deleted"
+        SIGNING_KEY_CHANGED = "signing_key_changed", "Issuer signing key changed"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)

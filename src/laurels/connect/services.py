@@ -323,14 +323,38 @@ def application_set_enabled(*, application: Application, enabled: bool) -> Appli
 
 @transaction.atomic
 def application_review_set(*, application: Application, review: str, actor: User) -> Application:
-    """An admin's decision on a self-registered app that asked for more than the policy."""
+    """An admin's decision on a self-registered app that asked for more than the policy;
+    audited with the decision and who made it. Deciding what is already so changes and
+    records nothing."""
+    if review not in Application.Review.values:
+        raise ValidationError({"review": [f"{review!r} is not a review state."]})
+    if application.review == review:
+        return application
+    previous = application.review
     application.review = review
     application.save(update_fields=["review", "updated"])
     audit_record(
-        AuditEvent.Kind.APP_CHANGED,
+        AuditEvent.Kind.APP_REVIEWED,
         user=actor,
         application=application,
-        detail={"review": review},
+        detail={"review": review, "was": previous},
+    )
+    return application
+
+
+@transaction.atomic
+def application_admin_save(
+    *, application: Application, actor: User, changed: list[str], created: bool
+) -> Application:
+    """Save an app an admin registered or edited in the admin (whose form has checked the
+    fields), audited with the fields changed. Review and enabling are decided by their
+    own services (`application_review_set`, `application_set_enabled`)."""
+    application.save()
+    audit_record(
+        AuditEvent.Kind.APP_REGISTERED if created else AuditEvent.Kind.APP_CHANGED,
+        user=actor,
+        application=application,
+        detail={"changed": sorted(changed), "source": "admin"},
     )
     return application
 

@@ -31,3 +31,16 @@ class RateLimitCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key_digest[:8]}… {self.hits} since {self.window_start}"
+
+
+class Version(models.Model):
+    """A counter that every change to what it names moves on, in the change's own
+    transaction (`laurels.core.versions`): kept answers (polled /v2 lists, hosted
+    documents) are stored under the versions read before they were made, so a change
+    makes them unreachable at once, in every process, without clocks or invalidation."""
+
+    name = models.CharField(max_length=300, unique=True)
+    n = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.n}"

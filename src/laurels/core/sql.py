@@ -9,13 +9,6 @@ from dataclasses import dataclass, field
 from django.db import DEFAULT_DB_ALIAS, connections
 
 
-def joined_text(*expressions: str) -> str:
-    """One text value made of several SQL values (NULL as empty), so a scalar subquery
-    can return them all: `COUNT(*)`, `MAX(updated_at)` → '3|2026-11-29 20:51:00'."""
-    parts = [f"COALESCE(CAST({expression} AS TEXT), '')" for expression in expressions]
-    return " || '|' || ".join(parts)
-
-
 @dataclass(frozen=True)
 class Stamp:
     """Scalar SQL expressions (each one value, e.g. a subquery) with their named

@@ -5,3 +5,18 @@ class IssuingConfig(AppConfig):
     name = "laurels.issuing"
     label = "issuing"
     verbose_name = "Issuing"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
+
+        from laurels.accounts.models import User
+        from laurels.issuing import receivers
+        from laurels.issuing.models import Assertion, BadgeClass, Issuer
+
+        # Kept answers that show these rows are stored under versions they move on.
+        pre_save.connect(receivers.assertion_recipient_remember, sender=Assertion)
+        for signal in (post_save, post_delete):
+            signal.connect(receivers.assertion_changed, sender=Assertion)
+            signal.connect(receivers.badge_class_changed, sender=BadgeClass)
+            signal.connect(receivers.issuer_changed, sender=Issuer)
+        pre_delete.connect(receivers.creator_leaving, sender=User)

@@ -20,6 +20,7 @@ from laurels.connect.permissions import (
 )
 from laurels.core.errors import NotFound
 from laurels.core.sql import Stamp
+from laurels.core.versions import ISSUER_AWARDS, version_sql
 from laurels.issuing.models import Assertion, BadgeClass, Issuer, IssuerStaff, StaffInvitation
 
 # What an award list shows (the related rows are only needed for their entity ids).
@@ -202,24 +203,21 @@ def changed_since(model, *, caller: Caller, since: datetime | None) -> QuerySet:
 
 
 def issuer_awards_stamp(*, issuer_entity_id: str) -> Stamp:
-    """What changes whenever an issuer's award list could change for the token's user
+    """What moves whenever an issuer's award list could change for the token's user
     (`u.id`): whether the issuer exists, the user's role on it (which decides whether they
-    may see the list), and the latest change and newest award (awards are never deleted,
-    only revoked, which is a change). Read along with the token in one query, on indexes,
-    whatever the number of awards.
+    may see the list), and the version of its award list (`laurels.core.versions`: any
+    award made, changed or deleted, any award's creator deleted). Read along with the
+    token in one query, on indexes, whatever the number of awards.
     """
     return Stamp(expressions=_issuer_awards_stamp_sql(), params={"issuer": issuer_entity_id})
 
 
 @functools.cache
 def _issuer_awards_stamp_sql() -> tuple[str, ...]:
-    awards = Assertion._meta.db_table
     issuer = f"SELECT id FROM {Issuer._meta.db_table} WHERE entity_id = %(issuer)s"  # noqa: S608
     return (
         issuer,
         f"SELECT s.role FROM {IssuerStaff._meta.db_table} s "  # noqa: S608 (our SQL)
         f"WHERE s.user_id = u.id AND s.issuer_id = ({issuer})",
-        # One MAX per subquery: alone, each is a single step down an index.
-        f"SELECT MAX(a.updated_at) FROM {awards} a WHERE a.issuer_id = ({issuer})",  # noqa: S608
-        f"SELECT MAX(a.id) FROM {awards} a WHERE a.issuer_id = ({issuer})",  # noqa: S608
+        version_sql(ISSUER_AWARDS, f"({issuer})"),
     )

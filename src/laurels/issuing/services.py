@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable
@@ -19,19 +18,18 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.core.mail import send_mail
 from django.core.validators import URLValidator, validate_email
 from django.db import connection, models, transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 
 from laurels.accounts.models import EmailAddress, User, normalize_email_address
-from laurels.accounts.services import email_send_on_commit
 from laurels.core.errors import Conflict, NotFound
 from laurels.core.ids import new_entity_id
 from laurels.core.ratelimit import Limit, enforce_limits, within_limits
+from laurels.core.versions import versions_bump
+from laurels.issuing import signals
 from laurels.issuing.images import CheckedImage
 from laurels.issuing.models import (
     EXPIRY_LIMITS,
@@ -47,9 +45,10 @@ from laurels.issuing.models import (
     StaffInvitation,
     instant_in_range,
 )
+from laurels.issuing.receivers import award_versions
+from laurels.jobs.mail import mail_render, mail_send, mails_send
 from laurels.openbadges.services import public_documents_forget
 
-logger = logging.getLogger(__name__)
 TELEPHONE = re.compile(r"^\+?[0-9]{6,15}$")
 MAX_BATCH = 10_000
 STAFF_INVITATION_LIFETIME = timedelta(days=14)
@@ -201,25 +200,41 @@ def issuer_create(
     return issuer
 
 
-@transaction.atomic
-def issuer_update(*, issuer: Issuer, image: CheckedImage | None = None, **fields) -> Issuer:
+def issuer_update(
+    *,
+    issuer: Issuer,
+    image: CheckedImage | None = None,
+    staff: list[tuple[str, str]] | None = None,
+    actor: User | None = None,
+    **fields,
+) -> Issuer:
+    """Change an issuer's details and, when `staff` is given, replace its staff as
+    `issuer_staff_set` does. Everything is checked before anything is written, and the
+    writes commit together: a bad staff list leaves the details unchanged too."""
     for name in ("name", "url", "description"):
         if fields.get(name) is not None:
             setattr(issuer, name, fields[name].strip() if name != "description" else fields[name])
     if fields.get("email") is not None:
         issuer.email = normalize_email_address(fields["email"])
     _full_clean(issuer, exclude=["created_by"])
-    _store_image(issuer, image)
-    issuer.save()
-    public_documents_forget(issuer=issuer)
+    plan = _staff_plan(issuer, staff, actor=actor) if staff is not None else None
+    with transaction.atomic():
+        _store_image(issuer, image)
+        issuer.save()
+        if plan is not None:
+            _staff_apply(issuer, plan, actor=actor)
+        public_documents_forget(issuer=issuer)
     return issuer
 
 
 @transaction.atomic
-def issuer_delete(*, issuer: Issuer) -> None:
+def issuer_delete(*, issuer: Issuer, actor: User | None = None) -> None:
     if Assertion.objects.filter(issuer=issuer).exists():
         raise IssuerHasAwards()
     public_documents_forget(issuer=issuer)
+    signals.issuer_deleted.send(
+        sender=Issuer, actor=actor, detail={"issuer": issuer.entity_id, "name": issuer.name}
+    )
     issuer.delete()
 
 
@@ -236,6 +251,25 @@ def issuer_staff_set(
     invitations stay (they are listed and cancelled on their own), but those of an owner
     who leaves or is demoted end (`_invitations_of_former_owners_end`).
     """
+    plan = _staff_plan(issuer, staff, actor=actor)
+    with transaction.atomic():
+        _staff_apply(issuer, plan, actor=actor)
+        return list(IssuerStaff.objects.filter(issuer=issuer).select_related("user"))
+
+
+@dataclass(frozen=True)
+class StaffPlan:
+    """A checked staff list: members' new roles by user id, addresses to invite with
+    their roles, and which of those may be mailed (`_staff_invitations_count`)."""
+
+    members: dict[int, str]
+    invited: dict[str, str]
+    mailed: set[str]
+
+
+def _staff_plan(issuer: Issuer, staff: list[tuple[str, str]], *, actor: User | None) -> StaffPlan:
+    """Check a whole staff list before anything is written (ValidationError naming every
+    problem), then count its invitations, which happens outside any transaction."""
     members: dict[int, str] = {}
     invited: dict[str, str] = {}
     errors: list[str] = []
@@ -255,19 +289,23 @@ def issuer_staff_set(
     if Role.OWNER not in members.values():
         raise ValidationError({"staff": ["An issuer needs at least one owner."]})
     mailed = _staff_invitations_count(actor=actor, addresses=list(invited))
-    with transaction.atomic():
-        IssuerStaff.objects.filter(issuer=issuer).exclude(user_id__in=members).delete()
-        for user_id, role in members.items():
-            IssuerStaff.objects.update_or_create(
-                issuer=issuer, user_id=user_id, defaults={"role": role}
-            )
-        _invitations_of_former_owners_end(issuer)
-        for address, role in invited.items():
-            _staff_invitation_make(
-                issuer=issuer, email=address, role=role, actor=actor, mail=address in mailed
-            )
-        _staff_changed(issuer)
-        return list(IssuerStaff.objects.filter(issuer=issuer).select_related("user"))
+    return StaffPlan(members, invited, mailed)
+
+
+def _staff_apply(issuer: Issuer, plan: StaffPlan, *, actor: User | None) -> None:
+    """Write a checked staff list, inside the caller's transaction."""
+    _lock(issuer)
+    IssuerStaff.objects.filter(issuer=issuer).exclude(user_id__in=plan.members).delete()
+    for user_id, role in plan.members.items():
+        IssuerStaff.objects.update_or_create(
+            issuer=issuer, user_id=user_id, defaults={"role": role}
+        )
+    _invitations_of_former_owners_end(issuer)
+    for address, role in plan.invited.items():
+        _staff_invitation_make(
+            issuer=issuer, email=address, role=role, actor=actor, mail=address in plan.mailed
+        )
+    _staff_changed(issuer, actor=actor, detail={"invited": sorted(plan.invited)})
 
 
 def issuer_staff_add(*, issuer: Issuer, person: str, role: str, actor: User) -> None:
@@ -291,11 +329,12 @@ def issuer_staff_add(*, issuer: Issuer, person: str, role: str, actor: User) -> 
         staff_invite(issuer=issuer, email=address, role=role, actor=actor)
         return
     with transaction.atomic():
+        _lock(issuer)
         IssuerStaff.objects.filter(issuer=issuer, user_id=member_id).update(role=role)
         if not IssuerStaff.objects.filter(issuer=issuer, role=Role.OWNER).exists():
             raise ValidationError({"role": ["An issuer needs at least one owner."]})
         _invitations_of_former_owners_end(issuer)
-        _staff_changed(issuer)
+        _staff_changed(issuer, actor=actor)
 
 
 def staff_invite(*, issuer: Issuer, email: str, role: str, actor: User | None) -> StaffInvitation:
@@ -354,7 +393,7 @@ def _staff_invitation_make(
     )
     if mail:
         base_url = settings.LAURELS_BASE_URL
-        email_send_on_commit(
+        mail_send(
             email,
             "issuing/email/staff_invitation",
             {
@@ -386,7 +425,8 @@ def staff_invitation_accept(*, user: User, entity_id: str) -> IssuerStaff:
         issuer=invitation.issuer, user=user, defaults={"role": invitation.role}
     )
     invitation.delete()
-    _staff_changed(invitation.issuer)
+    invited_by = invitation.invited_by.entity_id if invitation.invited_by else None
+    _staff_changed(invitation.issuer, actor=user, detail={"accepted_invitation_of": invited_by})
     return member
 
 
@@ -424,9 +464,26 @@ def _invitations_of_former_owners_end(issuer: Issuer) -> None:
     ).delete()
 
 
-def _staff_changed(issuer: Issuer) -> None:
-    """The issuer's change feed shows staff changes."""
+def _lock(issuer: Issuer) -> None:
+    """Lock the issuer's row until the transaction ends: staff changes take turns, so
+    that two owners demoting each other at once cannot leave the issuer without one."""
+    Issuer.objects.select_for_update().filter(pk=issuer.pk).values_list("pk").first()
+
+
+def _staff_changed(issuer: Issuer, *, actor: User | None, detail: dict | None = None) -> None:
+    """The issuer's change feed shows staff changes, and the audit trail records the
+    staff as it now is (`signals.issuer_staff_changed`)."""
     Issuer.objects.filter(pk=issuer.pk).update(updated_at=timezone.now())
+    staff = IssuerStaff.objects.filter(issuer=issuer).order_by("user_id")
+    signals.issuer_staff_changed.send(
+        sender=Issuer,
+        actor=actor,
+        detail={
+            "issuer": issuer.entity_id,
+            "staff": [list(member) for member in staff.values_list("user__entity_id", "role")],
+            **(detail or {}),
+        },
+    )
 
 
 def _member_id(issuer: Issuer, person: str) -> int | None:
@@ -548,10 +605,19 @@ def badge_class_update(
 
 
 @transaction.atomic
-def badge_class_delete(*, badge_class: BadgeClass) -> None:
+def badge_class_delete(*, badge_class: BadgeClass, actor: User | None = None) -> None:
     if Assertion.objects.filter(badge_class=badge_class).exists():
         raise BadgeClassHasAwards()
     public_documents_forget(badge_class=badge_class)
+    signals.badge_class_deleted.send(
+        sender=BadgeClass,
+        actor=actor,
+        detail={
+            "issuer": badge_class.issuer.entity_id,
+            "badge_class": badge_class.entity_id,
+            "name": badge_class.name,
+        },
+    )
     badge_class.delete()
 
 
@@ -651,9 +717,16 @@ def assertions_award(
         if not allow_duplicate_awards:
             _refuse_duplicates(badge_class, rows)
         created = _insert_assertions(rows)
+        # The bulk insert sends no signals: move the lists that show the awards on here.
+        versions_bump(
+            award_versions(
+                issuer_id=badge_class.issuer_id,
+                recipients=[(row["recipient_type"], row["recipient_plaintext"]) for row in rows],
+            )
+        )
         BadgeClass.objects.filter(pk=badge_class.pk).update(updated_at=now)
         if notify:
-            _notify_on_commit(badge_class, created)
+            _notify(badge_class, created)
     related = {"badge_class": badge_class, "issuer": badge_class.issuer, "created_by": actor}
     for name, value in related.items():
         relation = Assertion._meta.get_field(name)
@@ -750,9 +823,15 @@ def assertion_award(
 
 
 def _refuse_duplicates(badge_class: BadgeClass, rows: list[dict]) -> None:
+    """DuplicateAward when a recipient already holds a live award of `badge_class`.
+
+    Called inside the award's transaction. The badge class row is locked first, so two
+    awards that check at once take turns: the second checks after the first committed
+    and sees its award (a bare check-then-insert lets both insert on PostgreSQL)."""
     keys = [(row["recipient_type"], row["recipient_plaintext"]) for row in rows]
     if len(set(keys)) != len(keys):
         raise DuplicateAward("The same recipient appears more than once.")
+    BadgeClass.objects.select_for_update().filter(pk=badge_class.pk).values_list("pk").first()
     held = Assertion.objects.filter(
         badge_class=badge_class,
         revoked=False,
@@ -762,28 +841,15 @@ def _refuse_duplicates(badge_class: BadgeClass, rows: list[dict]) -> None:
         raise DuplicateAward()
 
 
-def _notify_on_commit(badge_class: BadgeClass, assertions: list[Assertion]) -> None:
-    emails = [a for a in assertions if a.recipient_type == RecipientType.EMAIL]
-    if not emails:
-        return
-    context = {
-        "badge_class": badge_class,
-        "issuer": badge_class.issuer,
-        "base_url": settings.LAURELS_BASE_URL,
-    }
-
-    def send() -> None:
-        for assertion in emails:
-            body = render_to_string(
-                "issuing/email/awarded.txt", {**context, "assertion": assertion}
-            )
-            subject = f"You earned the badge {badge_class.name}"
-            try:
-                send_mail(subject, body, None, [assertion.recipient_plaintext])
-            except OSError:
-                logger.exception("Could not email award %s", assertion.entity_id)
-
-    transaction.on_commit(send)
+def _notify(badge_class: BadgeClass, assertions: list[Assertion]) -> None:
+    """Write the award mails to the outbox in the awards' own transaction: the jobs
+    runner sends them once it commits, never the request (`laurels.jobs.mail`)."""
+    context = {"badge_class": badge_class, "issuer": badge_class.issuer}
+    mails_send(
+        mail_render(a.recipient_plaintext, "issuing/email/awarded", {**context, "assertion": a})
+        for a in assertions
+        if a.recipient_type == RecipientType.EMAIL
+    )
 
 
 @transaction.atomic
@@ -812,15 +878,27 @@ def assertion_update(
 
 
 @transaction.atomic
-def assertion_revoke(*, assertion: Assertion, reason: str) -> Assertion:
+def assertion_revoke(*, assertion: Assertion, reason: str, actor: User | None = None) -> Assertion:
     """Revoke an award; it stays visible, marked revoked with its reason."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"revocation_reason": ["Say why the award is revoked."]})
-    if assertion.revoked:
+    # Read again under a row lock: of two revokes at once, the second sees the first.
+    locked = Assertion.objects.select_for_update().filter(pk=assertion.pk)
+    if assertion.revoked or locked.values_list("revoked", flat=True).first():
         raise Conflict("This award is already revoked.")
     assertion.revoked = True
     assertion.revocation_reason = reason[:500]
     assertion.save(update_fields=["revoked", "revocation_reason", "updated_at"])
     public_documents_forget(assertion=assertion)
+    signals.assertion_revoked.send(
+        sender=Assertion,
+        actor=actor,
+        detail={
+            "issuer": assertion.issuer.entity_id,
+            "badge_class": assertion.badge_class.entity_id,
+            "assertion": assertion.entity_id,
+            "reason": assertion.revocation_reason,
+        },
+    )
     return assertion

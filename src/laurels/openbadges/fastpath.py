@@ -1,21 +1,27 @@
 """A WSGI fast path for the hottest request a badge server gets: verifiers fetching a
 hosted document (JSON-LD) that is already cached.
 
-It answers from the same cache entries the view writes (`views.public_document_entry`),
+It reads the document's versions (one indexed query, `services.document_versions`) and
+answers from the cache entry the view keeps under them (`views.public_document_entry`),
 with the same headers (`views.cached_answer`), before Django's middleware and URL
-routing run; anything else, and every cache miss, goes to Django unchanged.
+routing run. A revocation moves the versions on in its own transaction, so the next
+request, on any worker or machine, misses and goes to Django, as does anything else.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from http import HTTPStatus
 
 from django.core.cache import cache
+from django.db import DatabaseError, connection
 
-from laurels.openbadges.services import public_cache_key
+from laurels.core.hosts import allowed_host
+from laurels.openbadges.services import document_versions, public_cache_key
 from laurels.openbadges.views import accepts_json, cached_answer
 
+logger = logging.getLogger(__name__)
 PUBLIC_DOCUMENT = re.compile(r"^/public/(assertions|badges|issuers)/([A-Za-z0-9_-]{1,64})$")
 STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
@@ -27,10 +33,12 @@ class PublicDocumentFastPath:
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") == "GET":
             match = PUBLIC_DOCUMENT.match(environ.get("PATH_INFO", ""))
-            if match and accepts_json(
-                environ.get("HTTP_ACCEPT", ""), environ.get("QUERY_STRING", "")
+            if (
+                match
+                and accepts_json(environ.get("HTTP_ACCEPT", ""), environ.get("QUERY_STRING", ""))
+                and allowed_host(environ) is not None
             ):
-                entry = cache.get(public_cache_key(match[1], match[2]))
+                entry = self._cached(match[1], match[2])
                 if entry is not None:
                     status, headers, body = cached_answer(
                         entry,
@@ -41,3 +49,17 @@ class PublicDocumentFastPath:
                     start_response(STATUS_LINES[status], headers)
                     return [body]
         return self.application(environ, start_response)
+
+    @staticmethod
+    def _cached(kind: str, entity_id: str) -> dict | None:
+        try:
+            versions = document_versions(kind, entity_id)
+        except DatabaseError:
+            logger.exception(
+                "Could not read the versions of %s %s; Django answers", kind, entity_id
+            )
+            connection.close()
+            return None
+        if versions is None:
+            return None  # no such document: Django answers the 404
+        return cache.get(public_cache_key(kind, entity_id, versions))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from django.conf import settings
-from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
@@ -17,25 +17,28 @@ from joserfc import jws
 from joserfc.jwk import RSAKey
 
 from laurels.core import secrets
-from laurels.issuing.models import Assertion, Issuer
+from laurels.core.sql import fetch_one_row
+from laurels.core.versions import (
+    ASSERTION_DOCUMENT,
+    BADGE_CLASS_DOCUMENT,
+    ISSUER_AWARDS,
+    ISSUER_DOCUMENTS,
+    version_name,
+    version_sql,
+    versions_bump,
+)
+from laurels.issuing import signals
+from laurels.issuing.models import Assertion, BadgeClass, Issuer
 from laurels.openbadges import baking
 from laurels.openbadges.documents import assertion_document, public_url
 from laurels.openbadges.models import IssuerKey
 
-SHARED_CACHE_SECONDS = 24 * 3600
+if TYPE_CHECKING:
+    from laurels.accounts.models import User
 
-
-def public_cache_seconds() -> int:
-    """How long a public document stays cached.
-
-    Changes clear the cache when they commit, but only in the cache the changing process
-    sees. A shared cache (Redis) is cleared for everyone, so documents may stay a day. The
-    default local-memory cache is one per worker process: there a revocation made through
-    one worker must not stay invisible in another, so entries live only a few seconds.
-    """
-    if settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
-        return SHARED_CACHE_SECONDS
-    return settings.LAURELS_PUBLIC_CACHE_LOCAL_SECONDS
+# A cached document is found only under the versions it was made at, so it may stay as
+# long as memory allows: a change makes it unreachable at once, everywhere.
+PUBLIC_CACHE_SECONDS = 24 * 3600
 
 
 # --- signing keys ----------------------------------------------------------------------------
@@ -73,27 +76,45 @@ def _new_key(issuer: Issuer) -> IssuerKey:
 
 
 @transaction.atomic
-def issuer_signing_enable(*, issuer: Issuer) -> IssuerKey:
+def issuer_signing_enable(*, issuer: Issuer, actor: User | None = None) -> IssuerKey:
     """Sign this issuer's assertions from now on (a key is made if it has none)."""
     key = active_signing_key(issuer) or _new_key(issuer)
     public_documents_forget(issuer=issuer)
+    _signing_key_changed(issuer, "enabled", key, actor)
     return key
 
 
 @transaction.atomic
-def issuer_signing_rotate(*, issuer: Issuer) -> IssuerKey:
+def issuer_signing_rotate(*, issuer: Issuer, actor: User | None = None) -> IssuerKey:
     """A new key signs from now on; the old one stays published as retired."""
     _retire_active_keys(issuer)
     key = _new_key(issuer)
     public_documents_forget(issuer=issuer)
+    _signing_key_changed(issuer, "rotated", key, actor)
     return key
 
 
 @transaction.atomic
-def issuer_signing_disable(*, issuer: Issuer) -> None:
+def issuer_signing_disable(*, issuer: Issuer, actor: User | None = None) -> None:
     """Back to hosted verification; the keys stay published for what they signed."""
     _retire_active_keys(issuer)
     public_documents_forget(issuer=issuer)
+    _signing_key_changed(issuer, "disabled", None, actor)
+
+
+def _signing_key_changed(
+    issuer: Issuer, change: str, key: IssuerKey | None, actor: User | None
+) -> None:
+    """Tell the audit trail, inside the change's transaction (`issuing.signals`)."""
+    signals.signing_key_changed.send(
+        sender=IssuerKey,
+        actor=actor,
+        detail={
+            "issuer": issuer.entity_id,
+            "change": change,
+            "key": key.entity_id if key is not None else None,
+        },
+    )
 
 
 def _retire_active_keys(issuer: Issuer) -> None:
@@ -162,37 +183,49 @@ def baked_image(assertion: Assertion) -> tuple[bytes, str]:
 # --- the cache of public JSON ------------------------------------------------------------------
 
 
-GENERATION_KEY = "ob:generation"
+@functools.cache
+def _document_versions_sql(kind: str) -> str:
+    """One indexed query for the versions a hosted document of `kind` is made from
+    (`laurels.core.versions`); no row when there is no such document."""
+    issuers, awards = Issuer._meta.db_table, Assertion._meta.db_table
+    rows = {
+        "assertions": (
+            awards,
+            [(ASSERTION_DOCUMENT, "d.id"), (ISSUER_DOCUMENTS, "d.issuer_id")],
+        ),
+        "badges": (BadgeClass._meta.db_table, [(BADGE_CLASS_DOCUMENT, "d.id")]),
+        "issuers": (issuers, [(ISSUER_DOCUMENTS, "d.id")]),
+        "revocations": (issuers, [(ISSUER_DOCUMENTS, "d.id"), (ISSUER_AWARDS, "d.id")]),
+        "keys": (IssuerKey._meta.db_table, [(ISSUER_DOCUMENTS, "d.issuer_id")]),
+    }
+    table, read = rows[kind]
+    columns = ", ".join(version_sql(name, owner) for name, owner in read)
+    return f"SELECT {columns} FROM {table} d WHERE d.entity_id = %(entity_id)s"  # noqa: S608
 
 
-def _generation() -> int:
-    return cache.get_or_set(GENERATION_KEY, 1, timeout=None)
+def document_versions(kind: str, entity_id: str) -> tuple | None:
+    """The versions of a hosted document, or None when there is no such row. Read before
+    the document is made: an answer is never kept under versions newer than its rows."""
+    return fetch_one_row(_document_versions_sql(kind), {"entity_id": entity_id})
 
 
-def public_cache_key(kind: str, entity_id: str) -> str:
-    """Keys carry a generation, so an issuer-wide change (details, signing) drops every
-    cached document in one step instead of one delete per award."""
-    return f"ob:{_generation()}:{kind}:{entity_id}"
+def public_cache_key(kind: str, entity_id: str, versions: tuple) -> str:
+    return f"ob:{kind}:{entity_id}:{'.'.join(map(str, versions))}"
 
 
 def public_documents_forget(
     *, issuer: Issuer | None = None, badge_class=None, assertion: Assertion | None = None
 ) -> None:
-    """Drop cached public documents once the change commits (award, revoke, edit)."""
-
-    def forget() -> None:
-        if issuer is not None:
-            try:
-                cache.incr(GENERATION_KEY)
-            except ValueError:
-                cache.set(GENERATION_KEY, 2, timeout=None)
-            return
-        keys = []
-        if badge_class is not None:
-            keys.append(public_cache_key("badges", badge_class.entity_id))
-        if assertion is not None:
-            keys.append(public_cache_key("assertions", assertion.entity_id))
-            keys.append(public_cache_key("revocations", assertion.issuer.entity_id))
-        cache.delete_many(keys)
-
-    transaction.on_commit(forget)
+    """Move on the versions of hosted documents, in the caller's transaction: `issuer`,
+    every document of the issuer (details, signing keys); `badge_class` or `assertion`,
+    that one (and an award's issuer's revocation list). Saving or deleting those rows
+    does it by itself (`issuing.receivers`); signing-key changes call this."""
+    names = []
+    if issuer is not None:
+        names.append(version_name(ISSUER_DOCUMENTS, issuer.pk))
+    if badge_class is not None:
+        names.append(version_name(BADGE_CLASS_DOCUMENT, badge_class.pk))
+    if assertion is not None:
+        names.append(version_name(ASSERTION_DOCUMENT, assertion.pk))
+        names.append(version_name(ISSUER_AWARDS, assertion.issuer_id))
+    versions_bump(names)

@@ -1,9 +1,10 @@
 """Public, unauthenticated Open Badges resources: JSON-LD for machines, pages for people.
 
 `/public/{issuers,badges,assertions}/{id}` answer JSON-LD to `Accept: application/ld+json`
-or `application/json` (or `?format=json`) and an HTML page to browsers. JSON answers come
-from a cache that awards, revocations and edits clear, carry ETag and Last-Modified, and
-honour conditional requests.
+or `application/json` (or `?format=json`) and an HTML page to browsers. JSON answers are
+cached under the versions of the rows they show (`services.document_versions`), which
+every change moves on in its own transaction, carry ETag and Last-Modified, and honour
+conditional requests.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 
@@ -27,14 +29,17 @@ from laurels.issuing.models import Assertion, BadgeClass, Issuer
 from laurels.openbadges import documents, pages
 from laurels.openbadges.models import IssuerKey
 from laurels.openbadges.services import (
+    PUBLIC_CACHE_SECONDS,
     active_signing_key,
     baked_image,
+    document_versions,
     newest_signing_key,
     public_cache_key,
-    public_cache_seconds,
 )
 
 CONTENT_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+# What an entityId can look like (`laurels.core.ids`); anything else names no document.
+ENTITY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 JSON_LD = "application/ld+json"
 
 
@@ -80,8 +85,16 @@ def cached_answer(
 
 
 def public_document_entry(kind: str, entity_id: str, build) -> dict:
-    """The cached entry of a public document, built and cached on a miss."""
-    key = public_cache_key(kind, entity_id)
+    """The cached entry of a public document, built and cached on a miss.
+
+    Its versions are read first, and the entry is kept under them: a change committed
+    meanwhile has moved them on, so an entry made from rows read before it is never
+    found again (a verifier that misses as an award is revoked cannot put "valid" back).
+    """
+    versions = document_versions(kind, entity_id) if ENTITY_ID.fullmatch(entity_id) else None
+    if versions is None:
+        raise Http404("Not found.")
+    key = public_cache_key(kind, entity_id, versions)
     entry = cache.get(key)
     if entry is None:
         status, document, modified = build()
@@ -92,7 +105,7 @@ def public_document_entry(kind: str, entity_id: str, build) -> dict:
             "modified": int(modified.timestamp()),
             "etag": '"' + hashlib.sha256(body).hexdigest()[:32] + '"',
         }
-        cache.set(key, entry, public_cache_seconds())
+        cache.set(key, entry, PUBLIC_CACHE_SECONDS)
     return entry
 
 

@@ -1,0 +1,91 @@
+"""What issuing's rows move on when they change (`laurels.core.versions`).
+
+Connected to the models' own signals in `IssuingConfig.ready`, so that every path that
+saves or deletes a row (services, the admin, the shell, cascades of a deleted account)
+moves the versions of the kept answers that show it, inside the same transaction.
+Bulk writes that send no signals (the batch award insert) bump in their service.
+"""
+
+from __future__ import annotations
+
+from laurels.accounts.models import User
+from laurels.core import versions
+from laurels.core.versions import version_name
+from laurels.issuing.models import Assertion, BadgeClass, Issuer, RecipientType
+
+OLD_RECIPIENT = "_laurels_old_recipient"
+
+
+def award_versions(
+    *, issuer_id: int, recipients: list[tuple[str, str]], assertion_ids=()
+) -> list[str]:
+    """The versions an award (or a batch) moves: its issuer's award list, the backpacks
+    of its email recipients and the awards' hosted documents."""
+    names = [version_name(versions.ISSUER_AWARDS, issuer_id)]
+    names += [
+        version_name(versions.AWARDS_TO, identity)
+        for kind, identity in recipients
+        if kind == RecipientType.EMAIL
+    ]
+    names += [version_name(versions.ASSERTION_DOCUMENT, pk) for pk in assertion_ids]
+    return names
+
+
+def assertion_recipient_remember(sender, instance: Assertion, update_fields=None, **kwargs):
+    """Before an award is saved with its recipient possibly changed (the admin edits
+    whole rows), remember whom it was for: that backpack loses it."""
+    if instance.pk is None or (
+        update_fields is not None and "recipient_plaintext" not in update_fields
+    ):
+        return
+    old = (
+        Assertion.objects.filter(pk=instance.pk)
+        .values_list("recipient_type", "recipient_plaintext")
+        .first()
+    )
+    setattr(instance, OLD_RECIPIENT, old)
+
+
+def assertion_changed(sender, instance: Assertion, **kwargs) -> None:
+    recipients = [(instance.recipient_type, instance.recipient_plaintext)]
+    if old := getattr(instance, OLD_RECIPIENT, None):
+        recipients.append(old)
+    versions.versions_bump(
+        award_versions(
+            issuer_id=instance.issuer_id, recipients=recipients, assertion_ids=[instance.pk]
+        )
+    )
+
+
+def badge_class_changed(sender, instance: BadgeClass, created: bool = False, **kwargs) -> None:
+    """Backpacks show badge class names and texts; nothing shows a new one yet."""
+    if created:
+        return
+    versions.versions_bump(
+        [
+            version_name(versions.CATALOG),
+            version_name(versions.BADGE_CLASS_DOCUMENT, instance.pk),
+        ]
+    )
+
+
+def issuer_changed(sender, instance: Issuer, created: bool = False, **kwargs) -> None:
+    if created:
+        return
+    versions.versions_bump(
+        [
+            version_name(versions.CATALOG),
+            version_name(versions.ISSUER_DOCUMENTS, instance.pk),
+        ]
+    )
+
+
+def creator_leaving(sender, instance: User, **kwargs) -> None:
+    """Award lists show who made each award; the account's deletion blanks that
+    (`created_by` is set null). The account's row is locked first, so no award naming it
+    can commit after the issuers were read here (an insert referencing it waits)."""
+    list(User._default_manager.select_for_update().filter(pk=instance.pk).values_list("pk"))
+    issuer_ids = (
+        Assertion.objects.filter(created_by=instance).values_list("issuer_id", flat=True).distinct()
+    )
+    versions.versions_bump(version_name(versions.ISSUER_AWARDS, pk) for pk in issuer_ids)

@@ -1,0 +1,87 @@
+"""The embedded jobs backend: one runner process beside `laurels serve` (the `laurels
+jobs loop` child it starts), or `laurels jobs loop`/`laurels jobs run` started by hand.
+
+The runner works from the database only (`laurels.jobs.models`): due periodic jobs,
+queued tasks, then the e-mail outbox. It waits on a loopback socket that queueing
+processes nudge after their commit (`laurels.jobs.wake`), so queued work starts at once,
+and looks anyway every `LAURELS_JOBS_POLL_SECONDS` (work queued on another machine, a
+lost wake-up, a retry that came due). Several runners may run against one database:
+every row is claimed before it is worked on.
+
+It is a process, not a thread in the server: the server forks its workers, and a thread
+holding a lock at fork time would hang them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import uuid
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from laurels.jobs import services, wake
+from laurels.jobs.mail import outbox_deliver
+from laurels.jobs.periodic import run_due_jobs
+from laurels.jobs.registry import JOBS, TASKS
+
+logger = logging.getLogger(__name__)
+
+
+def runner_token() -> str:
+    """What a runner writes into the rows it claims: unique to one runner's life."""
+    return uuid.uuid4().hex
+
+
+def run_queued(runner: str) -> int:
+    """Run queued tasks until none is due; how many were run."""
+    count = 0
+    while (job := services.job_claim(runner)) is not None:
+        count += 1
+        task = TASKS.get(job.task)
+        if task is None:
+            services.job_failed(job, f"No task is registered as {job.task!r}.", max_attempts=0)
+            continue
+        try:
+            task.run(**job.arguments)
+        except Exception as failure:
+            logger.exception("Task %s (job %s) failed", job.task, job.pk)
+            services.job_failed(job, repr(failure), max_attempts=task.max_attempts)
+        else:
+            services.job_done(job)
+    return count
+
+
+def drain(runner: str | None = None) -> dict[str, int]:
+    """Run every queued task and send every due mail; the counts."""
+    runner = runner or runner_token()
+    done = {"tasks": run_queued(runner), "mails": 0}
+    try:
+        done["mails"] = outbox_deliver(runner)
+    except Exception:
+        logger.exception("Mail delivery stopped; it is tried again later")
+    return done
+
+
+def run_once() -> tuple[list[str], dict[str, int]]:
+    """One pass (`laurels jobs run`, for cron): due periodic jobs, then the queues."""
+    return run_due_jobs(), drain()
+
+
+def run_forever(parent_pid: int | None = None) -> None:
+    """Work whenever woken or every poll interval; stop when the parent is gone."""
+    listener = wake.listen()
+    runner = runner_token()
+    logger.info("Jobs runner: periodic %s; tasks %s", [j.name for j in JOBS], sorted(TASKS))
+    while parent_pid is None or os.getppid() == parent_pid:
+        try:
+            run_due_jobs()
+            drain(runner)
+        except Exception:  # the database away for a moment: try again at the next turn
+            logger.exception("Jobs runner pass failed")
+        finally:
+            close_old_connections()
+        select.select([listener], [], [], settings.LAURELS_JOBS_POLL_SECONDS)
+        wake.drain(listener)

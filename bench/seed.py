@@ -21,8 +21,8 @@ from django.core.management import call_command  # noqa: E402
 from laurels.accounts.services import user_create  # noqa: E402
 from laurels.api.pagination import encode_cursor  # noqa: E402
 from laurels.connect import services as connect  # noqa: E402
+from laurels.core.images import image_from_upload  # noqa: E402
 from laurels.issuing import services as issuing  # noqa: E402
-from laurels.issuing.images import image_from_upload  # noqa: E402
 from laurels.issuing.models import Assertion  # noqa: E402
 
 CHUNK = 10_000

@@ -110,11 +110,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     jobs = None
     if settings.LAURELS_JOBS_IN_PROCESS:
-        import subprocess
+        from laurels.jobs.keeper import RunnerKeeper
 
-        jobs = subprocess.Popen(  # noqa: S603  (our own command)
+        # Watched and started again whenever it exits (`laurels.jobs.keeper`).
+        jobs = RunnerKeeper(
             [sys.executable, "-m", "laurels", "jobs", "loop", "--parent", str(os.getpid())]
         )
+        jobs.start()
         print(
             "Periodic jobs run beside the server (LAURELS_JOBS_IN_PROCESS), and send its e-mail.",
             flush=True,
@@ -138,7 +140,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server.serve()
     finally:
         if jobs is not None:
-            jobs.terminate()
+            jobs.stop()
     return 0
 
 
@@ -575,7 +577,7 @@ def cmd_signing(args: argparse.Namespace) -> int:
         else services.issuer_signing_enable
     )
     key = change(issuer=issuer)
-    from laurels.openbadges.documents import public_url
+    from laurels.core.public import public_url
 
     print(f"{issuer.name} signs its assertions with key {public_url('keys', key.entity_id)}")
     return 0

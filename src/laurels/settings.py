@@ -332,7 +332,11 @@ if EMAIL_HOST:
     EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
     EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
-    EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
+    # Seconds one SMTP exchange may wait. The jobs runner renews its claim on the mails it
+    # sends every third of LAURELS_JOBS_LEASE_SECONDS, between mails: one mail (a few
+    # exchanges, perhaps a reconnection) must fit in the other two thirds, so keep this
+    # at most a sixth of the lease. A runner that finds its claim lapsed stops sending.
+    EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("LAURELS_EMAIL_FROM", f"Laurels <noreply@{_base.hostname}>")
@@ -366,6 +370,9 @@ LAURELS_ALLOW_PRIVATE_FETCH = env_str("LAURELS_ALLOW_PRIVATE_FETCH", "")
 LAURELS_JOBS_IN_PROCESS = env_bool("LAURELS_JOBS_IN_PROCESS", True)
 LAURELS_JOBS_POLL_SECONDS = env_int("LAURELS_JOBS_POLL_SECONDS", 5, minimum=1)
 LAURELS_JOBS_LEASE_SECONDS = env_int("LAURELS_JOBS_LEASE_SECONDS", 60, minimum=2)
+# Mails the mail server refused for good, or that failed every attempt, are kept this
+# many days for an operator to look at, then deleted (they may hold password-reset links).
+LAURELS_OUTBOX_FAILED_KEEP_DAYS = env_int("LAURELS_OUTBOX_FAILED_KEEP_DAYS", 7, minimum=1)
 
 # --- Static files, i18n ----------------------------------------------------------------
 

@@ -252,6 +252,19 @@ class TestAdmin:
             (application, admin_user, "approved") for application in apps
         }
 
+    def test_disabling_apps_in_the_admin_is_audited_with_the_admin(self, admin_client, admin_user):
+        apps = [register_app(name=f"Busy {n}").application for n in range(2)]
+        response = admin_client.post(
+            "/admin/connect/application/",
+            {"action": "disable", "_selected_action": [a.pk for a in apps]},
+        )
+        assert response.status_code == 302
+        assert not Application.objects.filter(pk__in=[a.pk for a in apps], enabled=True).exists()
+        events = audit("app_changed")
+        assert {(e.application, e.user, e.detail["enabled"]) for e in events} == {
+            (application, admin_user, False) for application in apps
+        }
+
     def test_the_audit_trail_cannot_be_edited_or_deleted(self, admin_client):
         register_app(name="Audited")
         event = AuditEvent.objects.get()

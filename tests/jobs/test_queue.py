@@ -1,15 +1,12 @@
 """Queued tasks and the e-mail outbox: written in the caller's transaction, run by the
 runner after the commit, retried when they fail, claimed by one runner at a time."""
 
-import ast
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.db import transaction
 from django.utils import timezone
 
-import laurels.jobs
 from laurels.jobs import registry, services
 from laurels.jobs.mail import mail_send
 from laurels.jobs.models import Job, OutboxMail
@@ -124,19 +121,3 @@ def test_a_claimed_mail_is_not_sent_by_another_runner():
     mail_send("one@example.org", "accounts/email/account_exists", {})
     assert len(services.outbox_claim("runner-a", 10)) == 1
     assert services.outbox_claim("runner-b", 10) == []
-
-
-def test_the_jobs_app_imports_no_domain_app():
-    """It sits below them: they register their work with it."""
-    allowed = ("laurels.jobs", "laurels.core")
-    for path in Path(laurels.jobs.__file__).parent.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            elif isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            else:
-                continue
-            for name in names:
-                if name.startswith("laurels"):
-                    assert name.startswith(allowed), f"{path.name} imports {name}"

@@ -11,7 +11,7 @@ import base64
 import pytest
 from django.core.exceptions import ValidationError
 
-from laurels.issuing.images import image_from_upload
+from laurels.core.images import image_from_upload
 from laurels.openbadges import baking
 from tests.servers import issuer_with_badge
 

@@ -12,7 +12,7 @@ class AccountsConfig(AppConfig):
         from laurels.accounts.models import EmailAddress
         from laurels.accounts.receivers import (
             address_owner_remember,
-            backpack_moves_on,
+            address_owners_backpacks_move_on,
             tell_owner_password_changed,
         )
         from laurels.accounts.signals import password_changed
@@ -20,8 +20,8 @@ class AccountsConfig(AppConfig):
         password_changed.connect(tell_owner_password_changed, dispatch_uid="accounts-mail")
         _register_jobs()
         pre_save.connect(address_owner_remember, sender=EmailAddress)
-        post_save.connect(backpack_moves_on, sender=EmailAddress)
-        post_delete.connect(backpack_moves_on, sender=EmailAddress)
+        post_save.connect(address_owners_backpacks_move_on, sender=EmailAddress)
+        post_delete.connect(address_owners_backpacks_move_on, sender=EmailAddress)
 
 
 def _register_jobs() -> None:

@@ -25,7 +25,7 @@ def address_owner_remember(sender, instance, **kwargs) -> None:
         setattr(instance, PREVIOUS_OWNER, previous[0] if previous else None)
 
 
-def backpack_moves_on(sender, instance, **kwargs) -> None:
+def address_owners_backpacks_move_on(sender, instance, **kwargs) -> None:
     """A user's verified addresses decide which awards their backpack lists: any change
     to one of their addresses (verified, withdrawn, handed over, deleted with the
     account) moves their backpack's version on (`laurels.core.versions`), in the

@@ -285,15 +285,22 @@ def _claim_withdraw(claim: EmailAddress) -> None:
     other addresses, one of which becomes primary if this one was.
     """
     user = claim.user
-    others = user.email_addresses.exclude(pk=claim.pk)
-    if user.last_login is None and not others.exists():
+    if user.last_login is None and not user.email_addresses.exclude(pk=claim.pk).exists():
         user.delete()
         return
-    claim.delete()
-    if claim.primary and (successor := others.order_by("-verified", "created_at").first()):
+    _address_remove(claim)
+
+
+def _address_remove(email_address: EmailAddress) -> None:
+    """Delete an address of an account that keeps others; if it was the primary one, the
+    oldest remaining address (a verified one first) becomes primary, and `User.email`
+    follows."""
+    email_address.delete()
+    others = EmailAddress.objects.filter(user_id=email_address.user_id)
+    if email_address.primary and (successor := others.order_by("-verified", "created_at").first()):
         successor.primary = True
         successor.save(update_fields=["primary"])
-        user_primary_email_sync(user=user)
+        user_primary_email_sync(user=successor.user)
 
 
 def unverified_claims_expire() -> int:
@@ -331,6 +338,121 @@ def user_profile_update(
     if changed:
         user.save(update_fields=[*changed, "updated_at"])
     return user
+
+
+# --- what administrators change (the admin site) ------------------------------------------
+
+
+def user_access_set(
+    *,
+    user: User,
+    is_active: bool | None = None,
+    is_staff: bool | None = None,
+    is_superuser: bool | None = None,
+) -> User:
+    """An administrator's say on what the account may do: anything at all (an inactive
+    account's sessions and tokens stop working at their next request, `accounts.backends`,
+    `connect`), use the admin site, hold every permission. None leaves a flag as it is."""
+    flags = {"is_active": is_active, "is_staff": is_staff, "is_superuser": is_superuser}
+    changed = [name for name, value in flags.items() if value is not None]
+    for name in changed:
+        setattr(user, name, flags[name])
+    if changed:
+        user.save(update_fields=[*changed, "updated_at"])
+    return user
+
+
+@transaction.atomic
+def user_delete(*, user: User) -> None:
+    """Delete an account and what is only theirs (addresses, tokens, imported badges,
+    staff places); awards they made stay, no longer naming them. One transaction, so the
+    receivers that move kept answers on (issuing, backpack) run inside it."""
+    User.objects.select_for_update().filter(pk=user.pk).exists()
+    user.delete()
+
+
+@transaction.atomic
+def email_address_add(
+    *, user: User, email: str, verified: bool = False, primary: bool = False
+) -> EmailAddress:
+    """An administrator adds an address to an account.
+
+    Verified, the administrator vouches for it (`email_address_vouch`): it is taken from
+    every account that only claimed it. Unverified, it is a claim like a sign-up's: a
+    link goes to the address (it asks for the account's password), and the claim expires
+    with the link unless proven. EmailAddressTaken when another account holds it verified.
+    """
+    address = _clean_email(email)
+    if user.email_addresses.filter(email=address).exists():
+        raise EmailAddressTaken("This account has this address already.")
+    if EmailAddress.objects.filter(email=address, verified=True).exists():
+        raise EmailAddressTaken()
+    claim = EmailAddress.objects.create(user=user, email=address)
+    if verified:
+        claim = email_address_vouch(email_address=claim)
+    else:
+        email_verification_send(address=address)
+    if primary:
+        email_address_make_primary(email_address=claim)
+    return claim
+
+
+def email_address_update(
+    *, email_address: EmailAddress, verified: bool | None = None, primary: bool | None = None
+) -> EmailAddress:
+    """An administrator's edit of an address: vouch for it, make it primary. A verified
+    address stays verified (delete it to take it from the account) and a primary one
+    stays primary until another is made primary: both refused (ValidationError)."""
+    current = EmailAddress.objects.select_related("user").get(pk=email_address.pk)
+    if verified is False and current.verified:
+        raise ValidationError(
+            {"verified": ["A verified address stays verified: delete it to take it away."]}
+        )
+    if primary is False and current.primary:
+        raise ValidationError(
+            {"primary": ["An account always has a primary address: make another one primary."]}
+        )
+    with transaction.atomic():
+        if verified and not current.verified:
+            current = email_address_vouch(email_address=current)
+        if primary and not current.primary:
+            email_address_make_primary(email_address=current)
+    return current
+
+
+def email_address_vouch(*, email_address: EmailAddress) -> EmailAddress:
+    """An administrator vouches for an address: it becomes verified for its account, and
+    every other account's claim to it is withdrawn, exactly as when its owner proves it
+    (`_email_address_prove`). EmailAddressTaken when another account holds it verified
+    (the database would refuse a second verified owner)."""
+    try:
+        return _email_address_prove(email_address)
+    except VerificationLinkInvalid:
+        raise EmailAddressTaken() from None
+
+
+@transaction.atomic
+def email_address_make_primary(*, email_address: EmailAddress) -> EmailAddress:
+    """Make the address its account's primary one, the one `User.email` mirrors and mail
+    goes to; the account's other addresses stop being primary first (one per account)."""
+    addresses = EmailAddress.objects.filter(user_id=email_address.user_id)
+    list(addresses.select_for_update().values_list("pk"))
+    addresses.filter(primary=True).exclude(pk=email_address.pk).update(primary=False)
+    addresses.filter(pk=email_address.pk).update(primary=True)
+    email_address.primary = True
+    user_primary_email_sync(user=User.objects.get(pk=email_address.user_id))
+    return email_address
+
+
+@transaction.atomic
+def email_address_delete(*, email_address: EmailAddress) -> None:
+    """An administrator takes an address from its account. The account keeps at least one
+    (delete the account instead: refused, ValidationError); if it was the primary one,
+    another becomes primary (`_address_remove`)."""
+    current = EmailAddress.objects.select_for_update().get(pk=email_address.pk)
+    if not EmailAddress.objects.filter(user_id=current.user_id).exclude(pk=current.pk).exists():
+        raise ValidationError("An account keeps at least one address: delete the account instead.")
+    _address_remove(current)
 
 
 def password_change(
@@ -484,7 +606,7 @@ def _absolute(path: str) -> str:
 
 
 def user_primary_email_sync(*, user: User) -> User:
-    """Make `User.email` mirror the primary address after addresses were edited directly."""
+    """Make `User.email` mirror the primary address, after the primary one changed."""
     primary = user.email_addresses.filter(primary=True).first()
     if primary is not None and primary.email != user.email:
         user.email = primary.email

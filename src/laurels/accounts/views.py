@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods
 
-from laurels.accounts import services
+from laurels.accounts import services, signals
 from laurels.accounts.backends import LOGIN_REFUSED_ATTRIBUTE
 from laurels.accounts.forms import (
     LoginForm,
@@ -27,7 +27,6 @@ from laurels.accounts.forms import (
     SignupForm,
     VerifyWithPasswordForm,
 )
-from laurels.connect.views import allow_redirect_after_login
 from laurels.core.clients import client_address
 from laurels.core.errors import DomainError, RateLimited
 from laurels.core.ratelimit import raise_if_refused
@@ -170,7 +169,10 @@ class LoginView(auth_views.LoginView):
 
     def render_to_response(self, context, **response_kwargs):
         response = super().render_to_response(context, **response_kwargs)
-        return allow_redirect_after_login(response, self.get_redirect_url())
+        signals.login_page_shown.send(
+            sender=type(self), response=response, next_url=self.get_redirect_url()
+        )
+        return response
 
 
 def _plain_refusal(error: RateLimited) -> HttpResponse:

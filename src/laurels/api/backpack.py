@@ -25,12 +25,11 @@ from laurels.api.pagination import (
 )
 from laurels.api.schemas import ApiInput
 from laurels.backpack import importing, selectors, services
-from laurels.backpack.models import Collection, ImportedBadge
+from laurels.backpack.models import Collection
+from laurels.backpack.presenters import badge_json
 from laurels.connect.permissions import Permission, require
-from laurels.core.untrusted import shown_url
-from laurels.issuing.images import data_uri_bytes
-from laurels.issuing.models import Assertion
-from laurels.openbadges.documents import iso, public_url
+from laurels.core.images import data_uri_bytes
+from laurels.core.public import iso
 
 router = Router(tags=["Backpack"])
 
@@ -66,79 +65,6 @@ class CollectionOut(BaseModel):
 
 BadgeEnvelope = envelope_of(BackpackBadgeOut)
 CollectionEnvelope = envelope_of(CollectionOut)
-
-
-def imported_image_url(badge: ImportedBadge) -> str:
-    return f"{settings.LAURELS_BASE_URL}/share/badges/{badge.entity_id}/image"
-
-
-def badge_json(entry) -> dict:
-    if isinstance(entry, Assertion):
-        badge_class, issuer = entry.badge_class, entry.issuer
-        return {
-            "entityType": "Assertion",
-            "entityId": entry.entity_id,
-            "source": "local",
-            "openBadgeId": public_url("assertions", entry.entity_id),
-            "badgeclass": {
-                "openBadgeId": public_url("badges", badge_class.entity_id),
-                "name": badge_class.name,
-                "description": badge_class.description,
-                "image": public_url("badges", badge_class.entity_id) + "/image",
-                "criteriaUrl": badge_class.criteria_url or None,
-                "criteriaNarrative": badge_class.criteria_narrative or None,
-            },
-            "issuer": {
-                "openBadgeId": public_url("issuers", issuer.entity_id),
-                "name": issuer.name,
-                "url": issuer.url,
-            },
-            "image": public_url("assertions", entry.entity_id) + "/image",
-            "issuedOn": iso(entry.issued_on),
-            "expires": iso(entry.expires),
-            "revoked": entry.revoked,
-            "revocationReason": entry.revocation_reason or None,
-            "acceptance": entry.acceptance,
-            "narrative": entry.narrative or None,
-            "evidence": entry.evidence,
-        }
-    badge_class, issuer, assertion = entry.badge_class, entry.issuer, entry.assertion
-    criteria = badge_class.get("criteria") if isinstance(badge_class.get("criteria"), dict) else {}
-    return {
-        "entityType": "Assertion",
-        "entityId": entry.entity_id,
-        "source": "imported",
-        "openBadgeId": shown_url(entry.source_id) or "",
-        "badgeclass": {
-            "openBadgeId": shown_url(badge_class.get("id")),
-            "name": badge_class.get("name", ""),
-            "description": badge_class.get("description", ""),
-            "image": imported_image_url(entry),
-            "criteriaUrl": shown_url(criteria.get("id")),
-            "criteriaNarrative": criteria.get("narrative"),
-        },
-        "issuer": {
-            "openBadgeId": shown_url(issuer.get("id")),
-            "name": issuer.get("name", ""),
-            "url": shown_url(issuer.get("url")),
-        },
-        "image": imported_image_url(entry),
-        "issuedOn": iso(entry.issued_on),
-        "expires": iso(entry.expires),
-        "revoked": entry.status != ImportedBadge.Status.VERIFIED,
-        "revocationReason": None
-        if entry.status == ImportedBadge.Status.VERIFIED
-        else entry.get_status_display(),
-        "acceptance": entry.acceptance,
-        "narrative": assertion.get("narrative"),
-        "evidence": [
-            e
-            for e in assertion.get("evidence", [])
-            if isinstance(e, dict) and (e.get("id") is None or shown_url(e["id"]))
-        ]
-        if isinstance(assertion.get("evidence"), list)
-        else [],
-    }
 
 
 def collection_json(collection: Collection) -> dict:

@@ -1,7 +1,8 @@
 """/v2 issuers, badge classes and assertions (Badgr's paths and field names).
 
-Handlers are thin: permissions through `connect.permissions` (via the selectors), writes
-through `issuing.services`, JSON through `issuing_presenters`.
+Handlers are thin: permissions through `connect.permissions` (via
+`connect.issuing_selectors`), writes through `issuing.services`, JSON through
+`issuing_presenters`.
 """
 
 from __future__ import annotations
@@ -45,13 +46,14 @@ from laurels.api.issuing_schemas import (
 )
 from laurels.api.pagination import PageQuery, changes_page, newest_first_page
 from laurels.api.schemas import ApiDateTime
+from laurels.connect import issuing_selectors
 from laurels.connect.permissions import IssuingAction as Action
 from laurels.connect.permissions import require_issuing, require_issuing_scope
 from laurels.core.errors import DomainError
+from laurels.core.images import ImageTooLarge, image_from_data_uri, image_from_upload
+from laurels.core.public import iso
 from laurels.issuing import selectors, services
-from laurels.issuing.images import ImageTooLarge, image_from_data_uri, image_from_upload
 from laurels.issuing.models import Assertion, BadgeClass, Issuer
-from laurels.openbadges.documents import iso
 
 router = Router(tags=["Issuing"])
 
@@ -104,7 +106,7 @@ def _filters(query: AssertionQuery) -> dict:
 def _feed(request, response, model, presenter, query: ChangedQuery) -> dict:
     """A change feed page, with `timestamp`: the `since` to ask with next time."""
     started = timezone.now()
-    rows = selectors.changed_since(model, caller=request.auth, since=query.since)
+    rows = selectors.changed_since(model, user=request.auth.user, since=query.since)
     page = changes_page(
         rows, request=request, response=response, num=query.num, cursor=query.cursor
     )
@@ -139,7 +141,7 @@ def issuers_changed(request: HttpRequest, response: HttpResponse, query: Query[C
 @router.get("/issuers", response=_ok(IssuerEnvelope), summary="Your issuers")
 def issuers_list(request: HttpRequest, response: HttpResponse, query: Query[PageQuery]):
     require_issuing_scope(request.auth, Action.ISSUER_VIEW)
-    rows = selectors.issuers_visible(caller=request.auth)
+    rows = selectors.issuers_visible(user=request.auth.user)
     page = newest_first_page(
         rows, request=request, response=response, num=query.num, cursor=query.cursor
     )
@@ -158,7 +160,7 @@ def issuers_create(request: HttpRequest, payload: IssuerIn):
         description=payload.description,
         image=_image(payload.image),
     )
-    issuer = selectors.issuer_for(
+    issuer = issuing_selectors.issuer_for(
         caller=request.auth, entity_id=issuer.entity_id, action=Action.ISSUER_VIEW
     )
     return Status(201, envelope(issuer_json(issuer)))
@@ -166,7 +168,7 @@ def issuers_create(request: HttpRequest, payload: IssuerIn):
 
 @router.get("/issuers/{entity_id}", response=_ok(IssuerEnvelope), summary="An issuer")
 def issuer_get(request: HttpRequest, entity_id: str):
-    issuer = selectors.issuer_for(
+    issuer = issuing_selectors.issuer_for(
         caller=request.auth, entity_id=entity_id, action=Action.ISSUER_VIEW
     )
     return envelope(issuer_json(issuer))
@@ -175,7 +177,7 @@ def issuer_get(request: HttpRequest, entity_id: str):
 @router.put("/issuers/{entity_id}", response=_ok(IssuerEnvelope), summary="Change an issuer")
 def issuer_update(request: HttpRequest, entity_id: str, payload: IssuerUpdateIn):
     """Editors change the details; changing `staff` takes an owner."""
-    issuer = selectors.issuer_for(
+    issuer = issuing_selectors.issuer_for(
         caller=request.auth, entity_id=entity_id, action=Action.ISSUER_EDIT
     )
     if payload.staff is not None:
@@ -193,7 +195,7 @@ def issuer_update(request: HttpRequest, entity_id: str, payload: IssuerUpdateIn)
     request.auth.roles.clear()
     return envelope(
         issuer_json(
-            selectors.issuer_for(
+            issuing_selectors.issuer_for(
                 caller=request.auth, entity_id=entity_id, action=Action.ISSUER_VIEW
             )
         )
@@ -205,7 +207,7 @@ def issuer_update(request: HttpRequest, entity_id: str, payload: IssuerUpdateIn)
 )
 def issuer_delete(request: HttpRequest, entity_id: str):
     """Refused with 409 while the issuer has awards."""
-    issuer = selectors.issuer_for(
+    issuer = issuing_selectors.issuer_for(
         caller=request.auth, entity_id=entity_id, action=Action.ISSUER_DELETE
     )
     services.issuer_delete(issuer=issuer, actor=request.auth.user)
@@ -214,7 +216,7 @@ def issuer_delete(request: HttpRequest, entity_id: str):
 
 @router.get("/issuers/{entity_id}/staff", response=_ok(StaffEnvelope), summary="An issuer's staff")
 def issuer_staff(request: HttpRequest, entity_id: str):
-    issuer = selectors.issuer_for(
+    issuer = issuing_selectors.issuer_for(
         caller=request.auth, entity_id=entity_id, action=Action.STAFF_MANAGE
     )
     return envelope(issuer_json(issuer)["staff"])
@@ -229,7 +231,7 @@ def issuer_staff_set(request: HttpRequest, entity_id: str, payload: StaffListIn)
     invited (see `POST`). At least one owner must remain. The answer lists members only;
     pending invitations are left as they are, except those of an owner who left or was
     demoted, which end."""
-    issuer = selectors.issuer_for(
+    issuer = issuing_selectors.issuer_for(
         caller=request.auth, entity_id=entity_id, action=Action.STAFF_MANAGE
     )
     members = services.issuer_staff_set(
@@ -258,7 +260,7 @@ def issuer_staff_add(request: HttpRequest, entity_id: str, payload: StaffIn):
     member, named by an address of theirs or entityId, takes the role at once. The answer
     is the same in every case, so that it does not tell who has an account. 429 beyond
     the owner's invitation limit."""
-    issuer = selectors.issuer_for(
+    issuer = issuing_selectors.issuer_for(
         caller=request.auth, entity_id=entity_id, action=Action.STAFF_MANAGE
     )
     person = payload.email or payload.user
@@ -278,7 +280,7 @@ def issuer_staff_add(request: HttpRequest, entity_id: str, payload: StaffIn):
 )
 def issuer_staff_invitations(request: HttpRequest, entity_id: str):
     """Owner only. Invitations not yet accepted and not expired."""
-    issuer = selectors.issuer_for(
+    issuer = issuing_selectors.issuer_for(
         caller=request.auth, entity_id=entity_id, action=Action.STAFF_MANAGE
     )
     invitations = selectors.staff_invitations_pending(issuer=issuer)
@@ -292,7 +294,7 @@ def issuer_staff_invitations(request: HttpRequest, entity_id: str):
 )
 def issuer_staff_invitation_cancel(request: HttpRequest, entity_id: str, invitation_id: str):
     """Owner only. The invitation's link then makes nobody staff."""
-    issuer = selectors.issuer_for(
+    issuer = issuing_selectors.issuer_for(
         caller=request.auth, entity_id=entity_id, action=Action.STAFF_MANAGE
     )
     services.staff_invitation_cancel(issuer=issuer, entity_id=invitation_id)
@@ -310,10 +312,10 @@ def issuer_staff_invitation_cancel(request: HttpRequest, entity_id: str, invitat
 def issuer_badge_classes(
     request: HttpRequest, response: HttpResponse, entity_id: str, query: Query[PageQuery]
 ):
-    issuer = selectors.issuer_for_list(
+    issuer = issuing_selectors.issuer_for_list(
         caller=request.auth, entity_id=entity_id, action=Action.BADGECLASS_VIEW
     )
-    rows = selectors.badge_classes_visible(caller=request.auth, issuer=issuer)
+    rows = issuing_selectors.badge_classes_visible(caller=request.auth, issuer=issuer)
     page = newest_first_page(
         rows, request=request, response=response, num=query.num, cursor=query.cursor
     )
@@ -326,7 +328,7 @@ def issuer_badge_classes(
     summary="Define a badge class",
 )
 def issuer_badge_class_create(request: HttpRequest, entity_id: str, payload: BadgeClassIn):
-    issuer = selectors.issuer_for(
+    issuer = issuing_selectors.issuer_for(
         caller=request.auth, entity_id=entity_id, action=Action.BADGECLASS_DEFINE
     )
     badge_class = services.badge_class_create(
@@ -360,7 +362,7 @@ def badge_classes_list(request: HttpRequest, response: HttpResponse, query: Quer
     """Badge classes of every issuer you work for (or, for a token bound to single badge
     classes, just those)."""
     require_issuing_scope(request.auth, Action.BADGECLASS_VIEW, allow_badge_class_scopes=True)
-    rows = selectors.badge_classes_visible(caller=request.auth)
+    rows = issuing_selectors.badge_classes_visible(caller=request.auth)
     page = newest_first_page(
         rows, request=request, response=response, num=query.num, cursor=query.cursor
     )
@@ -369,7 +371,7 @@ def badge_classes_list(request: HttpRequest, response: HttpResponse, query: Quer
 
 @router.get("/badgeclasses/{entity_id}", response=_ok(BadgeClassEnvelope), summary="A badge class")
 def badge_class_get(request: HttpRequest, entity_id: str):
-    badge_class = selectors.badge_class_for(
+    badge_class = issuing_selectors.badge_class_for(
         caller=request.auth, entity_id=entity_id, action=Action.BADGECLASS_VIEW
     )
     return envelope(badge_class_json(badge_class))
@@ -379,7 +381,7 @@ def badge_class_get(request: HttpRequest, entity_id: str):
     "/badgeclasses/{entity_id}", response=_ok(BadgeClassEnvelope), summary="Change a badge class"
 )
 def badge_class_update(request: HttpRequest, entity_id: str, payload: BadgeClassUpdateIn):
-    badge_class = selectors.badge_class_for(
+    badge_class = issuing_selectors.badge_class_for(
         caller=request.auth, entity_id=entity_id, action=Action.BADGECLASS_EDIT
     )
     changes = {
@@ -404,7 +406,7 @@ def badge_class_update(request: HttpRequest, entity_id: str, payload: BadgeClass
 )
 def badge_class_delete(request: HttpRequest, entity_id: str):
     """Refused with 409 while the badge class has awards."""
-    badge_class = selectors.badge_class_for(
+    badge_class = issuing_selectors.badge_class_for(
         caller=request.auth, entity_id=entity_id, action=Action.BADGECLASS_EDIT
     )
     services.badge_class_delete(badge_class=badge_class, actor=request.auth.user)
@@ -453,7 +455,7 @@ def _award(request: HttpRequest, badge_class: BadgeClass, payload: AwardIn):
 def badge_class_assertions(
     request: HttpRequest, response: HttpResponse, entity_id: str, query: Query[AssertionQuery]
 ):
-    badge_class = selectors.badge_class_for(
+    badge_class = issuing_selectors.badge_class_for(
         caller=request.auth, entity_id=entity_id, action=Action.AWARD_HISTORY
     )
     rows = selectors.badge_class_assertions(badge_class=badge_class, **_filters(query))
@@ -471,7 +473,7 @@ def badge_class_assertions(
 def badge_class_award(request: HttpRequest, entity_id: str, payload: AwardIn):
     """Send `Idempotency-Key` to make retries safe: a repeated request gets the first
     answer back instead of a second award."""
-    badge_class = selectors.badge_class_for(
+    badge_class = issuing_selectors.badge_class_for(
         caller=request.auth, entity_id=entity_id, action=Action.AWARD
     )
     return _award(request, badge_class, payload)
@@ -485,7 +487,7 @@ def badge_class_award(request: HttpRequest, entity_id: str, payload: AwardIn):
 def badge_class_award_batch(request: HttpRequest, entity_id: str, payload: BatchAwardIn):
     """All or nothing, in one transaction: if any recipient is invalid, nobody is awarded
     and `fieldErrors` names each problem (`assertions.N.recipient`). Up to 10,000."""
-    badge_class = selectors.badge_class_for(
+    badge_class = issuing_selectors.badge_class_for(
         caller=request.auth, entity_id=entity_id, action=Action.AWARD
     )
 
@@ -513,10 +515,12 @@ def badge_class_award_batch(request: HttpRequest, entity_id: str, payload: Batch
 def issuer_assertions(
     request: HttpRequest, response: HttpResponse, entity_id: str, query: Query[AssertionQuery]
 ):
-    issuer = selectors.issuer_for_list(
+    issuer = issuing_selectors.issuer_for_list(
         caller=request.auth, entity_id=entity_id, action=Action.AWARD_HISTORY
     )
-    rows = selectors.issuer_assertions(caller=request.auth, issuer=issuer, **_filters(query))
+    rows = issuing_selectors.issuer_assertions(
+        caller=request.auth, issuer=issuer, **_filters(query)
+    )
     page = newest_first_page(
         rows, request=request, response=response, num=query.num, cursor=query.cursor
     )
@@ -532,7 +536,7 @@ def issuer_assertions(
 def issuer_award(request: HttpRequest, entity_id: str, payload: IssuerAwardIn):
     """Name the badge class by exactly one of `badgeclass` (entityId),
     `badgeclassOpenBadgeId` (its URL) or `badgeclassName`."""
-    issuer = selectors.issuer_for_list(
+    issuer = issuing_selectors.issuer_for_list(
         caller=request.auth, entity_id=entity_id, action=Action.AWARD
     )
     named = [
@@ -580,7 +584,7 @@ def assertions_revoke(request: HttpRequest, payload: list[BatchRevokeItem]):
     results = []
     for item in payload:
         try:
-            assertion = selectors.assertion_for(
+            assertion = issuing_selectors.assertion_for(
                 caller=request.auth, entity_id=item.entityId, action=Action.AWARD_REVOKE
             )
             services.assertion_revoke(
@@ -596,7 +600,7 @@ def assertions_revoke(request: HttpRequest, payload: list[BatchRevokeItem]):
 
 @router.get("/assertions/{entity_id}", response=_ok(AssertionEnvelope), summary="An award")
 def assertion_get(request: HttpRequest, entity_id: str):
-    assertion = selectors.assertion_for(
+    assertion = issuing_selectors.assertion_for(
         caller=request.auth, entity_id=entity_id, action=Action.AWARD_HISTORY
     )
     return envelope(assertion_json(assertion))
@@ -604,7 +608,7 @@ def assertion_get(request: HttpRequest, entity_id: str):
 
 @router.put("/assertions/{entity_id}", response=_ok(AssertionEnvelope), summary="Change an award")
 def assertion_update(request: HttpRequest, entity_id: str, payload: AssertionUpdateIn):
-    assertion = selectors.assertion_for(
+    assertion = issuing_selectors.assertion_for(
         caller=request.auth, entity_id=entity_id, action=Action.AWARD_REVOKE
     )
     services.assertion_update(
@@ -625,7 +629,7 @@ def assertion_update(request: HttpRequest, entity_id: str, payload: AssertionUpd
 def assertion_revoke(request: HttpRequest, entity_id: str):
     """Body `{"revocation_reason": "..."}` (or `?revocation_reason=`). The award stays
     visible, marked revoked with its reason."""
-    assertion = selectors.assertion_for(
+    assertion = issuing_selectors.assertion_for(
         caller=request.auth, entity_id=entity_id, action=Action.AWARD_REVOKE
     )
     data = {"revocation_reason": request.GET.get("revocation_reason", "")}
@@ -654,7 +658,7 @@ def _uploaded_image(file: UploadedFile):
 def issuer_image_upload(request: HttpRequest, entity_id: str, image: File[UploadedFile]):
     """`multipart/form-data` with a PNG or SVG in the `image` field (the JSON endpoints
     take data URIs instead)."""
-    issuer = selectors.issuer_for(
+    issuer = issuing_selectors.issuer_for(
         caller=request.auth, entity_id=entity_id, action=Action.ISSUER_EDIT
     )
     services.issuer_update(issuer=issuer, image=_uploaded_image(image))
@@ -668,7 +672,7 @@ def issuer_image_upload(request: HttpRequest, entity_id: str, image: File[Upload
 )
 def badge_class_image_upload(request: HttpRequest, entity_id: str, image: File[UploadedFile]):
     """`multipart/form-data` with a PNG or SVG in the `image` field."""
-    badge_class = selectors.badge_class_for(
+    badge_class = issuing_selectors.badge_class_for(
         caller=request.auth, entity_id=entity_id, action=Action.BADGECLASS_EDIT
     )
     services.badge_class_update(badge_class=badge_class, image=_uploaded_image(image))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from laurels.core.public import iso, public_url
 from laurels.issuing.models import Assertion, BadgeClass, Issuer, StaffInvitation
-from laurels.openbadges.documents import iso, public_url
 
 
 def _creator(instance) -> str | None:

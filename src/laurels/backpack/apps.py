@@ -10,10 +10,10 @@ class BackpackConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from laurels.backpack.models import ImportedBadge
-        from laurels.backpack.receivers import backpack_moves_on
+        from laurels.backpack.receivers import imported_badge_owner_backpack_moves_on
 
-        post_save.connect(backpack_moves_on, sender=ImportedBadge)
-        post_delete.connect(backpack_moves_on, sender=ImportedBadge)
+        post_save.connect(imported_badge_owner_backpack_moves_on, sender=ImportedBadge)
+        post_delete.connect(imported_badge_owner_backpack_moves_on, sender=ImportedBadge)
         _register_jobs()
 
 

@@ -55,9 +55,9 @@ from laurels.backpack.models import ImportedBadge
 from laurels.backpack.selectors import verified_emails
 from laurels.core.errors import DomainError
 from laurels.core.fetch import FetchRefused, fetch, one_deadline
+from laurels.core.images import CheckedImage, image_from_data_uri, image_from_upload
 from laurels.core.untrusted import clipped, split_http_url
 from laurels.core.versions import BACKPACK, version_name, versions_bump
-from laurels.issuing.images import CheckedImage, image_from_data_uri, image_from_upload
 from laurels.openbadges import baking
 
 JSON_TYPES = ("application/json", "application/ld+json")

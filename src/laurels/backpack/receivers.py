@@ -10,5 +10,6 @@ from __future__ import annotations
 from laurels.core.versions import BACKPACK, version_name, versions_bump
 
 
-def backpack_moves_on(sender, instance, **kwargs) -> None:
+def imported_badge_owner_backpack_moves_on(sender, instance, **kwargs) -> None:
+    """The owner of an imported badge that is saved or deleted sees it in their backpack."""
     versions_bump([version_name(BACKPACK, instance.user_id)])

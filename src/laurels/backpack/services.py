@@ -13,7 +13,10 @@ from laurels.backpack.models import Collection, CollectionEntry, ImportedBadge
 from laurels.issuing.models import Acceptance, Assertion
 
 
+@transaction.atomic
 def entry_acceptance_set(*, entry, acceptance: str):
+    """Accept or reject an award or an imported badge; the row and the backpack version
+    its receiver moves on commit together."""
     if acceptance not in Acceptance.values:
         raise ValidationError({"acceptance": ["Use Unaccepted, Accepted or Rejected."]})
     entry.acceptance = acceptance
@@ -76,5 +79,6 @@ def collection_save(
     return collection
 
 
+@transaction.atomic
 def collection_delete(*, collection: Collection) -> None:
     collection.delete()

@@ -8,13 +8,12 @@ from django.views.decorators.http import require_GET
 
 from laurels.backpack import selectors
 from laurels.backpack.models import ImportedBadge
+from laurels.backpack.presenters import badge_json
 from laurels.core.errors import NotFound
-from laurels.openbadges.views import stored_image_response, wants_json
+from laurels.core.responses import stored_image_response, wants_json
 
 
 def _share_items(collection) -> list[dict]:
-    from laurels.api.backpack import badge_json
-
     return [badge_json(entry.assertion or entry.imported) for entry in collection.entries.all()]
 
 

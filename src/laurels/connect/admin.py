@@ -1,6 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
-from django.db import models, transaction
+from django.db import models
 from oauth2_provider.models import get_application_model
 
 from laurels.connect import services
@@ -86,30 +86,23 @@ class ApplicationAdmin(admin.ModelAdmin):
     def reject(self, request, queryset):
         self._review(request, queryset, Application.Review.REJECTED)
 
-    @transaction.atomic
     def _review(self, request, queryset, review: str) -> None:
-        """One decision for every selected app, all recorded or none."""
-        applications = list(queryset)
-        for application in applications:
-            services.application_review_set(
-                application=application, review=review, actor=request.user
-            )
-        messages.success(
-            request, f"{Application.Review(review).label}: {len(applications)} app(s)."
+        decided = services.applications_review_set(
+            applications=list(queryset), review=review, actor=request.user
         )
+        messages.success(request, f"{Application.Review(review).label}: {decided} app(s).")
 
     @admin.action(description="Disable the selected apps")
     def disable(self, request, queryset):
-        self._enable(queryset, enabled=False)
+        services.applications_set_enabled(
+            applications=list(queryset), enabled=False, actor=request.user
+        )
 
     @admin.action(description="Enable the selected apps")
     def enable(self, request, queryset):
-        self._enable(queryset, enabled=True)
-
-    @transaction.atomic
-    def _enable(self, queryset, *, enabled: bool) -> None:
-        for application in queryset:
-            services.application_set_enabled(application=application, enabled=enabled)
+        services.applications_set_enabled(
+            applications=list(queryset), enabled=True, actor=request.user
+        )
 
 
 @admin.register(AppConsent)

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.db.models import F, Min
 from django.utils import timezone
 from oauth2_provider.models import (
@@ -132,7 +131,7 @@ class LaurelsOAuth2Validator(OAuth2Validator):
         none, so that the exchange knows whether it must name one (RFC 6749 §4.1.3)."""
         grant = self._create_authorization_code(request, {**code, "code": checksum(code["code"])})
         if getattr(request, "using_default_redirect_uri", False):
-            get_grant_model().objects.filter(pk=grant.pk).update(redirect_uri="")
+            services.authorization_code_unbind_redirect_uri(grant_id=grant.pk)
 
     def _grant(self, code: str, request):
         """The unexpired or expired Grant of `code` for the requesting app; a code
@@ -209,12 +208,7 @@ class LaurelsOAuth2Validator(OAuth2Validator):
             code_checksum=checksum(code), application=client
         ).first()
         if spent is not None:
-            get_refresh_token_model().revoke_family(spent.token_family)
-            services.audit_record(
-                AuditEvent.Kind.CODE_REPLAYED,
-                application=client,
-                detail={"revoked_token_family": str(spent.token_family)},
-            )
+            services.authorization_code_replayed(spent=spent, application=client)
         return False
 
     # --- refresh tokens ------------------------------------------------------------------
@@ -275,21 +269,12 @@ class LaurelsOAuth2Validator(OAuth2Validator):
             and spent.application_id == getattr(request.client, "pk", None)
             and same_client_address(rotated_by, address)
         )
-        revoked = bool(spent.token_family) and not spared
-        with transaction.atomic():
-            if revoked:
-                get_refresh_token_model().revoke_family(spent.token_family)
-            services.audit_record(
-                AuditEvent.Kind.REFRESH_TOKEN_REUSED,
-                user=spent.user,
-                application=spent.application,
-                ip_address=address,
-                detail={
-                    "family_revoked": revoked,
-                    "seconds_since_spent": round(since, 1),
-                    "token_family": str(spent.token_family or ""),
-                },
-            )
+        services.refresh_token_reuse_record(
+            spent=spent,
+            revoke_family=bool(spent.token_family) and not spared,
+            ip_address=address,
+            seconds_since_spent=since,
+        )
 
     @staticmethod
     def _claim_refresh_token(request) -> None:
@@ -309,18 +294,6 @@ class LaurelsOAuth2Validator(OAuth2Validator):
             raise errors.InvalidGrantError(
                 description="This refresh token was used by another request.", request=request
             )
-
-    @staticmethod
-    def _consume_authorization_code(request) -> None:
-        """Delete the code's Grant in the transaction that issues its tokens: of
-        concurrent exchanges, one deletes it and the others find nothing to delete."""
-        deleted, _ = (
-            get_grant_model()
-            .objects.filter(code=checksum(request.code), application=request.client)
-            .delete()
-        )
-        if not deleted:
-            raise errors.InvalidGrantError(request=request)
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         """The toolkit's transaction around `_save_bearer_token`; a refresh that lost the
@@ -368,10 +341,7 @@ class LaurelsOAuth2Validator(OAuth2Validator):
             self._claim_refresh_token(request)
         super()._save_bearer_token(token, request, *args, **kwargs)
         if spent is not None:  # the toolkit has let go of it: it is spent now
-            RefreshTokenFamily.objects.filter(token_family=spent.token_family).update(
-                last_rotated_token_checksum=spent.token_checksum,
-                last_rotated_by_address=presenting_address(request),
-            )
+            services.refresh_token_rotated(spent=spent, ip_address=presenting_address(request))
         family = None
         if token.get("refresh_token"):
             family = (
@@ -380,15 +350,12 @@ class LaurelsOAuth2Validator(OAuth2Validator):
                 .values_list("token_family", flat=True)
                 .first()
             )
-        if request.grant_type == "authorization_code":
-            self._consume_authorization_code(request)
-            SpentAuthorizationCode.objects.create(
-                code_checksum=checksum(request.code),
-                application=request.client,
-                token_family=family,
-            )
+        if request.grant_type == "authorization_code" and not services.authorization_code_spend(
+            code_checksum=checksum(request.code), application=request.client, token_family=family
+        ):
+            raise errors.InvalidGrantError(request=request)  # a concurrent exchange won
         if family is not None and request.grant_type in RefreshTokenFamily.GrantType.values:
-            RefreshTokenFamily.objects.create(
+            services.refresh_token_family_start(
                 token_family=family,
                 user=request.user,
                 application=request.client,

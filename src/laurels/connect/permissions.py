@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from laurels.connect.scopes import Scope, expand_scopes
 from laurels.core.errors import NotFound, PermissionDenied
+from laurels.issuing import selectors as issuing_selectors
+from laurels.issuing.models import ROLE_RANK, Role
 
 
 class InsufficientScope(PermissionDenied):
@@ -106,20 +108,20 @@ class IssuingAction(StrEnum):
     AWARD_REVOKE = "assertion:revoke"
 
 
-# The least role on the issuer that may take each action (staff < editor < owner).
+# The least role on the issuer that may take each action (staff < editor < owner: the
+# roles and their rank are issuing's, `issuing.models`).
 ROLE_NEEDED: dict[IssuingAction, str] = {
-    IssuingAction.ISSUER_VIEW: "staff",
-    IssuingAction.ISSUER_EDIT: "editor",
-    IssuingAction.ISSUER_DELETE: "owner",
-    IssuingAction.STAFF_MANAGE: "owner",
-    IssuingAction.BADGECLASS_DEFINE: "editor",
-    IssuingAction.BADGECLASS_VIEW: "staff",
-    IssuingAction.BADGECLASS_EDIT: "editor",
-    IssuingAction.AWARD: "staff",
-    IssuingAction.AWARD_HISTORY: "staff",
-    IssuingAction.AWARD_REVOKE: "editor",
+    IssuingAction.ISSUER_VIEW: Role.STAFF,
+    IssuingAction.ISSUER_EDIT: Role.EDITOR,
+    IssuingAction.ISSUER_DELETE: Role.OWNER,
+    IssuingAction.STAFF_MANAGE: Role.OWNER,
+    IssuingAction.BADGECLASS_DEFINE: Role.EDITOR,
+    IssuingAction.BADGECLASS_VIEW: Role.STAFF,
+    IssuingAction.BADGECLASS_EDIT: Role.EDITOR,
+    IssuingAction.AWARD: Role.STAFF,
+    IssuingAction.AWARD_HISTORY: Role.STAFF,
+    IssuingAction.AWARD_REVOKE: Role.EDITOR,
 }
-ROLE_RANK = {"staff": 1, "editor": 2, "owner": 3}
 
 # Issuer-wide scopes that allow each action to a token (after rw -> r expansion).
 ISSUER_SCOPES: dict[IssuingAction, frozenset[str]] = {
@@ -146,15 +148,10 @@ BADGECLASS_SCOPES: dict[IssuingAction, str] = {
 
 
 def issuer_role(caller: Caller, issuer) -> str | None:
-    """The caller's role on `issuer` (None for non-members), looked up once per request."""
+    """The caller's role on `issuer` (None for non-members), looked up once per request.
+    Roles are issuing's data; what they allow is decided here."""
     if issuer.pk not in caller.roles:
-        from laurels.issuing.models import IssuerStaff
-
-        caller.roles[issuer.pk] = (
-            IssuerStaff.objects.filter(issuer=issuer, user=caller.user)
-            .values_list("role", flat=True)
-            .first()
-        )
+        caller.roles[issuer.pk] = issuing_selectors.issuer_role(user=caller.user, issuer=issuer)
     return caller.roles[issuer.pk]
 
 
@@ -202,7 +199,7 @@ def require_issuing_scope(
 ) -> None:
     """For actions without one target (lists, creating an issuer). With
     `allow_badge_class_scopes`, a token bound to single badge classes passes too; the list
-    then shows just those (see issuing.selectors)."""
+    then shows just those (see connect.issuing_selectors)."""
     if not caller.user.is_active:
         raise PermissionDenied()
     if scope_allows(caller, action):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -80,6 +81,81 @@ def audit_record(
         client_id=client_id or (application.client_id if application else ""),
         ip_address=ip_address or None,
         detail=detail or {},
+    )
+
+
+# --- what the token endpoint records (called by connect.oauth's validator) ------------------
+
+
+def authorization_code_replayed(*, spent: SpentAuthorizationCode, application: Application) -> None:
+    """RFC 6749 §4.1.2: a code used twice means it leaked, so the tokens issued from it
+    are revoked; audited in the same transaction."""
+    with transaction.atomic():
+        get_refresh_token_model().revoke_family(spent.token_family)
+        audit_record(
+            AuditEvent.Kind.CODE_REPLAYED,
+            application=application,
+            detail={"revoked_token_family": str(spent.token_family)},
+        )
+
+
+def refresh_token_reuse_record(
+    *, spent, revoke_family: bool, ip_address: str | None, seconds_since_spent: float
+) -> None:
+    """A spent refresh token presented again (connect.oauth decides whether its family
+    goes, RFC 9700 §4.14.2): the revocation and its audit row commit together."""
+    with transaction.atomic():
+        if revoke_family:
+            get_refresh_token_model().revoke_family(spent.token_family)
+        audit_record(
+            AuditEvent.Kind.REFRESH_TOKEN_REUSED,
+            user=spent.user,
+            application=spent.application,
+            ip_address=ip_address,
+            detail={
+                "family_revoked": revoke_family,
+                "seconds_since_spent": round(seconds_since_spent, 1),
+                "token_family": str(spent.token_family or ""),
+            },
+        )
+
+
+def authorization_code_unbind_redirect_uri(*, grant_id: int) -> None:
+    """A code asked for without redirect_uri keeps none, so that its exchange is not
+    made to name one (RFC 6749 §4.1.3)."""
+    get_grant_model().objects.filter(pk=grant_id).update(redirect_uri="")
+
+
+def authorization_code_spend(*, code_checksum: str, application: Application, token_family) -> bool:
+    """Delete the code's grant in the transaction that issues its tokens, and remember
+    which tokens it gave (a replay revokes them). False when a concurrent exchange
+    deleted it first: of concurrent exchanges exactly one wins."""
+    deleted, _ = (
+        get_grant_model().objects.filter(code=code_checksum, application=application).delete()
+    )
+    if not deleted:
+        return False
+    SpentAuthorizationCode.objects.create(
+        code_checksum=code_checksum, application=application, token_family=token_family
+    )
+    return True
+
+
+def refresh_token_rotated(*, spent, ip_address: str | None) -> None:
+    """Note the family's latest rotation: its duplicate from the same app and address
+    within the grace is refused without revoking the family (connect.oauth)."""
+    RefreshTokenFamily.objects.filter(token_family=spent.token_family).update(
+        last_rotated_token_checksum=spent.token_checksum, last_rotated_by_address=ip_address
+    )
+
+
+def refresh_token_family_start(
+    *, token_family, user: User, application: Application, grant_type: str
+) -> None:
+    """A new refresh-token family (a grant): it lists the grant on the user's
+    Connected apps page and carries its idle and absolute lifetimes."""
+    RefreshTokenFamily.objects.create(
+        token_family=token_family, user=user, application=application, grant_type=grant_type
     )
 
 
@@ -313,12 +389,33 @@ def application_rotate_secret(*, application: Application) -> str:
 
 
 @transaction.atomic
-def application_set_enabled(*, application: Application, enabled: bool) -> Application:
-    """A disabled app can neither start a flow nor use the tokens it holds."""
+@transaction.atomic
+def application_set_enabled(
+    *, application: Application, enabled: bool, actor: User | None = None
+) -> Application:
+    """A disabled app can neither start a flow nor use the tokens it holds. Audited,
+    with the admin who did it when there is one (the CLI has none)."""
     application.enabled = enabled
     application.save(update_fields=["enabled", "updated"])
-    audit_record(AuditEvent.Kind.APP_CHANGED, application=application, detail={"enabled": enabled})
+    audit_record(
+        AuditEvent.Kind.APP_CHANGED,
+        user=actor,
+        application=application,
+        detail={"enabled": enabled},
+    )
     return application
+
+
+@transaction.atomic
+def applications_set_enabled(
+    *, applications: Iterable[Application], enabled: bool, actor: User
+) -> int:
+    """The admin's bulk enable/disable: every app changed and audited, or none."""
+    changed = 0
+    for application in applications:
+        application_set_enabled(application=application, enabled=enabled, actor=actor)
+        changed += 1
+    return changed
 
 
 @transaction.atomic
@@ -340,6 +437,18 @@ def application_review_set(*, application: Application, review: str, actor: User
         detail={"review": review, "was": previous},
     )
     return application
+
+
+@transaction.atomic
+def applications_review_set(
+    *, applications: Iterable[Application], review: str, actor: User
+) -> int:
+    """The admin's bulk approve/reject: one decision for every app, all recorded or none."""
+    decided = 0
+    for application in applications:
+        application_review_set(application=application, review=review, actor=actor)
+        decided += 1
+    return decided
 
 
 @transaction.atomic

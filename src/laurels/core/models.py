@@ -39,7 +39,8 @@ class Version(models.Model):
     documents) are stored under the versions read before they were made, so a change
     makes them unreachable at once, in every process, without clocks or invalidation."""
 
-    name = models.CharField(max_length=300, unique=True)
+    # Text: a name holds what it is owned by, a recipient's address among them.
+    name = models.TextField(unique=True)
     n = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:

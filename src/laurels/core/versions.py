@@ -14,6 +14,14 @@ versions that are already old (it may show the change early, never late).
 A version is one row, moved on with `UPDATE ... SET n = n + 1` (as an upsert): the row
 is locked until the change commits, so two changes never lose an increment. Rows are
 never deleted; a missing row reads as 0.
+
+The rule that keeps this free of deadlocks: row locks before version locks. A change
+writes (and so locks) its own rows first and moves versions on last, just before it
+commits, never before a row it is about to write or delete: a change that bumped first
+and then waited for a row held by another change that bumps the same version would
+deadlock with it (PostgreSQL ends one with an error). The receivers that bump on
+`post_save` keep to it when the save is the change's last write; a service does not
+bump on its own what a save's receiver already bumps.
 """
 
 from __future__ import annotations

@@ -13,39 +13,22 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.http import HttpResponseRedirect
 
+from laurels.core.admin import RefusalsShown
 from laurels.core.errors import DomainError
 from laurels.issuing import services
 from laurels.issuing.models import Assertion, BadgeClass, Issuer, IssuerStaff
 
 
-class ServiceBacked(admin.ModelAdmin):
+class ServiceBacked(RefusalsShown):
     """A refusal by the service (a check the form does not make, a conflict) rolls the
-    admin's transaction back and is shown as a message, not as a server error."""
+    admin's transaction back and is shown as a message, not as a server error
+    (`laurels.core.admin`)."""
 
     # A URL typed without a scheme means https (Django 6's default, chosen now).
     formfield_overrides = {
         models.URLField: {"form_class": forms.URLField, "assume_scheme": "https"}
     }
-
-    def changeform_view(self, request, *args, **kwargs):
-        return self._refusals_shown(request, super().changeform_view, *args, **kwargs)
-
-    def delete_view(self, request, *args, **kwargs):
-        return self._refusals_shown(request, super().delete_view, *args, **kwargs)
-
-    def changelist_view(self, request, *args, **kwargs):
-        return self._refusals_shown(request, super().changelist_view, *args, **kwargs)
-
-    def _refusals_shown(self, request, view, *args, **kwargs):
-        try:
-            with transaction.atomic():
-                return view(request, *args, **kwargs)
-        except (DomainError, ValidationError) as error:
-            text = error.message if isinstance(error, DomainError) else " ".join(error.messages)
-            self.message_user(request, text, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
 
 class IssuerStaffInline(admin.TabularInline):

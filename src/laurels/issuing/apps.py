@@ -15,8 +15,10 @@ class IssuingConfig(AppConfig):
 
         # Kept answers that show these rows are stored under versions they move on.
         pre_save.connect(receivers.assertion_recipient_remember, sender=Assertion)
-        for signal in (post_save, post_delete):
-            signal.connect(receivers.assertion_changed, sender=Assertion)
-            signal.connect(receivers.badge_class_changed, sender=BadgeClass)
-            signal.connect(receivers.issuer_changed, sender=Issuer)
+        post_save.connect(receivers.assertion_changed, sender=Assertion)
+        post_delete.connect(receivers.assertion_changed, sender=Assertion)
+        for model in (BadgeClass, Issuer):
+            pre_save.connect(receivers.catalog_fields_remember, sender=model)
+        post_save.connect(receivers.badge_class_changed, sender=BadgeClass)
+        post_save.connect(receivers.issuer_changed, sender=Issuer)
         pre_delete.connect(receivers.creator_leaving, sender=User)

@@ -57,27 +57,56 @@ def assertion_changed(sender, instance: Assertion, **kwargs) -> None:
     )
 
 
+# What backpack lists show of badge classes and issuers (`backpack.selectors`): a change
+# to any other field leaves every backpack as it was, so it leaves `catalog:` alone.
+CATALOG_FIELDS = {
+    BadgeClass: ("name", "description", "criteria_url", "criteria_narrative"),
+    Issuer: ("name", "url"),
+}
+OLD_CATALOG = "_laurels_old_catalog"
+
+
+def catalog_fields_remember(sender, instance, update_fields=None, **kwargs) -> None:
+    """Before a badge class or issuer is saved, remember what backpacks show of it as
+    stored, so that `_catalog_changed` bumps the one `catalog:` version (every backpack
+    list is kept under it) only when that changed."""
+    fields = CATALOG_FIELDS[sender]
+    if instance.pk is None or (update_fields is not None and not set(fields) & set(update_fields)):
+        return
+    setattr(
+        instance, OLD_CATALOG, sender.objects.filter(pk=instance.pk).values_list(*fields).first()
+    )
+
+
+def _catalog_changed(instance) -> bool:
+    old = getattr(instance, OLD_CATALOG, None)
+    if old is None:
+        return False
+    delattr(instance, OLD_CATALOG)
+    return tuple(getattr(instance, name) for name in CATALOG_FIELDS[type(instance)]) != old
+
+
 def badge_class_changed(sender, instance: BadgeClass, created: bool = False, **kwargs) -> None:
-    """Backpacks show badge class names and texts; nothing shows a new one yet."""
+    """A saved badge class moves its hosted document on, and backpacks when what they
+    show changed; nothing shows a new one yet. Connected to post_save only: a deleted
+    badge class had no awards (`BadgeClassHasAwards`, and the awards' foreign key
+    protects it), so no backpack showed it, and its document is gone (404)."""
     if created:
         return
-    versions.versions_bump(
-        [
-            version_name(versions.CATALOG),
-            version_name(versions.BADGE_CLASS_DOCUMENT, instance.pk),
-        ]
-    )
+    names = [version_name(versions.BADGE_CLASS_DOCUMENT, instance.pk)]
+    if _catalog_changed(instance):
+        names.append(version_name(versions.CATALOG))
+    versions.versions_bump(names)
 
 
 def issuer_changed(sender, instance: Issuer, created: bool = False, **kwargs) -> None:
+    """As `badge_class_changed`: an issuer is deleted only without awards."""
     if created:
         return
-    versions.versions_bump(
-        [
-            version_name(versions.CATALOG),
-            version_name(versions.ISSUER_DOCUMENTS, instance.pk),
-        ]
-    )
+    names = [version_name(versions.ISSUER_DOCUMENTS, instance.pk)]
+    if _catalog_changed(instance):
+        names.append(version_name(versions.CATALOG))
+    versions.versions_bump(names)
 
 
 def creator_leaving(sender, instance: User, **kwargs) -> None:

@@ -1,4 +1,8 @@
-"""Reads of issuing data, always through the caller's permissions."""
+"""Reads of issuing data for a user, on issuing's own data: staff membership and roles.
+
+Reads that also need a permission decision (a role against an action, a token's scopes)
+are made by `laurels.connect.issuing_selectors`, above this app: `issuing` imports
+nothing of `connect` (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -9,16 +13,6 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from laurels.accounts.models import EmailAddress, User
-from laurels.connect.permissions import (
-    Caller,
-    IssuingAction,
-    badge_class_scoped_ids,
-    issuer_role,
-    require_issuing,
-    require_issuing_scope,
-    scope_allows,
-)
-from laurels.core.errors import NotFound
 from laurels.core.sql import Stamp
 from laurels.core.versions import ISSUER_AWARDS, version_sql
 from laurels.issuing.models import Assertion, BadgeClass, Issuer, IssuerStaff, StaffInvitation
@@ -45,31 +39,25 @@ ASSERTION_LIST_FIELDS = (
 )
 
 
-def _staff_prefetch() -> Prefetch:
+def staff_prefetch() -> Prefetch:
     return Prefetch("staff", queryset=IssuerStaff.objects.select_related("user").order_by("id"))
 
 
-def issuers_visible(*, caller: Caller) -> QuerySet[Issuer]:
-    """Issuers the caller is staff of, newest first, each with its staff list."""
+def issuers_visible(*, user: User) -> QuerySet[Issuer]:
+    """Issuers `user` is staff of, newest first, each with its staff list."""
     return (
-        Issuer.objects.filter(staff__user=caller.user)
+        Issuer.objects.filter(staff__user=user)
         .select_related("created_by")
-        .prefetch_related(_staff_prefetch())
+        .prefetch_related(staff_prefetch())
         .order_by("-id")
     )
 
 
-def issuer_for(*, caller: Caller, entity_id: str, action: IssuingAction) -> Issuer:
-    issuer = (
-        Issuer.objects.select_related("created_by")
-        .prefetch_related(_staff_prefetch())
-        .filter(entity_id=entity_id)
-        .first()
+def issuer_role(*, user: User, issuer: Issuer) -> str | None:
+    """`user`'s role on `issuer` (`Role`), None for someone not on its staff."""
+    return (
+        IssuerStaff.objects.filter(issuer=issuer, user=user).values_list("role", flat=True).first()
     )
-    if issuer is None:
-        raise NotFound()
-    require_issuing(caller, action, issuer)
-    return issuer
 
 
 def staff_invitations_pending(*, issuer: Issuer) -> QuerySet[StaffInvitation]:
@@ -90,31 +78,6 @@ def staff_invitations_for(*, user: User) -> QuerySet[StaffInvitation]:
     )
 
 
-def issuer_for_list(*, caller: Caller, entity_id: str, action: IssuingAction) -> Issuer:
-    """The issuer of a list that a token bound to single badge classes may see part of:
-    members only (others get NotFound), and an issuer-wide or badge-class scope."""
-    issuer = Issuer.objects.filter(entity_id=entity_id).first()
-    if issuer is None or issuer_role(caller, issuer) is None:
-        raise NotFound()
-    if scope_allows(caller, action):
-        require_issuing(caller, action, issuer)
-    else:
-        require_issuing_scope(caller, action, allow_badge_class_scopes=True)
-    return issuer
-
-
-def badge_class_for(*, caller: Caller, entity_id: str, action: IssuingAction) -> BadgeClass:
-    badge_class = (
-        BadgeClass.objects.select_related("issuer", "created_by")
-        .filter(entity_id=entity_id)
-        .first()
-    )
-    if badge_class is None:
-        raise NotFound()
-    require_issuing(caller, action, badge_class.issuer, badge_class)
-    return badge_class
-
-
 def badge_class_by_open_badge_id(*, issuer: Issuer, url: str) -> BadgeClass | None:
     entity_id = url.rstrip("/").rsplit("/", 1)[-1]
     return BadgeClass.objects.filter(issuer=issuer, entity_id=entity_id).first()
@@ -122,29 +85,6 @@ def badge_class_by_open_badge_id(*, issuer: Issuer, url: str) -> BadgeClass | No
 
 def badge_class_by_name(*, issuer: Issuer, name: str) -> BadgeClass | None:
     return BadgeClass.objects.filter(issuer=issuer, name=name).order_by("id").first()
-
-
-def assertion_for(*, caller: Caller, entity_id: str, action: IssuingAction) -> Assertion:
-    assertion = (
-        Assertion.objects.select_related("badge_class", "issuer", "created_by")
-        .filter(entity_id=entity_id)
-        .first()
-    )
-    if assertion is None:
-        raise NotFound()
-    require_issuing(caller, action, assertion.issuer, assertion.badge_class)
-    return assertion
-
-
-def badge_classes_visible(*, caller: Caller, issuer: Issuer | None = None) -> QuerySet[BadgeClass]:
-    """Badge classes of the caller's issuers; a token bound to single badge classes sees
-    just those."""
-    badge_classes = BadgeClass.objects.filter(issuer__staff__user=caller.user)
-    if issuer is not None:
-        badge_classes = badge_classes.filter(issuer=issuer)
-    if not scope_allows(caller, IssuingAction.BADGECLASS_VIEW):
-        badge_classes = badge_classes.filter(entity_id__in=badge_class_scoped_ids(caller))
-    return badge_classes.select_related("issuer", "created_by").order_by("-id")
 
 
 def assertions_filtered(
@@ -170,25 +110,18 @@ def assertions_filtered(
     )
 
 
-def issuer_assertions(*, caller: Caller, issuer: Issuer, **filters) -> QuerySet[Assertion]:
-    assertions = Assertion.objects.filter(issuer=issuer)
-    if not scope_allows(caller, IssuingAction.AWARD_HISTORY):
-        assertions = assertions.filter(badge_class__entity_id__in=badge_class_scoped_ids(caller))
-    return assertions_filtered(assertions, **filters)
-
-
 def badge_class_assertions(*, badge_class: BadgeClass, **filters) -> QuerySet[Assertion]:
     return assertions_filtered(Assertion.objects.filter(badge_class=badge_class), **filters)
 
 
-def changed_since(model, *, caller: Caller, since: datetime | None) -> QuerySet:
-    """Rows of the caller's issuers changed after `since`, oldest change first."""
+def changed_since(model, *, user: User, since: datetime | None) -> QuerySet:
+    """Rows of `user`'s issuers changed after `since`, oldest change first."""
     membership = {
         Issuer: "staff__user",
         BadgeClass: "issuer__staff__user",
         Assertion: "issuer__staff__user",
     }[model]
-    rows = model.objects.filter(**{membership: caller.user})
+    rows = model.objects.filter(**{membership: user})
     if since is not None:
         rows = rows.filter(updated_at__gt=since)
     related = {
@@ -198,7 +131,7 @@ def changed_since(model, *, caller: Caller, since: datetime | None) -> QuerySet:
     }[model]
     rows = rows.select_related(*related)
     if model is Issuer:
-        rows = rows.prefetch_related(_staff_prefetch())
+        rows = rows.prefetch_related(staff_prefetch())
     return rows.order_by("updated_at", "id")
 
 

@@ -27,10 +27,10 @@ from django.utils.text import Truncator
 from laurels.accounts.models import EmailAddress, User, normalize_email_address
 from laurels.core.errors import Conflict, NotFound
 from laurels.core.ids import new_entity_id
+from laurels.core.images import CheckedImage
 from laurels.core.ratelimit import Limit, enforce_limits, within_limits
 from laurels.core.versions import versions_bump
 from laurels.issuing import signals
-from laurels.issuing.images import CheckedImage
 from laurels.issuing.models import (
     EXPIRY_LIMITS,
     LATEST_INSTANT,
@@ -46,11 +46,13 @@ from laurels.issuing.models import (
     instant_in_range,
 )
 from laurels.issuing.receivers import award_versions
-from laurels.jobs.mail import mail_render, mail_send, mails_send
-from laurels.openbadges.services import public_documents_forget
+from laurels.jobs.mail import Mail, mail_render, mail_send, mails_send
 
 TELEPHONE = re.compile(r"^\+?[0-9]{6,15}$")
 MAX_BATCH = 10_000
+# The longest address a mail can be sent to (RFC 5321: a 256-octet path, less <>); the
+# outbox's `to` holds no more.
+MAX_EMAIL_LENGTH = 254
 STAFF_INVITATION_LIFETIME = timedelta(days=14)
 # The longest issuer name an invitation mail quotes (the rest is cut off).
 ISSUER_NAME_IN_MAIL_MAX = 60
@@ -97,6 +99,10 @@ def recipient_normalized(recipient: Recipient, *, field_name: str = "recipient")
     try:
         if kind == RecipientType.EMAIL:
             identity = normalize_email_address(identity)
+            if len(identity) > MAX_EMAIL_LENGTH:
+                raise ValidationError(
+                    {field_name: [f"An email address is at most {MAX_EMAIL_LENGTH} characters."]}
+                )
             validate_email(identity)
         elif kind == RecipientType.URL:
             URLValidator(schemes=["http", "https"])(identity)
@@ -219,11 +225,10 @@ def issuer_update(
     _full_clean(issuer, exclude=["created_by"])
     plan = _staff_plan(issuer, staff, actor=actor) if staff is not None else None
     with transaction.atomic():
-        _store_image(issuer, image)
-        issuer.save()
         if plan is not None:
             _staff_apply(issuer, plan, actor=actor)
-        public_documents_forget(issuer=issuer)
+        _store_image(issuer, image)
+        issuer.save()  # last: its receiver moves versions on (`laurels.core.versions`)
     return issuer
 
 
@@ -231,7 +236,6 @@ def issuer_update(
 def issuer_delete(*, issuer: Issuer, actor: User | None = None) -> None:
     if Assertion.objects.filter(issuer=issuer).exists():
         raise IssuerHasAwards()
-    public_documents_forget(issuer=issuer)
     signals.issuer_deleted.send(
         sender=Issuer, actor=actor, detail={"issuer": issuer.entity_id, "name": issuer.name}
     )
@@ -600,7 +604,6 @@ def badge_class_update(
     _full_clean(badge_class, exclude=["issuer", "created_by"])
     _store_image(badge_class, image)
     badge_class.save()
-    public_documents_forget(badge_class=badge_class)
     return badge_class
 
 
@@ -608,7 +611,6 @@ def badge_class_update(
 def badge_class_delete(*, badge_class: BadgeClass, actor: User | None = None) -> None:
     if Assertion.objects.filter(badge_class=badge_class).exists():
         raise BadgeClassHasAwards()
-    public_documents_forget(badge_class=badge_class)
     signals.badge_class_deleted.send(
         sender=BadgeClass,
         actor=actor,
@@ -713,20 +715,23 @@ def assertions_award(
                 errors.setdefault(name, []).extend(messages)
     if errors:
         raise ValidationError(errors)
+    # Rendered before the transaction (a mail needs no id the insert makes): 10,000 of
+    # them take seconds, which no lock should wait for.
+    mails = _award_mails(badge_class, rows) if notify else []
     with transaction.atomic():
         if not allow_duplicate_awards:
             _refuse_duplicates(badge_class, rows)
         created = _insert_assertions(rows)
-        # The bulk insert sends no signals: move the lists that show the awards on here.
+        mails_send(mails)
+        BadgeClass.objects.filter(pk=badge_class.pk).update(updated_at=now)
+        # The bulk insert sends no signals: move the lists that show the awards on here,
+        # last (`laurels.core.versions`: row locks before version locks).
         versions_bump(
             award_versions(
                 issuer_id=badge_class.issuer_id,
                 recipients=[(row["recipient_type"], row["recipient_plaintext"]) for row in rows],
             )
         )
-        BadgeClass.objects.filter(pk=badge_class.pk).update(updated_at=now)
-        if notify:
-            _notify(badge_class, created)
     related = {"badge_class": badge_class, "issuer": badge_class.issuer, "created_by": actor}
     for name, value in related.items():
         relation = Assertion._meta.get_field(name)
@@ -841,15 +846,18 @@ def _refuse_duplicates(badge_class: BadgeClass, rows: list[dict]) -> None:
         raise DuplicateAward()
 
 
-def _notify(badge_class: BadgeClass, assertions: list[Assertion]) -> None:
-    """Write the award mails to the outbox in the awards' own transaction: the jobs
-    runner sends them once it commits, never the request (`laurels.jobs.mail`)."""
+def _award_mails(badge_class: BadgeClass, rows: list[dict]) -> list[Mail]:
+    """The award mails of validated award rows (`_award_row`), one per email
+    recipient; written to the outbox in the awards' own transaction, so the jobs runner
+    sends them once it commits, never the request (`laurels.jobs.mail`)."""
     context = {"badge_class": badge_class, "issuer": badge_class.issuer}
-    mails_send(
-        mail_render(a.recipient_plaintext, "issuing/email/awarded", {**context, "assertion": a})
-        for a in assertions
-        if a.recipient_type == RecipientType.EMAIL
-    )
+    return [
+        mail_render(
+            row["recipient_plaintext"], "issuing/email/awarded", {**context, "assertion": row}
+        )
+        for row in rows
+        if row["recipient_type"] == RecipientType.EMAIL
+    ]
 
 
 @transaction.atomic
@@ -873,7 +881,6 @@ def assertion_update(
             raise ValidationError({"expires": ["The expiry must come after the award."]})
         assertion.expires = expires
     assertion.save()
-    public_documents_forget(assertion=assertion)
     return assertion
 
 
@@ -890,7 +897,6 @@ def assertion_revoke(*, assertion: Assertion, reason: str, actor: User | None = 
     assertion.revoked = True
     assertion.revocation_reason = reason[:500]
     assertion.save(update_fields=["revoked", "revocation_reason", "updated_at"])
-    public_documents_forget(assertion=assertion)
     signals.assertion_revoked.send(
         sender=Assertion,
         actor=actor,

@@ -74,10 +74,13 @@ def _message(row: OutboxMail) -> EmailMessage:
 
 
 def _refused_for_good(error: smtplib.SMTPException) -> bool:
-    """Whether the mail server answered 5xx for this message (a 4xx may pass later)."""
+    """Whether the mail server refused this recipient for good: a 5xx answer to RCPT
+    TO. Anything else (a 4xx, a refused sender, data or authentication errors) may be the
+    server's or our configuration's passing state, and is tried again later: one wrong
+    setting must not mark every mail failed."""
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _ in error.recipients.values())
-    return getattr(error, "smtp_code", 0) >= 500
+    return False
 
 
 def _send(connection, message: EmailMessage) -> None:
@@ -96,9 +99,12 @@ def _send(connection, message: EmailMessage) -> None:
 def outbox_deliver(runner: str) -> int:
     """Send every due mail over one connection; how many the mail server took.
 
-    A message the server refuses is kept for a later try (or as failed, on a 5xx); a
-    connection that breaks gives the rest of the claimed mails back and ends the run
-    (raised: the runner logs it and tries again later)."""
+    A message the server refuses is kept for a later try (or as failed, when it refused
+    the recipient with a 5xx). A connection that breaks, or a server that refuses our
+    sender (a configuration the next mail would meet as well), gives the rest of the
+    claimed mails back and ends the run (raised: the runner logs it and tries again
+    later). The claim is renewed between mails; once it has lapsed on any mail held
+    (another runner may have claimed it), the run stops."""
     if not services.outbox_claimable():
         return 0
     connection = get_connection()
@@ -110,23 +116,37 @@ def outbox_deliver(runner: str) -> int:
         while batch := services.outbox_claim(runner, DELIVERY_CHUNK):
             for position, row in enumerate(batch):
                 if time.monotonic() > renew_at:
-                    services.outbox_renew(runner)
+                    if not services.outbox_renew(runner, batch[position:]):
+                        logger.warning("The claim on mails to send lapsed; stopping this run")
+                        return sent
                     renew_at = time.monotonic() + lease / 3
                 try:
                     _send(connection, _message(row))
-                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as error:
-                    logger.warning("The mail server refused %s: %s", row.message_id, error)
-                    services.outbox_failed([row], str(error), permanent=_refused_for_good(error))
-                    continue
                 except (smtplib.SMTPException, OSError) as error:
-                    services.outbox_failed(batch[position:], str(error))
+                    if _for_this_mail(error):
+                        logger.warning("The mail server refused %s: %s", row.message_id, error)
+                        permanent = _refused_for_good(error)
+                        services.outbox_failed(
+                            [row], str(error), runner=runner, permanent=permanent
+                        )
+                        continue
+                    services.outbox_failed(batch[position:], str(error), runner=runner)
                     raise
                 except Exception as error:  # no mail server could take it (a bad header)
                     logger.exception("Mail %s cannot be sent", row.message_id)
-                    services.outbox_failed([row], repr(error), permanent=True)
+                    services.outbox_failed([row], repr(error), runner=runner, permanent=True)
                     continue
-                services.outbox_sent(row)
+                services.outbox_sent(row, runner)
                 sent += 1
     finally:
         connection.close()
     return sent
+
+
+def _for_this_mail(error: Exception) -> bool:
+    """Whether an SMTP error concerns this one message (its recipient, its data), so the
+    run goes on with the next; a refused sender or a broken connection would meet every
+    mail alike."""
+    if isinstance(error, smtplib.SMTPSenderRefused):
+        return False
+    return isinstance(error, (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException))

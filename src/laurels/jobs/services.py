@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 OUTBOX_MAX_ATTEMPTS = 12
 # The longest wait before a failed attempt is tried again.
 MAX_BACKOFF = timedelta(hours=1)
+PRUNE_BATCH = 1000
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -144,32 +145,52 @@ def outbox_claim(runner: str, limit: int) -> list[OutboxMail]:
     return list(OutboxMail.objects.filter(id__in=ids, claimed_by=runner).order_by("id"))
 
 
-def outbox_renew(runner: str) -> None:
-    """Extend the lease on every mail `runner` holds (it is still working on them)."""
+def outbox_renew(runner: str, mails: list[OutboxMail]) -> bool:
+    """Extend `runner`'s lease on `mails` (it is still working on them); False when it
+    no longer holds every one of them (a lease lapsed, and another runner may have
+    claimed it): the runner must then stop sending them."""
     now = timezone.now()
-    OutboxMail.objects.filter(claimed_by=runner, claimed_until__gte=now).update(
-        claimed_until=_lease_end(now)
-    )
+    renewed = OutboxMail.objects.filter(
+        id__in=[mail.pk for mail in mails], claimed_by=runner, claimed_until__gte=now
+    ).update(claimed_until=_lease_end(now))
+    return renewed == len(mails)
 
 
-def outbox_sent(mail: OutboxMail) -> None:
-    """The mail server took it: the outbox keeps no copy of what was sent."""
-    OutboxMail.objects.filter(pk=mail.pk).delete()
+def outbox_sent(mail: OutboxMail, runner: str) -> None:
+    """The mail server took it: the outbox keeps no copy of what was sent. Only while
+    `runner` still holds it: a row another runner claimed since is that runner's."""
+    OutboxMail.objects.filter(pk=mail.pk, claimed_by=runner).delete()
 
 
-def outbox_failed(mails: list[OutboxMail], error: str, *, permanent: bool = False) -> None:
-    """Give the mails back to be tried again later, or keep them as failed when the
-    mail server refused them for good or they have had every attempt."""
+def outbox_failed(
+    mails: list[OutboxMail], error: str, *, runner: str, permanent: bool = False
+) -> None:
+    """Give the mails `runner` still holds back to be tried again later, or keep them as
+    failed when the mail server refused them for good or they have had every attempt."""
     now = timezone.now()
     for mail in mails:
         final = permanent or mail.attempts >= OUTBOX_MAX_ATTEMPTS
-        OutboxMail.objects.filter(pk=mail.pk).update(
+        OutboxMail.objects.filter(pk=mail.pk, claimed_by=runner).update(
             claimed_by="",
             claimed_until=None,
             last_error=error[:2000],
             failed_at=now if final else None,
             send_after=now + _backoff(mail.attempts),
         )
+
+
+def outbox_failed_prune() -> int:
+    """Delete the mails kept as failed for longer than `LAURELS_OUTBOX_FAILED_KEEP_DAYS`;
+    how many. They were kept for an operator to see why they failed, but they hold what
+    the mail said, verification and password-reset links included: that must not lie in
+    the database for ever (a periodic job, registered in `JobsConfig.ready`). In batches,
+    each its own short transaction."""
+    cutoff = timezone.now() - timedelta(days=settings.LAURELS_OUTBOX_FAILED_KEEP_DAYS)
+    expired = OutboxMail.objects.filter(failed_at__lt=cutoff)
+    count = 0
+    while batch := list(expired.values_list("pk", flat=True)[:PRUNE_BATCH]):
+        count += OutboxMail.objects.filter(pk__in=batch, failed_at__lt=cutoff).delete()[0]
+    return count
 
 
 # --- periodic jobs ---------------------------------------------------------------------------

@@ -14,14 +14,13 @@ from xml.etree import ElementTree as serializer
 
 from defusedxml import ElementTree
 
+from laurels.core.images import OB_NAMESPACE, PNG_SIGNATURE
 from laurels.core.untrusted import InflateRefused, inflate
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 KEYWORD = b"openbadges"
 TEXT_CHUNKS = (b"iTXt", b"zTXt", b"tEXt")
 # Far more than any assertion URL or signed assertion needs; what is read stops there.
 MAX_CARRIED_BYTES = 256 * 1024
-OB_NAMESPACE = "http://openbadges.org"
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 
 serializer.register_namespace("", SVG_NAMESPACE)

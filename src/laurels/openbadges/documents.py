@@ -3,24 +3,10 @@ revocation lists, each with `id` equal to its own public URL."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from django.conf import settings
-
+from laurels.core.public import iso, public_url
 from laurels.issuing.models import Assertion, BadgeClass, Issuer
 
 OB2_CONTEXT = "https://w3id.org/openbadges/v2"
-
-
-def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a `Z`."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def public_url(kind: str, entity_id: str) -> str:
-    return f"{settings.LAURELS_BASE_URL}/public/{kind}/{entity_id}"
 
 
 def issuer_profile(issuer: Issuer, signing_key=None) -> dict:

@@ -18,8 +18,9 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection
 
 from laurels.core.hosts import allowed_host
+from laurels.core.responses import accepts_json
 from laurels.openbadges.services import document_versions, public_cache_key
-from laurels.openbadges.views import accepts_json, cached_answer
+from laurels.openbadges.views import cached_answer
 
 logger = logging.getLogger(__name__)
 PUBLIC_DOCUMENT = re.compile(r"^/public/(assertions|badges|issuers)/([A-Za-z0-9_-]{1,64})$")

@@ -6,8 +6,8 @@ import markdown
 import nh3
 from django.utils import timezone
 
+from laurels.core.public import public_url
 from laurels.issuing.models import Assertion, BadgeClass, Issuer
-from laurels.openbadges.documents import public_url
 
 
 def markdown_html(text: str) -> str:

@@ -17,20 +17,19 @@ from joserfc import jws
 from joserfc.jwk import RSAKey
 
 from laurels.core import secrets
+from laurels.core.public import public_url
 from laurels.core.sql import fetch_one_row
 from laurels.core.versions import (
     ASSERTION_DOCUMENT,
     BADGE_CLASS_DOCUMENT,
     ISSUER_AWARDS,
     ISSUER_DOCUMENTS,
-    version_name,
     version_sql,
-    versions_bump,
 )
 from laurels.issuing import signals
 from laurels.issuing.models import Assertion, BadgeClass, Issuer
 from laurels.openbadges import baking
-from laurels.openbadges.documents import assertion_document, public_url
+from laurels.openbadges.documents import assertion_document
 from laurels.openbadges.models import IssuerKey
 
 if TYPE_CHECKING:
@@ -79,7 +78,6 @@ def _new_key(issuer: Issuer) -> IssuerKey:
 def issuer_signing_enable(*, issuer: Issuer, actor: User | None = None) -> IssuerKey:
     """Sign this issuer's assertions from now on (a key is made if it has none)."""
     key = active_signing_key(issuer) or _new_key(issuer)
-    public_documents_forget(issuer=issuer)
     _signing_key_changed(issuer, "enabled", key, actor)
     return key
 
@@ -89,7 +87,6 @@ def issuer_signing_rotate(*, issuer: Issuer, actor: User | None = None) -> Issue
     """A new key signs from now on; the old one stays published as retired."""
     _retire_active_keys(issuer)
     key = _new_key(issuer)
-    public_documents_forget(issuer=issuer)
     _signing_key_changed(issuer, "rotated", key, actor)
     return key
 
@@ -98,14 +95,17 @@ def issuer_signing_rotate(*, issuer: Issuer, actor: User | None = None) -> Issue
 def issuer_signing_disable(*, issuer: Issuer, actor: User | None = None) -> None:
     """Back to hosted verification; the keys stay published for what they signed."""
     _retire_active_keys(issuer)
-    public_documents_forget(issuer=issuer)
     _signing_key_changed(issuer, "disabled", None, actor)
 
 
 def _signing_key_changed(
     issuer: Issuer, change: str, key: IssuerKey | None, actor: User | None
 ) -> None:
-    """Tell the audit trail, inside the change's transaction (`issuing.signals`)."""
+    """Tell the audit trail, and move the issuer's `updated_at` and hosted documents on,
+    inside the change's transaction. A key change alters the issuer profile's publicKey
+    and every award's verification, yet writes no issuer or award row: without this a
+    verifier asking If-Modified-Since would be told 304. Saving the issuer lets its
+    receiver move the versions on, last (`laurels.core.versions`: row locks first)."""
     signals.signing_key_changed.send(
         sender=IssuerKey,
         actor=actor,
@@ -115,6 +115,7 @@ def _signing_key_changed(
             "key": key.entity_id if key is not None else None,
         },
     )
+    issuer.save(update_fields=["updated_at"])
 
 
 def _retire_active_keys(issuer: Issuer) -> None:
@@ -211,21 +212,3 @@ def document_versions(kind: str, entity_id: str) -> tuple | None:
 
 def public_cache_key(kind: str, entity_id: str, versions: tuple) -> str:
     return f"ob:{kind}:{entity_id}:{'.'.join(map(str, versions))}"
-
-
-def public_documents_forget(
-    *, issuer: Issuer | None = None, badge_class=None, assertion: Assertion | None = None
-) -> None:
-    """Move on the versions of hosted documents, in the caller's transaction: `issuer`,
-    every document of the issuer (details, signing keys); `badge_class` or `assertion`,
-    that one (and an award's issuer's revocation list). Saving or deleting those rows
-    does it by itself (`issuing.receivers`); signing-key changes call this."""
-    names = []
-    if issuer is not None:
-        names.append(version_name(ISSUER_DOCUMENTS, issuer.pk))
-    if badge_class is not None:
-        names.append(version_name(BADGE_CLASS_DOCUMENT, badge_class.pk))
-    if assertion is not None:
-        names.append(version_name(ASSERTION_DOCUMENT, assertion.pk))
-        names.append(version_name(ISSUER_AWARDS, assertion.issuer_id))
-    versions_bump(names)

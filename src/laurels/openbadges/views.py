@@ -24,7 +24,7 @@ from django.utils.http import http_date, parse_http_date_safe
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
-from laurels.core.csp import IMAGE_POLICY, set_policy
+from laurels.core.responses import JSON_LD, image_response, stored_image_response, wants_json
 from laurels.issuing.models import Assertion, BadgeClass, Issuer
 from laurels.openbadges import documents, pages
 from laurels.openbadges.models import IssuerKey
@@ -37,22 +37,8 @@ from laurels.openbadges.services import (
     public_cache_key,
 )
 
-CONTENT_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
 # What an entityId can look like (`laurels.core.ids`); anything else names no document.
 ENTITY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-JSON_LD = "application/ld+json"
-
-
-def accepts_json(accept: str, query: str = "") -> bool:
-    if "format=json" in query:
-        return True
-    return JSON_LD in accept or ("application/json" in accept and "text/html" not in accept)
-
-
-def wants_json(request: HttpRequest) -> bool:
-    if request.GET.get("format") == "json":
-        return True
-    return accepts_json(request.headers.get("Accept", ""))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -172,10 +158,13 @@ def assertion(request: HttpRequest, entity_id: str) -> HttpResponse:
 
     def build():
         found = _found(rows, entity_id)
+        # Its verification follows the issuer's signing keys, which move the issuer's
+        # updated_at (`openbadges.services._signing_key_changed`), not the award's.
+        modified = max(found.updated_at, found.issuer.updated_at)
         if found.revoked:
-            return 410, documents.revoked_assertion_document(found), found.updated_at
+            return 410, documents.revoked_assertion_document(found), modified
         key = active_signing_key(found.issuer)
-        return 200, documents.assertion_document(found, signing_key=key), found.updated_at
+        return 200, documents.assertion_document(found, signing_key=key), modified
 
     if wants_json(request):
         return _public_json(request, "assertions", entity_id, build)
@@ -206,25 +195,6 @@ def key(request: HttpRequest, entity_id: str) -> HttpResponse:
 # --- images ----------------------------------------------------------------------------------
 
 
-def _image_response(content: bytes, extension: str, download_name: str | None) -> HttpResponse:
-    response = HttpResponse(content, content_type=CONTENT_TYPES.get(extension))
-    # SVGs were sanitized on upload; opened directly, this keeps one from loading, running
-    # or navigating anything even so.
-    set_policy(response, IMAGE_POLICY)
-    response["Access-Control-Allow-Origin"] = "*"
-    if download_name:
-        response["Content-Disposition"] = f'attachment; filename="{download_name}.{extension}"'
-    return response
-
-
-def stored_image_response(field_file) -> HttpResponse:
-    if not field_file:
-        raise Http404("No image.")
-    with field_file.open("rb") as stored:
-        content = stored.read()
-    return _image_response(content, field_file.name.rsplit(".", 1)[-1].lower(), None)
-
-
 @require_GET
 @cache_control(public=True, max_age=3600)
 def issuer_image(request: HttpRequest, entity_id: str) -> HttpResponse:
@@ -244,4 +214,4 @@ def assertion_image(request: HttpRequest, entity_id: str) -> HttpResponse:
     found = _found(Assertion.objects.select_related("badge_class", "issuer"), entity_id)
     content, extension = baked_image(found)
     download = f"badge-{found.entity_id}" if request.GET.get("download") else None
-    return _image_response(content, extension, download)
+    return image_response(content, extension, download)

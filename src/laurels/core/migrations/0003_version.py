@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
             name='Version',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=300, unique=True)),
+                ('name', models.TextField(unique=True)),
                 ('n', models.BigIntegerField(default=0)),
             ],
         ),

@@ -31,9 +31,10 @@ from django.core.exceptions import ValidationError
 from PIL import Image, UnidentifiedImageError
 
 from laurels.core.errors import DomainError
-from laurels.openbadges.baking import OB_NAMESPACE
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Where a baked SVG keeps its assertion (Open Badges Baking 2.0); cleaning keeps it.
+OB_NAMESPACE = "http://openbadges.org"
 DATA_URI = re.compile(
     r"^data:(?P<mime>[\w/+.-]+)(?:;[\w=.-]+)*?(?P<b64>;base64)?,(?P<data>.*)$", re.S
 )

@@ -3,7 +3,7 @@ import base64
 import pytest
 from django.core.exceptions import ValidationError
 
-from laurels.issuing.images import ImageTooLarge, image_from_data_uri, image_from_upload
+from laurels.core.images import ImageTooLarge, image_from_data_uri, image_from_upload
 from tests.factories import png_bytes, png_data_uri
 
 SVG = b"""<?xml version="1.0"?>

@@ -1,0 +1,91 @@
+"""Issuing's rows as a caller may see them: issuing's reads with the decision of
+`connect.permissions` (a role against an action, and a token's scopes).
+
+These sit in `connect`, above `issuing`, because they need both; `issuing.selectors`
+keeps the reads that need issuing's own data only (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from laurels.connect.permissions import (
+    Caller,
+    IssuingAction,
+    badge_class_scoped_ids,
+    issuer_role,
+    require_issuing,
+    require_issuing_scope,
+    scope_allows,
+)
+from laurels.core.errors import NotFound
+from laurels.issuing.models import Assertion, BadgeClass, Issuer
+from laurels.issuing.selectors import assertions_filtered, staff_prefetch
+
+
+def issuer_for(*, caller: Caller, entity_id: str, action: IssuingAction) -> Issuer:
+    issuer = (
+        Issuer.objects.select_related("created_by")
+        .prefetch_related(staff_prefetch())
+        .filter(entity_id=entity_id)
+        .first()
+    )
+    if issuer is None:
+        raise NotFound()
+    require_issuing(caller, action, issuer)
+    return issuer
+
+
+def issuer_for_list(*, caller: Caller, entity_id: str, action: IssuingAction) -> Issuer:
+    """The issuer of a list that a token bound to single badge classes may see part of:
+    members only (others get NotFound), and an issuer-wide or badge-class scope."""
+    issuer = Issuer.objects.filter(entity_id=entity_id).first()
+    if issuer is None or issuer_role(caller, issuer) is None:
+        raise NotFound()
+    if scope_allows(caller, action):
+        require_issuing(caller, action, issuer)
+    else:
+        require_issuing_scope(caller, action, allow_badge_class_scopes=True)
+    return issuer
+
+
+def badge_class_for(*, caller: Caller, entity_id: str, action: IssuingAction) -> BadgeClass:
+    badge_class = (
+        BadgeClass.objects.select_related("issuer", "created_by")
+        .filter(entity_id=entity_id)
+        .first()
+    )
+    if badge_class is None:
+        raise NotFound()
+    require_issuing(caller, action, badge_class.issuer, badge_class)
+    return badge_class
+
+
+def assertion_for(*, caller: Caller, entity_id: str, action: IssuingAction) -> Assertion:
+    assertion = (
+        Assertion.objects.select_related("badge_class", "issuer", "created_by")
+        .filter(entity_id=entity_id)
+        .first()
+    )
+    if assertion is None:
+        raise NotFound()
+    require_issuing(caller, action, assertion.issuer, assertion.badge_class)
+    return assertion
+
+
+def badge_classes_visible(*, caller: Caller, issuer: Issuer | None = None) -> QuerySet[BadgeClass]:
+    """Badge classes of the caller's issuers; a token bound to single badge classes sees
+    just those."""
+    badge_classes = BadgeClass.objects.filter(issuer__staff__user=caller.user)
+    if issuer is not None:
+        badge_classes = badge_classes.filter(issuer=issuer)
+    if not scope_allows(caller, IssuingAction.BADGECLASS_VIEW):
+        badge_classes = badge_classes.filter(entity_id__in=badge_class_scoped_ids(caller))
+    return badge_classes.select_related("issuer", "created_by").order_by("-id")
+
+
+def issuer_assertions(*, caller: Caller, issuer: Issuer, **filters) -> QuerySet[Assertion]:
+    assertions = Assertion.objects.filter(issuer=issuer)
+    if not scope_allows(caller, IssuingAction.AWARD_HISTORY):
+        assertions = assertions.filter(badge_class__entity_id__in=badge_class_scoped_ids(caller))
+    return assertions_filtered(assertions, **filters)

@@ -12,6 +12,7 @@ from laurels import cli
 from laurels.backpack.importing import Recheck, badge_import, imported_badges_reverify
 from laurels.backpack.models import ImportedBadge
 from laurels.jobs.periodic import JOBS, run_due_jobs
+from laurels.jobs.runner import drain
 from tests.factories import UserFactory, png_data_uri
 
 pytestmark = pytest.mark.django_db
@@ -115,6 +116,7 @@ def test_a_gone_key_makes_the_badge_gone_by_the_job_and_the_cli(signed_badge, ca
     routes["/key"] = (404, JSON, b"{}", 0)
     (job,) = [job for job in JOBS if job.name == "backpack-reverify"]
     assert run_due_jobs(now=0.0, jobs=[job]) == ["backpack-reverify"]
+    assert drain("test-runner")["tasks"] == 1  # the sweep is queued in chunks
     badge.refresh_from_db()
     assert badge.status == ImportedBadge.Status.GONE
     assert cli.main(["backpack", "reverify"]) == 0

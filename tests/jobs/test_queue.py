@@ -10,7 +10,7 @@ from django.utils import timezone
 from laurels.jobs import registry, services
 from laurels.jobs.mail import mail_send
 from laurels.jobs.models import Job, OutboxMail
-from laurels.jobs.runner import drain, run_queued
+from laurels.jobs.runner import drain
 from tests.smtpd import smtp_server
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +37,7 @@ def test_a_job_exists_exactly_when_the_change_that_queued_it_commits(calls):
         raise RuntimeError("the change fails")
     with transaction.atomic():
         services.job_enqueue("test-record", value="kept")
-    assert run_queued("runner-a") == 1
+    assert drain("runner-a")["tasks"] == 1
     assert calls == ["kept"]
     assert not Job.objects.exists()
 
@@ -49,17 +49,17 @@ def test_only_registered_tasks_can_be_queued():
 
 def test_a_failing_task_is_tried_again_later_then_kept_as_failed(calls):
     job = services.job_enqueue("test-record", value="x", fail=True)
-    assert run_queued("runner-a") == 1
+    assert drain("runner-a")["tasks"] == 1
     job.refresh_from_db()
     assert job.attempts == 1 and job.failed_at is None and "failed on x" in job.last_error
     assert job.run_after > timezone.now()  # not again at once
-    assert run_queued("runner-a") == 0
+    assert drain("runner-a")["tasks"] == 0
     Job.objects.update(run_after=timezone.now())
-    assert run_queued("runner-a") == 1
+    assert drain("runner-a")["tasks"] == 1
     job.refresh_from_db()
     assert job.attempts == 2 and job.failed_at is not None  # its last attempt
     Job.objects.update(run_after=timezone.now())
-    assert run_queued("runner-a") == 0
+    assert drain("runner-a")["tasks"] == 0
 
 
 def test_a_claimed_job_waits_for_its_lease_to_lapse(calls):
@@ -69,7 +69,7 @@ def test_a_claimed_job_waits_for_its_lease_to_lapse(calls):
     assert services.job_claim("runner-b") is None  # runner a is on it
     # Runner a died: once its lease lapses, another runner takes the job.
     Job.objects.update(claimed_until=timezone.now() - timedelta(seconds=1))
-    assert run_queued("runner-b") == 1
+    assert drain("runner-b")["tasks"] == 1
     assert calls == ["once"]
 
 
@@ -95,6 +95,27 @@ def test_the_outbox_goes_out_over_one_connection_and_keeps_what_was_refused(sett
         assert later.failed_at is None and later.send_after > timezone.now()
         assert drain("runner-a")["mails"] == 0
         assert len(received.connections) == 1  # nothing due: no connection at all
+
+
+def test_mail_goes_out_between_tasks_not_after_the_whole_queue(settings):
+    """A long queue (the daily re-verification, in chunks) does not hold back a
+    password-reset mail that came due while it ran."""
+    seen_by_second_task = []
+    with smtp_server() as (port, received):
+        _smtp(settings, port)
+        registry.task(
+            "test-mail",
+            lambda: mail_send("reset@example.org", "accounts/email/account_exists", {}),
+        )
+        registry.task("test-look", lambda: seen_by_second_task.append(len(received.message_ids)))
+        try:
+            services.job_enqueue("test-mail")
+            services.job_enqueue("test-look")
+            assert drain("runner-a") == {"tasks": 2, "mails": 1}
+        finally:
+            registry.TASKS.pop("test-mail")
+            registry.TASKS.pop("test-look")
+    assert seen_by_second_task == [1]
 
 
 def test_a_server_that_hangs_up_is_called_again_at_once(settings):

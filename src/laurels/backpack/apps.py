@@ -18,8 +18,13 @@ class BackpackConfig(AppConfig):
 
 
 def _register_jobs() -> None:
-    from laurels.backpack.importing import imported_badges_reverify
-    from laurels.jobs.registry import periodic
+    from laurels.backpack.importing import (
+        imported_badges_reverify,
+        imported_badges_reverify_queue,
+    )
+    from laurels.jobs.registry import periodic, task
 
-    # Daily: every imported badge is checked again with its issuer (laurels.backpack.importing).
-    periodic("backpack-reverify", 24 * 3600, imported_badges_reverify)
+    # Daily: every imported badge is checked again with its issuer, in queued chunks
+    # (laurels.backpack.importing).
+    periodic("backpack-reverify", 24 * 3600, imported_badges_reverify_queue)
+    task("backpack.reverify", imported_badges_reverify)

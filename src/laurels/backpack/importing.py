@@ -58,6 +58,7 @@ from laurels.core.fetch import FetchRefused, fetch, one_deadline
 from laurels.core.images import CheckedImage, image_from_data_uri, image_from_upload
 from laurels.core.untrusted import clipped, split_http_url
 from laurels.core.versions import BACKPACK, version_name, versions_bump
+from laurels.jobs.services import job_enqueue
 from laurels.openbadges import baking
 
 JSON_TYPES = ("application/json", "application/ld+json")
@@ -697,16 +698,44 @@ def badge_reverify(*, badge: ImportedBadge) -> Recheck:
     return found
 
 
+REVERIFY_CHUNK = 100
+
+
 def imported_badges_reverify(
+    ids: list[int] | None = None,
     progress: Callable[[int, int], object] | None = None,
 ) -> Counter[Recheck]:
-    """Check every imported badge again (the daily job and `laurels backpack reverify`);
-    how many were found each way. `progress(done, total)` is told after each badge."""
-    badges = ImportedBadge.objects.select_related("user").order_by("id")
-    total = badges.count()
+    """Check the imported badges `ids` (all of them when None) again: the daily job's
+    tasks and `laurels backpack reverify`; how many were found each way.
+    `progress(done, total)` is told after each badge.
+
+    Read a chunk of ids at a time, not through one open cursor: on SQLite a read held
+    across a sweep's many fetches would keep the write-ahead log from being checkpointed."""
+    ids = ids if ids is not None else _imported_badge_ids()
     found: Counter[Recheck] = Counter()
-    for done, badge in enumerate(badges.iterator(), start=1):
-        found[badge_reverify(badge=badge)] += 1
-        if progress is not None:
-            progress(done, total)
+    done = 0
+    for start in range(0, len(ids), REVERIFY_CHUNK):
+        chunk = ImportedBadge.objects.select_related("user").filter(
+            pk__in=ids[start : start + REVERIFY_CHUNK]
+        )
+        for badge in chunk.order_by("id"):
+            found[badge_reverify(badge=badge)] += 1
+            done += 1
+            if progress is not None:
+                progress(done, len(ids))
     return found
+
+
+def imported_badges_reverify_queue() -> int:
+    """The daily sweep, queued as tasks of REVERIFY_CHUNK badges each: the runner sends
+    waiting mail (a password reset, say) between tasks instead of after a sweep that
+    fetches from every issuer's host. How many tasks were queued."""
+    ids = _imported_badge_ids()
+    with transaction.atomic():
+        for start in range(0, len(ids), REVERIFY_CHUNK):
+            job_enqueue("backpack.reverify", ids=ids[start : start + REVERIFY_CHUNK])
+    return -(-len(ids) // REVERIFY_CHUNK)
+
+
+def _imported_badge_ids() -> list[int]:
+    return list(ImportedBadge.objects.order_by("id").values_list("id", flat=True))

@@ -6,6 +6,7 @@ from oauth2_provider.models import get_application_model
 from laurels.connect import services
 from laurels.connect.models import AppConsent, Application, AuditEvent
 from laurels.connect.names import impersonation_problem
+from laurels.core.admin import ViewOnly
 
 # The toolkit registers its own admin for the application model; ours replaces it.
 if admin.site.is_registered(get_application_model()):
@@ -106,37 +107,19 @@ class ApplicationAdmin(admin.ModelAdmin):
 
 
 @admin.register(AppConsent)
-class AppConsentAdmin(admin.ModelAdmin):
+class AppConsentAdmin(ViewOnly):
     """Shown only: a person revokes an app on their Connected apps page, which ends its
     tokens with the consent (`services.app_access_revoke`)."""
 
     list_display = ["user", "application", "scopes", "created_at", "last_used_at"]
     search_fields = ["user__email", "application__name", "application__client_id"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ViewOnly):
     """The audit trail is shown only: nobody adds, edits or deletes its rows here."""
 
     list_display = ["created_at", "kind", "user", "client_id", "ip_address"]
     list_filter = ["kind"]
     search_fields = ["user__email", "client_id", "ip_address"]
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -38,6 +38,20 @@ class RefusalsShown(admin.ModelAdmin):
             return HttpResponseRedirect(request.get_full_path())
 
 
+class ViewOnly(admin.ModelAdmin):
+    """Rows shown in the admin and never written there: nobody adds, edits or deletes
+    them (audit rows, consents, awards, whose changes go through services or actions)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 def refusal_text(error: DomainError | ValidationError) -> str:
     """What a service's refusal says, in one line."""
     return error.message if isinstance(error, DomainError) else " ".join(error.messages)

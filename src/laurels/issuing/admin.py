@@ -14,7 +14,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from laurels.core.admin import RefusalsShown
+from laurels.core.admin import RefusalsShown, ViewOnly
 from laurels.core.errors import DomainError
 from laurels.issuing import services
 from laurels.issuing.models import Assertion, BadgeClass, Issuer, IssuerStaff
@@ -133,22 +133,13 @@ class RevokeForm(ActionForm):
 
 
 @admin.register(Assertion)
-class AssertionAdmin(admin.ModelAdmin):
+class AssertionAdmin(ViewOnly):
     list_display = ["entity_id", "badge_class", "recipient_plaintext", "issued_on", "revoked"]
     list_filter = ["revoked", "recipient_type", "acceptance"]
     search_fields = ["entity_id", "recipient_plaintext", "badge_class__name"]
     list_select_related = ["badge_class", "issuer"]
     action_form = RevokeForm
     actions = ["revoke"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_revoke_permission(self, request):
         return request.user.has_perm("issuing.change_assertion")

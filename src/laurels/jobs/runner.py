@@ -35,33 +35,40 @@ def runner_token() -> str:
     return uuid.uuid4().hex
 
 
-def run_queued(runner: str) -> int:
-    """Run queued tasks until none is due; how many were run."""
-    count = 0
-    while (job := services.job_claim(runner)) is not None:
-        count += 1
-        task = TASKS.get(job.task)
-        if task is None:
-            services.job_failed(job, f"No task is registered as {job.task!r}.", max_attempts=0)
-            continue
-        try:
-            task.run(**job.arguments)
-        except Exception as failure:
-            logger.exception("Task %s (job %s) failed", job.task, job.pk)
-            services.job_failed(job, repr(failure), max_attempts=task.max_attempts)
-        else:
-            services.job_done(job)
-    return count
+def run_task(runner: str, job) -> None:
+    """Run one claimed task and record how it went."""
+    task = TASKS.get(job.task)
+    if task is None:
+        services.job_failed(job, f"No task is registered as {job.task!r}.", max_attempts=0)
+        return
+    try:
+        task.run(**job.arguments)
+    except Exception as failure:
+        logger.exception("Task %s (job %s) failed", job.task, job.pk)
+        services.job_failed(job, repr(failure), max_attempts=task.max_attempts)
+    else:
+        services.job_done(job)
+
+
+def deliver_mail(runner: str) -> int:
+    """Send the due mail; a failure of the mail server is logged, not raised."""
+    try:
+        return outbox_deliver(runner)
+    except Exception:
+        logger.exception("Mail delivery stopped; it is tried again later")
+        return 0
 
 
 def drain(runner: str | None = None) -> dict[str, int]:
-    """Run every queued task and send every due mail; the counts."""
+    """Send the due mail, then run queued tasks until none is due, sending the mail that
+    came due after each (a long task, such as a chunk of re-verification, does not hold
+    back a password-reset mail for the whole queue); the counts."""
     runner = runner or runner_token()
-    done = {"tasks": run_queued(runner), "mails": 0}
-    try:
-        done["mails"] = outbox_deliver(runner)
-    except Exception:
-        logger.exception("Mail delivery stopped; it is tried again later")
+    done = {"tasks": 0, "mails": deliver_mail(runner)}
+    while (job := services.job_claim(runner)) is not None:
+        run_task(runner, job)
+        done["tasks"] += 1
+        done["mails"] += deliver_mail(runner)
     return done
 
 

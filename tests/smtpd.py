@@ -79,8 +79,12 @@ class _Session(socketserver.StreamRequestHandler):
         return False
 
     def take_message(self, received: Received) -> None:
+        """Read one message up to its lone "."; a client gone before that (killed
+        mid-DATA) delivered nothing, as with a real server."""
         lines = []
-        while (line := self.rfile.readline()) not in (b".\r\n", b".\n", b""):
+        while (line := self.rfile.readline()) not in (b".\r\n", b".\n"):
+            if not line:
+                raise ConnectionError("the client left in the middle of a message")
             lines.append(line)
         found = MESSAGE_ID.search(b"".join(lines))
         with received.lock:

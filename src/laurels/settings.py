@@ -280,6 +280,8 @@ LAURELS_SIGNUP_ENABLED = env_bool("LAURELS_SIGNUP_ENABLED", True)
 # --- Connected apps (OAuth2 / OpenID Connect) -------------------------------------------
 
 OAUTH2_PROVIDER_APPLICATION_MODEL = "connect.Application"
+# Named so that connect.PersonalToken can point at the toolkit's access tokens.
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"  # noqa: S105 (a model name)
 # The built-in first-party client `public` through which Badgr's front end and client
 # libraries log in with only a username and password.
 LAURELS_BADGR_PASSWORD_LOGIN = env_bool("LAURELS_BADGR_PASSWORD_LOGIN", True)

@@ -6,13 +6,16 @@ from django.views.generic import RedirectView
 from ninja.openapi.views import openapi_view
 
 from laurels.accounts.views import admin_login, admin_password_change
-from laurels.api.api import api
+from laurels.api.api import api, api_v1
 from laurels.api.docs import oauth2_redirect
+from laurels.backpack.views import shared_collection
 from laurels.web.views import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("health", healthz, name="health"),  # Badgr's name for it
     path("v2/", api.urls),
+    path("v1/", api_v1.urls),
     path("docs", partial(openapi_view, api=api), name="api-docs"),
     path("docs/", RedirectView.as_view(url="/docs", permanent=True)),
     path("docs/oauth2-redirect", oauth2_redirect, name="api-docs-oauth2-redirect"),
@@ -21,6 +24,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("laurels.accounts.urls")),
     path("", include("laurels.connect.urls")),
+    # Badgr's public address of a shared collection (by its share hash).
+    path("public/collections/<str:share_hash>", shared_collection, name="public_collection"),
     path("public/", include("laurels.openbadges.urls")),
     path("share/", include("laurels.backpack.urls")),
     path("", include("laurels.web.urls")),

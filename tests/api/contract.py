@@ -22,6 +22,7 @@ import json
 import re
 from collections.abc import Iterator
 from functools import cache
+from http import HTTPStatus
 from typing import Any
 
 import httpx
@@ -116,6 +117,9 @@ def check_answer(method: str, path: str, status: int, content: bytes) -> None:
         return
     method = method.lower()
     what = f"{method.upper()} {path} answered {status}"
+    if status == HTTPStatus.NO_CONTENT:
+        _check_no_content(method, path, content, what)
+        return
     try:
         body = json.loads(content)
     except ValueError:
@@ -135,6 +139,16 @@ def check_answer(method: str, path: str, status: int, content: bytes) -> None:
             f"{method.upper()} {template} (it lists {listed})"
         )
     _check_body(reference, body, what)
+
+
+def _check_no_content(method: str, path: str, content: bytes, what: str) -> None:
+    """A 204 (Badgr's answer to DELETE) has no body, and the document must list it."""
+    if content:
+        raise ContractBroken(f"{what} with a body: {content[:200]!r}")
+    template = _documented_path(path)
+    operation = document()["paths"][template].get(method) if template else None
+    if operation is None or not {"204", 204} & set(operation["responses"]):
+        raise ContractBroken(f"{what}, which the OpenAPI document does not list")
 
 
 @contextlib.contextmanager

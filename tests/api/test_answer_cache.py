@@ -106,6 +106,8 @@ def badges(user):
 
 
 BACKPACK = "/v2/backpack/assertions"
+# Badgr's expanded backpack (names and texts); such answers are not kept.
+EXPANDED = "expand=badgeclass&expand=issuer"
 
 
 def names(answer) -> list[str]:
@@ -143,12 +145,14 @@ def test_revoking_rejecting_and_renaming_show_at_once(displayer, badges):
     assert ids(kept(BACKPACK, token)) == [a.entity_id for a in badges[1:]]
     entry_acceptance_set(entry=badges[1], acceptance=Acceptance.REJECTED)
     assert ids(kept(BACKPACK, token)) == [badges[2].entity_id]
+    names(wsgi_get(BACKPACK, token, EXPANDED))
     issuing.badge_class_update(badge_class=badges[2].badge_class, name="Renamed")
-    assert names(kept(BACKPACK, token)) == ["Renamed"]
+    assert names(wsgi_get(BACKPACK, token, EXPANDED)) == ["Renamed"]
     issuer = badges[2].issuer
-    issuer.name = "New issuer name"
+    issuer.email = "new@example.org"  # moves no catalog version
     issuer.save()
-    assert kept(BACKPACK, token)[2]["result"][0]["issuer"]["name"] == "New issuer name"
+    expanded = wsgi_get(BACKPACK, token, EXPANDED)[2]["result"][0]
+    assert expanded["badgeclass"]["issuer"]["email"] == "new@example.org"
 
 
 def test_verified_addresses_decide_at_once(user, displayer, badges):
@@ -235,8 +239,27 @@ def test_an_issuer_award_list_is_kept_and_follows_awards_and_revocations(user, i
     second = AssertionFactory(badge_class=badge_class)
     assert ids(issuer_awards(issuer, token)) == [second.entity_id, first.entity_id]
     issuing.assertion_revoke(assertion=first, reason="Mistake")
-    assert issuer_awards(issuer, token)[2]["result"][1]["revoked"] is True
+    assert ids(issuer_awards(issuer, token)) == [second.entity_id]  # revoked: left out
+    assert issuer_awards(issuer, token, "include_revoked=true")[2]["result"][1]["revoked"] is True
     assert len(issuer_awards(issuer, token, "num=1")[2]["result"]) == 1
+
+
+def test_an_expiring_award_leaves_the_issuer_award_list_when_it_expires(issuer_app, monkeypatch):
+    """Award lists leave expired awards out (as Badgr's did): a kept list holds only until
+    the first award on it expires."""
+    issuer, token = issuer_app
+    badge_class = BadgeClassFactory(issuer=issuer)
+    lasting = AssertionFactory(badge_class=badge_class)
+    expiring = AssertionFactory(
+        badge_class=badge_class, expires=timezone.now() + timedelta(minutes=5)
+    )
+    assert ids(kept(f"/v2/issuers/{issuer.entity_id}/assertions", token)) == [
+        expiring.entity_id,
+        lasting.entity_id,
+    ]
+    later = timezone.now() + timedelta(minutes=6)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    assert ids(issuer_awards(issuer, token)) == [lasting.entity_id]
 
 
 def test_losing_the_role_closes_the_kept_list(user, issuer_app):

@@ -138,9 +138,10 @@ def test_an_answer_the_document_does_not_describe_fails(method, path, status, bo
 def test_the_most_literal_path_is_the_operation():
     """`/v2/issuers/changed` is its own operation (a feed with `timestamp`), not the issuer
     `changed`."""
-    feed = envelope([], timestamp="2026-05-01T12:00:00Z")
+    pages = {"hasNext": False, "nextResults": None, "hasPrevious": False, "previousResults": None}
+    feed = envelope([], timestamp="2026-05-01T12:00:00Z", pagination=pages)
     check_answer("GET", "/v2/issuers/changed", 200, feed)
-    with pytest.raises(ContractBroken, match="'timestamp' was unexpected"):
+    with pytest.raises(ContractBroken, match="'timestamp', 'pagination' were unexpected"):
         check_answer("GET", "/v2/issuers/xxxxxxxxxxxxxxxxxxxxxx", 200, feed)
 
 

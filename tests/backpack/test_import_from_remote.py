@@ -75,8 +75,11 @@ def test_import_by_url_then_listed_and_not_duplicated(remote, me):
     badge = first.json()["result"][0]
     assert badge["source"] == "imported"
     assert badge["openBadgeId"] == awarded["openBadgeId"]
-    assert badge["badgeclass"]["name"] == "Remote Badge"
-    assert badge["issuer"]["name"] == "Remote University"
+    expanded = client.get(
+        f"/v2/backpack/assertions/{badge['entityId']}?expand=badgeclass&expand=issuer"
+    ).json()["result"][0]
+    assert expanded["badgeclass"]["name"] == "Remote Badge"
+    assert expanded["badgeclass"]["issuer"]["name"] == "Remote University"
     again = do_import(client, url=awarded["openBadgeId"])
     assert again.status_code == 200
     assert ImportedBadge.objects.filter(user=user).count() == 1

@@ -227,7 +227,9 @@ def test_an_embedded_issuer_is_not_trusted(client, source):
     serve_document(source, "/badge", {**source.documents["/badge"], "issuer": embedded})
     response = import_url(client, source.url + "/assertion")
     assert response.status_code == 201, response.content
-    assert response.json()["result"][0]["issuer"]["name"] == "Somewhere"
+    entity_id = response.json()["result"][0]["entityId"]
+    expanded = client.get(f"/v2/backpack/assertions/{entity_id}?expand=badgeclass&expand=issuer")
+    assert expanded.json()["result"][0]["badgeclass"]["issuer"]["name"] == "Somewhere"
 
 
 def test_the_issuer_may_narrow_where_its_assertions_are_hosted(client, source):

@@ -599,7 +599,9 @@ class TestConnectedApps:
         assert set(listed[0]["scope"].split()) == {"r:profile", "r:backpack"}
         assert len(listed[0]["entityId"]) == 22
 
-        assert browser.delete(f"/v2/auth/tokens/{listed[0]['entityId']}").status_code == 200
+        assert browser.get(f"/v2/auth/tokens/{listed[0]['entityId']}").json()["result"] == listed
+        gone = browser.delete(f"/v2/auth/tokens/{listed[0]['entityId']}")
+        assert gone.status_code == 204 and gone.content == b""
         assert Client().get("/v2/users/self", headers=bearer(token)).status_code == 401
         assert browser.get("/v2/auth/tokens").json()["result"] == []
         assert not RefreshToken.objects.filter(revoked__isnull=True).exists()

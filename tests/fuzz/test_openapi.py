@@ -46,7 +46,10 @@ def fuzz(server: RunningServer, real_ids: dict[str, str], workdir: Path, *header
         "--checks=not_a_server_error,in_the_envelope",
         f"--seed={SEED}",
         f"--max-examples={EXAMPLES}",
-        "--workers=2",
+        # One worker: with two threads, Hypothesis describing lambdas calls ast.parse
+        # concurrently, which CPython 3.11 can fail with "AST constructor recursion depth
+        # mismatch" (a runtime error of the fuzzer, not of Laurels).
+        "--workers=1",
         "--generation-database=none",
         "--suppress-health-check=all",
         "--request-timeout=30",

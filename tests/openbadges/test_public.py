@@ -16,6 +16,7 @@ from tests.factories import BadgeClassFactory, IssuerFactory
 pytestmark = pytest.mark.django_db
 LD = {"HTTP_ACCEPT": "application/ld+json"}
 BASE = "http://127.0.0.1:8000"
+HTML = "text/html,application/xhtml+xml,*/*;q=0.8"  # what browsers send
 
 
 @pytest.fixture
@@ -85,7 +86,7 @@ def test_revoked_answers_410_with_the_reason(award):
         "revoked": True,
         "revocationReason": "Issued by mistake",
     }
-    page = Client().get(f"/public/assertions/{award.entity_id}").content.decode()
+    page = Client().get(f"/public/assertions/{award.entity_id}", HTTP_ACCEPT=HTML).content.decode()
     assert "Revoked" in page and "Issued by mistake" in page
 
 
@@ -99,7 +100,8 @@ def test_expired_award_says_so(award):
     award.save()
     _, document = get_json(f"/public/assertions/{award.entity_id}")
     assert document["expires"].endswith("Z")
-    assert "Expired" in Client().get(f"/public/assertions/{award.entity_id}").content.decode()
+    page = Client().get(f"/public/assertions/{award.entity_id}", HTTP_ACCEPT=HTML)
+    assert "Expired" in page.content.decode()
 
 
 def test_etag_and_conditional_requests(award):

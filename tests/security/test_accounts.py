@@ -395,7 +395,7 @@ def test_the_person_who_proves_the_address_gets_it_and_its_awards(live, account)
         emails = victim_api.get("/v2/users/self").json()["result"][0]["emails"]
         assert emails == [{"email": address, "verified": True, "primary": True}]
         held = victim_api.get("/v2/backpack/assertions").json()["result"]
-        assert [a["badgeclass"]["openBadgeId"] for a in held] == [badge["openBadgeId"]]
+        assert [a["badgeclassOpenBadgeId"] for a in held] == [badge["openBadgeId"]]
 
 
 # --- 5. staff invitations: the same answer whether or not the address has an account ----------

@@ -173,7 +173,7 @@ def test_every_anonymous_page_carries_the_policy(live, path):
 
 def test_public_and_share_pages_carry_the_policy(live, public_pages):
     for path in public_pages.values():
-        page = httpx.get(live.base_url + path)
+        page = httpx.get(live.base_url + path, headers={"Accept": "text/html"})
         assert page.status_code == 200, path
         assert_html_policy(page)
 

@@ -36,7 +36,7 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest
 from django.utils import timezone
 
-from laurels.api.auth import app_quota_check
+from laurels.api.auth import app_quota_check, presented_token
 from laurels.backpack.selectors import backpack_stamp
 from laurels.connect.selectors import BearerTokenState, bearer_token_state
 from laurels.core.errors import RateLimited
@@ -69,6 +69,12 @@ def keep_answer(request: HttpRequest, *, valid_until: datetime | None = None) ->
     (the earliest moment a row on the page expires and leaves a list without expired
     rows). Views not in KEPT_LISTS may call it to no effect."""
     request.META[KEEP_MARK] = valid_until or True
+
+
+def first_expiry(rows: Iterable) -> datetime | None:
+    """When the first of these rows (each with `expires`) expires: a list that leaves
+    expired rows out changes then, with no row changed (`keep_answer`'s `valid_until`)."""
+    return min((row.expires for row in rows if row.expires is not None), default=None)
 
 
 @dataclass(frozen=True)
@@ -193,15 +199,14 @@ class BearerListAnswers:
     def _kept_list(environ) -> tuple[str, Callable, re.Match] | None:
         if environ.get("REQUEST_METHOD") != "GET":
             return None
-        authorization = environ.get("HTTP_AUTHORIZATION", "")
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = presented_token(environ.get("HTTP_AUTHORIZATION", ""))
+        if token is None:
             return None
         path = environ.get("PATH_INFO", "")
         for pattern, stamp_of in KEPT_LISTS:
             match = pattern.match(path)
             if match:
-                return token.strip(), stamp_of, match
+                return token, stamp_of, match
         return None
 
     def _answer_and_keep(self, environ, start_response, key: tuple, stamp: tuple) -> Iterable:

@@ -15,6 +15,8 @@ from laurels.api.issuing import router as issuing_router
 from laurels.api.middleware import METHODS_WITH_BODY
 from laurels.api.tokens import router as tokens_router
 from laurels.api.users import router as users_router
+from laurels.api.users import v1_router as users_v1_router
+from laurels.api.v1 import router as v1_router
 
 # Answers that no view chooses, so no operation's `response=` names them: the middleware
 # refuses a body before any view runs (`api.middleware`), and any operation may fail.
@@ -85,3 +87,19 @@ api.add_router("", users_router)
 api.add_router("", tokens_router)
 api.add_router("", issuing_router)
 api.add_router("", backpack_router)
+
+# Badgr's /v1 routes that integrations still call (`api.v1`): the same callers, errors and
+# body parsing as /v2, answers in Badgr's bare v1 shapes, not in the OpenAPI document.
+api_v1 = LaurelsAPI(
+    title="Laurels /v1 (Badgr compatibility)",
+    version=__version__,
+    auth=API_AUTH,
+    renderer=CompactJSONRenderer(),
+    parser=CheckedJSONParser(),
+    urls_namespace="v1",
+    docs_url=None,
+    openapi_url=None,
+)
+install_error_handlers(api_v1)
+api_v1.add_router("", v1_router)
+api_v1.add_router("", users_v1_router)

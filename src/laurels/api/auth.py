@@ -48,11 +48,33 @@ def app_quota_check(*, client_id: str, first_party: bool, user_id: int | None) -
         )
 
 
+# The schemes a token may come with: OAuth's, and the one of Badgr's legacy API key.
+TOKEN_SCHEMES = ("bearer", "token")
+
+
+def presented_token(authorization: str) -> str | None:
+    """The token of an `Authorization` header: `Bearer <token>`, or `Token <key>` as
+    Badgr's legacy API key was sent (a personal token, or any access token, is accepted
+    either way); None for any other header."""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() in TOKEN_SCHEMES and token else None
+
+
 class BearerCaller(HttpBearer):
-    """`Authorization: Bearer <token>` from a connected app, checked by the toolkit's own
-    `verify_request`. A presented token that fails marks the request, so the 401 can say
-    `error="invalid_token"` (RFC 6750). A valid one counts against its app's quota
-    (`app_quota_check`): beyond it, 429 with Retry-After in the /v2 envelope."""
+    """`Authorization: Bearer <token>` (or Badgr's `Token <key>`) from a connected app or
+    a personal token, checked by the toolkit's own `verify_request`. A presented token
+    that fails marks the request, so the 401 can say `error="invalid_token"` (RFC 6750).
+    A valid one counts against its app's quota (`app_quota_check`): beyond it, 429 with
+    Retry-After in the /v2 envelope."""
+
+    def __call__(self, request: HttpRequest) -> Caller | None:
+        token = presented_token(request.META.get("HTTP_AUTHORIZATION", ""))
+        if token is None:
+            return None
+        # The toolkit reads the header itself, and knows only the Bearer scheme.
+        request.META["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        return self.authenticate(request, token)
 
     def authenticate(self, request: HttpRequest, token: str) -> Caller | None:
         valid, oauth_request = get_oauthlib_core().verify_request(request, scopes=[])

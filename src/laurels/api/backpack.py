@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Literal
 
@@ -9,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from ninja import Query, Router, Status
+from ninja import Query, Router, Schema, Status
 from pydantic import BaseModel, Field
 
 from laurels.api.answer_cache import keep_answer
@@ -26,7 +27,7 @@ from laurels.api.pagination import (
 from laurels.api.schemas import ApiInput
 from laurels.backpack import importing, selectors, services
 from laurels.backpack.models import Collection
-from laurels.backpack.presenters import badge_json
+from laurels.backpack.presenters import EXPAND, badge_json, share_link
 from laurels.connect.permissions import Permission, require
 from laurels.core.images import data_uri_bytes
 from laurels.core.public import iso
@@ -34,19 +35,33 @@ from laurels.core.public import iso
 router = Router(tags=["Backpack"])
 
 
+class BackpackRecipientOut(BaseModel):
+    identity: str
+    type: str
+    hashed: bool
+    plaintextIdentity: str | None
+
+
 class BackpackBadgeOut(BaseModel):
     entityType: str
     entityId: str
     source: Literal["local", "imported"]
     openBadgeId: str
-    badgeclass: dict[str, Any]
-    issuer: dict[str, Any]
+    badgeclass: str | dict[str, Any] | None = Field(
+        description="entity id (null for an imported badge); with `expand=badgeclass` the "
+        "Open Badges BadgeClass, its `issuer` nested with `expand=issuer` too"
+    )
+    badgeclassOpenBadgeId: str | None
+    issuer: str | None = Field(description="entity id (null for an imported badge)")
+    issuerOpenBadgeId: str | None
+    recipient: BackpackRecipientOut
     image: str
     issuedOn: str
     expires: str | None
     revoked: bool
     revocationReason: str | None
     acceptance: str
+    pending: bool
     narrative: str | None
     evidence: list[dict[str, Any]]
 
@@ -58,9 +73,17 @@ class CollectionOut(BaseModel):
     description: str
     assertions: list[str]
     published: bool
+    share_url: str | None = Field(description="Badgr's name for `shareUrl`")
     shareUrl: str | None
     shareHash: str | None
+    owner: str = Field(description="entity id of the user whose collection it is")
     createdAt: str
+
+
+class ShareLinkOut(BaseModel):
+    """Where a share button or image link leads (also the `Location` of a redirect)."""
+
+    url: str
 
 
 BadgeEnvelope = envelope_of(BackpackBadgeOut)
@@ -80,14 +103,31 @@ def collection_json(collection: Collection) -> dict:
         "description": collection.description,
         "assertions": [(e.assertion or e.imported).entity_id for e in collection.entries.all()],
         "published": collection.published,
+        "share_url": share,
         "shareUrl": share,
         "shareHash": collection.share_hash if collection.published else None,
+        "owner": collection.user.entity_id,
         "createdAt": iso(collection.created_at),
     }
 
 
-class BackpackQuery(PageQuery):
-    include_expired: bool = True
+class ExpandQuery(Schema):
+    expand: list[str] = Field(
+        [],
+        max_length=10,
+        description="`badgeclass` (and `issuer`) as Open Badges objects, not ids; other "
+        "values are ignored, as Badgr ignored them",
+    )
+
+    @property
+    def expanded(self) -> frozenset[str]:
+        return frozenset(self.expand) & EXPAND
+
+
+class BackpackQuery(PageQuery, ExpandQuery):
+    """As in Badgr, expired badges are left out unless `include_expired=true`."""
+
+    include_expired: bool = False
     include_revoked: bool = False
 
 
@@ -107,15 +147,18 @@ def _before(rows, cursor: str | None):
 )
 def backpack_assertions(request: HttpRequest, response: HttpResponse, query: Query[BackpackQuery]):
     """Awards made here to your verified addresses and badges you imported, newest first.
-    Rejected ones are left out; revoked ones only with `include_revoked=true`."""
+    Rejected ones are left out; expired ones only with `include_expired=true`, revoked
+    ones only with `include_revoked=true`."""
     require(request.auth, Permission.BACKPACK_READ)
     size = page_size(query.num)
     flags = {"include_expired": query.include_expired, "include_revoked": query.include_revoked}
+    expand = query.expanded
     order = ("-issued_on", "-entity_id")
     local = list(
-        _before(selectors.local_awards(user=request.auth.user, **flags), query.cursor).order_by(
-            *order
-        )[: size + 1]
+        _before(
+            selectors.local_awards(user=request.auth.user, whole=bool(expand), **flags),
+            query.cursor,
+        ).order_by(*order)[: size + 1]
     )
     imported = list(
         _before(selectors.imported_badges(user=request.auth.user, **flags), query.cursor).order_by(
@@ -127,8 +170,11 @@ def backpack_assertions(request: HttpRequest, response: HttpResponse, query: Que
     if len(merged) > size:
         last = page[-1]
         link_next(request, response, encode_cursor(last.issued_on.isoformat(), last.entity_id))
-    keep_answer(request, valid_until=None if query.include_expired else _first_expiry(merged))
-    return envelope([badge_json(entry) for entry in page])
+    if not expand:
+        # Expanded objects show more than the catalog version covers (an issuer's email,
+        # a badge class's tags): such answers are made afresh every time.
+        keep_answer(request, valid_until=None if query.include_expired else _first_expiry(merged))
+    return envelope([badge_json(entry, expand) for entry in page])
 
 
 def _first_expiry(entries) -> datetime | None:
@@ -142,11 +188,82 @@ def _first_expiry(entries) -> datetime | None:
     response=with_error_responses({200: BadgeEnvelope}),
     summary="One of your badges",
 )
-def backpack_assertion(request: HttpRequest, entity_id: str):
+def backpack_assertion(request: HttpRequest, entity_id: str, query: Query[ExpandQuery]):
     require(request.auth, Permission.BACKPACK_READ)
-    return envelope(
-        badge_json(selectors.backpack_entry(user=request.auth.user, entity_id=entity_id))
+    entry = selectors.backpack_entry(
+        user=request.auth.user, entity_id=entity_id, whole=bool(query.expanded)
     )
+    return envelope(badge_json(entry, query.expanded))
+
+
+@router.get(
+    "/backpack/assertions/{entity_id}/image",
+    response=with_error_responses({302: ShareLinkOut}),
+    summary="The image of one of your badges",
+)
+def backpack_assertion_image(request: HttpRequest, entity_id: str):
+    """Redirects to the badge's image (an award made here: baked with the award)."""
+    require(request.auth, Permission.BACKPACK_READ)
+    entry = selectors.backpack_entry(user=request.auth.user, entity_id=entity_id)
+    return _redirect(badge_json(entry)["image"])
+
+
+class ShareQuery(Schema):
+    provider: str | None = Field(
+        None, max_length=50, description="facebook, linkedin, twitter or pinterest"
+    )
+    redirect: bool = Field(True, description="false: answer `{url}` instead of redirecting")
+    source: str | None = Field(None, max_length=100, description="accepted and ignored")
+    include_identifier: bool = Field(False, description="accepted and ignored")
+
+
+def _redirect(url: str) -> HttpResponse:
+    """Badgr's redirect, with the address in a JSON body too (`ShareLinkOut`): an
+    answer every /v2 client can read as JSON, whether it follows redirects or not."""
+    response = HttpResponse(json.dumps({"url": url}), status=302, content_type="application/json")
+    response["Location"] = url
+    return response
+
+
+def _share_answer(query: ShareQuery, url: str, title: str):
+    """Badgr's share answer: 302 to the provider's share page, or `{url}` with
+    `redirect=false`; 400 for a missing or unknown provider."""
+    if not query.provider:
+        raise ValidationError("Give a share provider.")
+    link = share_link(query.provider, url, title)
+    if link is None:
+        raise ValidationError("Unknown share provider.")
+    if query.redirect:
+        return _redirect(link)
+    return ShareLinkOut(url=link)
+
+
+@router.get(
+    "/backpack/share/assertion/{entity_id}",
+    response=with_error_responses({200: ShareLinkOut, 302: ShareLinkOut}),
+    summary="Share one of your badges",
+)
+def backpack_assertion_share(request: HttpRequest, entity_id: str, query: Query[ShareQuery]):
+    require(request.auth, Permission.BACKPACK_READ)
+    shown = badge_json(
+        selectors.backpack_entry(user=request.auth.user, entity_id=entity_id, whole=True),
+        EXPAND,
+    )
+    return _share_answer(query, shown["openBadgeId"], shown["badgeclass"]["name"])
+
+
+@router.get(
+    "/backpack/share/collection/{entity_id}",
+    response=with_error_responses({200: ShareLinkOut, 302: ShareLinkOut}),
+    summary="Share one of your collections",
+)
+def backpack_collection_share(request: HttpRequest, entity_id: str, query: Query[ShareQuery]):
+    """Only a published collection has a link to share (400 otherwise)."""
+    require(request.auth, Permission.BACKPACK_READ)
+    shown = collection_json(selectors.collection_for(user=request.auth.user, entity_id=entity_id))
+    if not shown["share_url"]:
+        raise ValidationError("Publish the collection first: it has no link to share.")
+    return _share_answer(query, shown["share_url"], shown["name"])
 
 
 class AcceptanceIn(ApiInput):

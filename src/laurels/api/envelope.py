@@ -14,7 +14,8 @@ from typing import Any
 from django.http import JsonResponse
 from pydantic import BaseModel, create_model
 
-API_PREFIX = "/v2/"
+# The API's paths: /v2, and the few Badgr /v1 routes kept for integrations (`api.v1`).
+API_PREFIXES = ("/v2/", "/v1/")
 
 
 class Status(BaseModel):
@@ -42,11 +43,25 @@ def envelope_of(item: type[BaseModel]) -> type[BaseModel]:
     )
 
 
+class FeedPagination(BaseModel):
+    """Badgr's page links in a change feed's body (the same next page as `Link`). The
+    feed's cursor runs forward only, so there is never a previous page to link to."""
+
+    hasNext: bool
+    nextResults: str | None
+    hasPrevious: bool
+    previousResults: str | None
+
+
 @cache
 def feed_envelope_of(item: type[BaseModel]) -> type[BaseModel]:
-    """A change feed's envelope: the items and the `timestamp` to ask `since` next time."""
+    """A change feed's envelope: the items, the `timestamp` to ask `since` next time, and
+    Badgr's `pagination`."""
     return create_model(
-        f"{item.__name__}FeedEnvelope", __base__=envelope_of(item), timestamp=(str, ...)
+        f"{item.__name__}FeedEnvelope",
+        __base__=envelope_of(item),
+        timestamp=(str, ...),
+        pagination=(FeedPagination, ...),
     )
 
 

@@ -3,12 +3,14 @@
 Hostile input must get a 400 that says what is wrong, never the 500 that a parser or the
 database gives further in. Each check here is the one place its kind of input is read:
 
-- JSON bodies (`json_body`, used by the API's parser and by any view reading a body
-  itself): nesting is bounded (60,000 `[` exhaust the parser's recursion, and a few
-  hundred levels the encoder's when the value is stored or sent back), numbers must be
-  finite (`NaN`, `Infinity` and `1e400` are not JSON, and the database's JSON check
-  refuses them), and text must be storable: no NUL (PostgreSQL refuses it in text and
-  jsonb) and no lone surrogate (it has no UTF-8).
+- bodies (`body_data`: JSON, or a form read by `form_body` as the JSON it stands for;
+  used by the API's parser and by any view reading a body itself)
+- JSON bodies (`json_body`): nesting is bounded (60,000 `[` exhaust the parser's
+  recursion, and a few hundred levels the encoder's when the value is stored or sent
+  back), numbers must be finite (`NaN`, `Infinity` and `1e400` are not JSON, and the
+  database's JSON check refuses them), and text must be storable: no NUL (PostgreSQL
+  refuses it in text and jsonb) and no lone surrogate (it has no UTF-8). Form fields
+  are held to the same rules.
 - multipart bodies (`multipart_problem`): read once by Django's own parser, so that a
   missing boundary or a malformed part is refused here, not met later by the token check
   (a 500) or by ninja's middleware (a logged traceback).
@@ -21,11 +23,13 @@ Dates are checked where they are parsed (`api.schemas.ApiDateTime`, the cursors 
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from io import BytesIO
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpRequest
@@ -33,6 +37,7 @@ from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from ninja.parser import Parser
 
 from laurels.core.errors import DomainError
+from laurels.core.images import PNG_SIGNATURE
 from laurels.core.middleware import url_problem
 
 MAX_JSON_DEPTH = 32
@@ -65,11 +70,74 @@ def json_body(raw: bytes) -> Any:
 
 
 class CheckedJSONParser(Parser):
-    """ninja's parser, reading bodies with `json_body`. ninja wraps what it raises in a
+    """ninja's parser, reading bodies with `body_data`. ninja wraps what it raises in a
     400 "Cannot parse request body"; `api.errors` answers with our message instead."""
 
     def parse_body(self, request: HttpRequest) -> Any:
-        return json_body(request.body)
+        return body_data(request)
+
+
+# --- form bodies -----------------------------------------------------------------------------
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def body_data(request: HttpRequest) -> Any:
+    """The request's body as the document a JSON client would have sent.
+
+    Badgr (Django REST framework) took every write as JSON, as an HTML form or as
+    multipart/form-data, and integrations use all three, so every /v2 body is read
+    here, whatever its media type (the middleware refused the others)."""
+    if request.content_type in FORM_TYPES:
+        return form_body(request)
+    return json_body(request.body)
+
+
+def form_body(request: HttpRequest) -> dict[str, Any]:
+    """A form as a JSON object, read the way Badgr's parsers read it: a field given
+    more than once is a list; `recipient.identity` is `identity` inside `recipient`; a
+    value that is a JSON object or array (`expires={"amount": 2, ...}`) is that value;
+    a file part is a data URI, so an image may come as a file or as a data URI."""
+    data: dict[str, Any] = {}
+    for key in request.POST:
+        _check_text(key, None)
+        values = [_form_value(value, key) for value in request.POST.getlist(key)]
+        _put(data, key, values[0] if len(values) == 1 else values)
+    for key in request.FILES:
+        _put(data, key, _file_data_uri(request.FILES[key], key))
+    return data
+
+
+def _form_value(value: str, key: str) -> Any:
+    if value[:1] in ("{", "[") and len(value) > 1:
+        try:
+            return json_body(value.encode())
+        except BadInput as error:
+            raise BadInput(error.message, field=key) from None
+    _check_text(value, (key, None))
+    return value
+
+
+def _put(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set `value` at the dotted `key` (at most `MAX_JSON_DEPTH` levels)."""
+    *parents, last = key.split(".")[:MAX_JSON_DEPTH]
+    for name in parents:
+        inner = data.get(name)
+        if not isinstance(inner, dict):
+            inner = data[name] = {}
+        data = inner
+    data[last] = value
+
+
+def _file_data_uri(upload, key: str) -> str:
+    """The file part as a data URI; its type is sniffed, not taken from the client. The
+    image itself is checked where the view reads the data URI."""
+    cap = settings.LAURELS_IMAGE_MAX_BYTES
+    content = upload.read(cap + 1)
+    if len(content) > cap:
+        raise BadInput(f"The file is larger than {cap // 1024} KB.", field=key)
+    kind = "image/png" if content.startswith(PNG_SIGNATURE) else "image/svg+xml"
+    return f"data:{kind};base64,{base64.b64encode(content).decode()}"
 
 
 # Where a value sits, as a linked list from the innermost key outwards (key, parent);

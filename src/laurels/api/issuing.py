@@ -13,11 +13,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from ninja import File, Query, Router, Status
 from ninja.files import UploadedFile
+from pydantic import Field
 
-from laurels.api.answer_cache import keep_answer
+from laurels.api.answer_cache import first_expiry, keep_answer
 from laurels.api.envelope import envelope, envelope_of, feed_envelope_of, with_error_responses
 from laurels.api.idempotency import idempotent
-from laurels.api.inputs import json_body
+from laurels.api.inputs import body_data
 from laurels.api.issuing_presenters import (
     assertion_json,
     badge_class_json,
@@ -31,6 +32,7 @@ from laurels.api.issuing_schemas import (
     BadgeClassIn,
     BadgeClassOut,
     BadgeClassUpdateIn,
+    BadgeClassWithIssuerIn,
     BatchAwardIn,
     BatchRevokeItem,
     IssuerAwardIn,
@@ -44,7 +46,7 @@ from laurels.api.issuing_schemas import (
     StaffListIn,
     StaffOut,
 )
-from laurels.api.pagination import PageQuery, changes_page, newest_first_page
+from laurels.api.pagination import PageQuery, changes_page, newest_first_page, next_page_url
 from laurels.api.schemas import ApiDateTime
 from laurels.connect import issuing_selectors
 from laurels.connect.permissions import IssuingAction as Action
@@ -66,9 +68,18 @@ StaffInvitationEnvelope = envelope_of(StaffInvitationOut)
 RevokeEnvelope = envelope_of(RevokeResultOut)
 
 
+# `recipient` values one award list may ask for at once (each is one index lookup).
+MAX_RECIPIENTS = 100
+
+
 class AssertionQuery(PageQuery):
-    recipient: str | None = None
+    """As in Badgr, revoked and expired awards are left out unless `include_revoked=true`
+    / `include_expired=true` (or `revoked` asks for them), and `recipient` may repeat."""
+
+    recipient: list[str] = Field(default_factory=list, max_length=MAX_RECIPIENTS)
     revoked: bool | None = None
+    include_revoked: bool = False
+    include_expired: bool = False
     issuedSince: ApiDateTime | None = None
     issuedUntil: ApiDateTime | None = None
 
@@ -90,14 +101,26 @@ def _created(schema, *refusals: int):
     return with_error_responses({200: schema, 201: schema}, refusals=refusals)
 
 
+def _deleted(*refusals: int):
+    """DELETE answers 204 with no body, as Badgr's did."""
+    return with_error_responses({204: None}, refusals=refusals)
+
+
 def _image(value: str | None):
-    return image_from_data_uri(value) if value else None
+    """A new image from a data URI; None (keep the image) for none, or for a URL: a
+    client that read an object and sends it back carries the image URL we gave out, and
+    Badgr, too, took a URL as "unchanged"."""
+    if not value or value.startswith(("http://", "https://")):
+        return None
+    return image_from_data_uri(value)
 
 
 def _filters(query: AssertionQuery) -> dict:
     return {
-        "recipient": query.recipient,
+        "recipients": query.recipient,
         "revoked": query.revoked,
+        "include_revoked": query.include_revoked,
+        "include_expired": query.include_expired,
         "issued_since": query.issuedSince,
         "issued_until": query.issuedUntil,
     }
@@ -111,8 +134,22 @@ def _feed(request, response, model, presenter, query: ChangedQuery) -> dict:
         rows, request=request, response=response, num=query.num, cursor=query.cursor
     )
     body = envelope([presenter(row) for row in page])
-    body["timestamp"] = iso(page[-1].updated_at if "Link" in response else started)
+    next_url = next_page_url(response)
+    body["timestamp"] = iso(page[-1].updated_at if next_url else started)
+    body["pagination"] = {
+        "hasNext": next_url is not None,
+        "nextResults": next_url,
+        "hasPrevious": False,
+        "previousResults": None,
+    }
     return body
+
+
+def _staff_as_read(staff: list[StaffIn], issuer: Issuer) -> bool:
+    """Whether `staff` is the issuer's staff list as `issuer_json` shows it (by user)."""
+    current = {(member.user.entity_id, member.role) for member in issuer.staff.all()}
+    sent = {(member.user, member.role) for member in staff}
+    return len(staff) == len(current) and sent == current
 
 
 def _staff_pairs(staff: list[StaffIn]) -> list[tuple[str, str]]:
@@ -157,8 +194,9 @@ def issuers_create(request: HttpRequest, payload: IssuerIn):
         name=payload.name,
         url=payload.url,
         email=payload.email,
-        description=payload.description,
+        description=payload.description or "",
         image=_image(payload.image),
+        extensions=payload.extensions,
     )
     issuer = issuing_selectors.issuer_for(
         caller=request.auth, entity_id=issuer.entity_id, action=Action.ISSUER_VIEW
@@ -176,10 +214,13 @@ def issuer_get(request: HttpRequest, entity_id: str):
 
 @router.put("/issuers/{entity_id}", response=_ok(IssuerEnvelope), summary="Change an issuer")
 def issuer_update(request: HttpRequest, entity_id: str, payload: IssuerUpdateIn):
-    """Editors change the details; changing `staff` takes an owner."""
+    """Editors change the details; changing `staff` takes an owner. The staff list as
+    read (what a client sends back with the rest of the issuer) changes nothing."""
     issuer = issuing_selectors.issuer_for(
         caller=request.auth, entity_id=entity_id, action=Action.ISSUER_EDIT
     )
+    if payload.staff is not None and _staff_as_read(payload.staff, issuer):
+        payload.staff = None
     if payload.staff is not None:
         require_issuing(request.auth, Action.STAFF_MANAGE, issuer)
     services.issuer_update(
@@ -191,6 +232,7 @@ def issuer_update(request: HttpRequest, entity_id: str, payload: IssuerUpdateIn)
         image=_image(payload.image),
         staff=_staff_pairs(payload.staff) if payload.staff is not None else None,
         actor=request.auth.user,
+        extensions=payload.extensions,
     )
     request.auth.roles.clear()
     return envelope(
@@ -202,16 +244,15 @@ def issuer_update(request: HttpRequest, entity_id: str, payload: IssuerUpdateIn)
     )
 
 
-@router.delete(
-    "/issuers/{entity_id}", response=_ok(IssuerEnvelope, 409), summary="Delete an issuer"
-)
+@router.delete("/issuers/{entity_id}", response=_deleted(409), summary="Delete an issuer")
 def issuer_delete(request: HttpRequest, entity_id: str):
-    """Refused with 409 while the issuer has awards."""
+    """Refused with 409 while the issuer has awards that are neither revoked nor
+    expired; its revoked and expired awards are deleted with it. 204, no body."""
     issuer = issuing_selectors.issuer_for(
         caller=request.auth, entity_id=entity_id, action=Action.ISSUER_DELETE
     )
     services.issuer_delete(issuer=issuer, actor=request.auth.user)
-    return envelope(description="Deleted.")
+    return Status(204, None)
 
 
 @router.get("/issuers/{entity_id}/staff", response=_ok(StaffEnvelope), summary="An issuer's staff")
@@ -328,8 +369,12 @@ def issuer_badge_classes(
     summary="Define a badge class",
 )
 def issuer_badge_class_create(request: HttpRequest, entity_id: str, payload: BadgeClassIn):
+    return _badge_class_create(request, entity_id, payload)
+
+
+def _badge_class_create(request: HttpRequest, issuer_id: str, payload: BadgeClassIn):
     issuer = issuing_selectors.issuer_for(
-        caller=request.auth, entity_id=entity_id, action=Action.BADGECLASS_DEFINE
+        caller=request.auth, entity_id=issuer_id, action=Action.BADGECLASS_DEFINE
     )
     badge_class = services.badge_class_create(
         issuer=issuer,
@@ -343,6 +388,7 @@ def issuer_badge_class_create(request: HttpRequest, entity_id: str, payload: Bad
         tags=payload.tags,
         expires_amount=payload.expires.amount if payload.expires else None,
         expires_duration=payload.expires.duration if payload.expires else None,
+        extensions=payload.extensions,
     )
     return Status(201, envelope(badge_class_json(badge_class)))
 
@@ -355,6 +401,13 @@ def issuer_badge_class_create(request: HttpRequest, entity_id: str, payload: Bad
 def badge_classes_changed(request: HttpRequest, response: HttpResponse, query: Query[ChangedQuery]):
     require_issuing_scope(request.auth, Action.BADGECLASS_VIEW)
     return _feed(request, response, BadgeClass, badge_class_json, query)
+
+
+@router.post("/badgeclasses", response=_created(BadgeClassEnvelope), summary="Define a badge class")
+def badge_class_create(request: HttpRequest, payload: BadgeClassWithIssuerIn):
+    """As `POST /v2/issuers/{entityId}/badgeclasses`, with the issuer's entityId in
+    `issuer` (Badgr's path)."""
+    return _badge_class_create(request, payload.issuer, payload)
 
 
 @router.get("/badgeclasses", response=_ok(BadgeClassEnvelope), summary="Your badge classes")
@@ -391,6 +444,7 @@ def badge_class_update(request: HttpRequest, entity_id: str, payload: BadgeClass
         "criteria_narrative": payload.criteriaNarrative,
         "alignments": payload.alignments,
         "tags": payload.tags,
+        "extensions": payload.extensions,
     }
     if "expires" in payload.model_fields_set:
         changes["expires_amount"] = payload.expires.amount if payload.expires else None
@@ -399,18 +453,15 @@ def badge_class_update(request: HttpRequest, entity_id: str, payload: BadgeClass
     return envelope(badge_class_json(badge_class))
 
 
-@router.delete(
-    "/badgeclasses/{entity_id}",
-    response=_ok(BadgeClassEnvelope, 409),
-    summary="Delete a badge class",
-)
+@router.delete("/badgeclasses/{entity_id}", response=_deleted(409), summary="Delete a badge class")
 def badge_class_delete(request: HttpRequest, entity_id: str):
-    """Refused with 409 while the badge class has awards."""
+    """Refused with 409 while the badge class has awards that are neither revoked nor
+    expired; its revoked and expired awards are deleted with it. 204, no body."""
     badge_class = issuing_selectors.badge_class_for(
         caller=request.auth, entity_id=entity_id, action=Action.BADGECLASS_EDIT
     )
     services.badge_class_delete(badge_class=badge_class, actor=request.auth.user)
-    return envelope(description="Deleted.")
+    return Status(204, None)
 
 
 # --- awards ----------------------------------------------------------------------------------
@@ -424,10 +475,11 @@ def _award_input(item) -> services.AwardInput:
             hashed=item.recipient.hashed,
             name=item.recipient.plaintextIdentity or "",
         ),
-        narrative=item.narrative,
-        evidence=[e.model_dump(exclude_none=True) for e in item.evidence],
+        narrative=item.narrative or "",
+        evidence=[e.model_dump(exclude_none=True) for e in item.evidence or []],
         expires=item.expires,
         issued_on=item.issuedOn,
+        extensions=item.extensions,
     )
 
 
@@ -524,7 +576,7 @@ def issuer_assertions(
     page = newest_first_page(
         rows, request=request, response=response, num=query.num, cursor=query.cursor
     )
-    keep_answer(request)
+    keep_answer(request, valid_until=None if query.include_expired else first_expiry(page))
     return envelope([assertion_json(a) for a in page])
 
 
@@ -583,6 +635,8 @@ def assertions_revoke(request: HttpRequest, payload: list[BatchRevokeItem]):
         raise ValidationError(f"At most {services.MAX_BATCH} awards per request.")
     results = []
     for item in payload:
+        # Each result repeats what was asked, as Badgr's did.
+        asked = {"entityId": item.entityId, "revocationReason": item.revocationReason}
         try:
             assertion = issuing_selectors.assertion_for(
                 caller=request.auth, entity_id=item.entityId, action=Action.AWARD_REVOKE
@@ -592,9 +646,9 @@ def assertions_revoke(request: HttpRequest, payload: list[BatchRevokeItem]):
             )
         except (DomainError, ValidationError) as error:
             reason = error.message if isinstance(error, DomainError) else " ".join(error.messages)
-            results.append({"entityId": item.entityId, "revoked": False, "reason": reason})
+            results.append({**asked, "revoked": False, "reason": reason})
         else:
-            results.append({"entityId": item.entityId, "revoked": True})
+            results.append({**asked, "revoked": True})
     return envelope(results)
 
 
@@ -619,6 +673,7 @@ def assertion_update(request: HttpRequest, entity_id: str, payload: AssertionUpd
         else None,
         expires=payload.expires,
         clear_expiry="expires" in payload.model_fields_set and payload.expires is None,
+        extensions=payload.extensions,
     )
     return envelope(assertion_json(assertion))
 
@@ -634,7 +689,7 @@ def assertion_revoke(request: HttpRequest, entity_id: str):
     )
     data = {"revocation_reason": request.GET.get("revocation_reason", "")}
     if request.body:
-        data = json_body(request.body)
+        data = body_data(request)
         if not isinstance(data, dict):
             raise ValidationError("The request body must be a JSON object.")
     reason = data.get("revocation_reason") or data.get("revocationReason") or ""

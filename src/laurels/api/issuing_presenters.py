@@ -27,7 +27,7 @@ def issuer_json(issuer: Issuer) -> dict:
             {"user": member.user.entity_id, "email": member.user.email, "role": member.role}
             for member in issuer.staff.all()
         ],
-        "extensions": {},
+        "extensions": issuer.extensions,
     }
 
 
@@ -63,7 +63,7 @@ def badge_class_json(badge_class: BadgeClass) -> dict:
         "alignments": badge_class.alignments,
         "tags": badge_class.tags,
         "expires": expires,
-        "extensions": {},
+        "extensions": badge_class.extensions,
     }
 
 
@@ -94,5 +94,5 @@ def assertion_json(assertion: Assertion) -> dict:
         "revocationReason": assertion.revocation_reason or None,
         "acceptance": assertion.acceptance,
         "expires": iso(assertion.expires),
-        "extensions": {},
+        "extensions": assertion.extensions,
     }

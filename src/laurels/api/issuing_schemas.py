@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, BeforeValidator, Field, model_validator
 
 from laurels.api.schemas import ApiDateTime, ApiInput
 from laurels.issuing.models import EXPIRY_LIMITS, ExpiryUnit
@@ -12,6 +12,18 @@ from laurels.issuing.services import MAX_BATCH
 
 # Staff are looked up one by one; no issuer has more.
 MAX_STAFF = 1_000
+
+
+def _one_or_many(value: Any) -> Any:
+    """A form field given once is one value where a list is meant (`tags=python`)."""
+    return [value] if isinstance(value, str | dict) else value
+
+
+Tags = Annotated[list[str] | None, BeforeValidator(_one_or_many)]
+Alignments = Annotated[list[dict[str, Any]] | None, BeforeValidator(_one_or_many)]
+# Badgr's `extensions`: Open Badges extensions by name (`extensions:recipientProfile`...),
+# kept as sent and given back; null is none.
+Extensions = dict[str, Any] | None
 
 # --- responses -------------------------------------------------------------------------------
 
@@ -61,10 +73,17 @@ class ExpiresRule(BaseModel):
 
 class ExpiresIn(ApiInput):
     """How long after it is issued an award expires: at most 100 years, so 36525 days,
-    5218 weeks, 1200 months or 100 years."""
+    5218 weeks, 1200 months or 100 years. Both null (what Badgr's clients send for a
+    badge that does not expire) is no expiry."""
 
-    amount: int = Field(ge=1, le=EXPIRY_LIMITS[ExpiryUnit.DAYS])
-    duration: Literal["days", "weeks", "months", "years"]
+    amount: int | None = Field(None, ge=1, le=EXPIRY_LIMITS[ExpiryUnit.DAYS])
+    duration: Literal["days", "weeks", "months", "years"] | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> ExpiresIn:
+        if (self.amount is None) != (self.duration is None):
+            raise ValueError("Give both amount and duration, or neither.")
+        return self
 
 
 class BadgeClassOut(BaseModel):
@@ -122,7 +141,10 @@ class AssertionOut(BaseModel):
 
 
 class RevokeResultOut(BaseModel):
+    """`reason`: why an award was not revoked; `revocationReason`: the one asked for."""
+
     entityId: str
+    revocationReason: str
     revoked: bool
     reason: str | None = None
 
@@ -139,12 +161,19 @@ class StaffIn(ApiInput):
     role: Literal["owner", "editor", "staff"]
 
 
+IMAGE_HELP = (
+    "data:image/png;base64,... or an SVG data URI, or a file part of a multipart body; "
+    "on a change, the image URL given out here (or any http(s) URL) keeps the image"
+)
+
+
 class IssuerIn(ApiInput):
     name: str = Field(min_length=1, max_length=255)
     url: str = Field(min_length=1, max_length=500)
     email: str = Field(min_length=3, max_length=254)
-    description: str = ""
-    image: str | None = Field(None, description="data:image/png;base64,... or an SVG data URI")
+    description: str | None = ""
+    image: str | None = Field(None, description=IMAGE_HELP)
+    extensions: Extensions = None
 
 
 class IssuerUpdateIn(ApiInput):
@@ -152,8 +181,9 @@ class IssuerUpdateIn(ApiInput):
     url: str | None = Field(None, max_length=500)
     email: str | None = Field(None, max_length=254)
     description: str | None = None
-    image: str | None = None
+    image: str | None = Field(None, description=IMAGE_HELP)
     staff: list[StaffIn] | None = Field(None, max_length=MAX_STAFF)
+    extensions: Extensions = None
 
 
 class StaffListIn(ApiInput):
@@ -161,40 +191,54 @@ class StaffListIn(ApiInput):
 
 
 class BadgeClassIn(ApiInput):
+    """Criteria are optional: without them the badge's public page stands as its
+    criteria (as in Badgr)."""
+
     name: str = Field(min_length=1, max_length=255)
     description: str = Field(min_length=1)
-    image: str = Field(description="data:image/png;base64,... or an SVG data URI")
+    image: str = Field(description=IMAGE_HELP)
     criteriaUrl: str | None = Field(None, max_length=500)
     criteriaNarrative: str | None = None
-    alignments: list[dict[str, Any]] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list)
+    alignments: Alignments = None
+    tags: Tags = None
     expires: ExpiresIn | None = None
+    extensions: Extensions = None
+
+
+class BadgeClassWithIssuerIn(BadgeClassIn):
+    """`POST /v2/badgeclasses` names the issuer in the body, as Badgr's did."""
+
+    issuer: str = Field(min_length=1, max_length=64, description="the issuer's entityId")
 
 
 class BadgeClassUpdateIn(ApiInput):
     name: str | None = Field(None, min_length=1, max_length=255)
     description: str | None = None
-    image: str | None = None
+    image: str | None = Field(None, description=IMAGE_HELP)
     criteriaUrl: str | None = Field(None, max_length=500)
     criteriaNarrative: str | None = None
-    alignments: list[dict[str, Any]] | None = None
-    tags: list[str] | None = None
+    alignments: Alignments = None
+    tags: Tags = None
     expires: ExpiresIn | None = None
+    extensions: Extensions = None
 
 
 class RecipientIn(ApiInput):
     identity: str = Field(min_length=1, max_length=500)
     type: Literal["email", "url", "telephone", "id"] = "email"
-    hashed: bool = True
+    hashed: bool | None = Field(
+        None, description="default: true for an email address, false for the other types"
+    )
     plaintextIdentity: str | None = Field(None, description="The recipient's name, shown on pages")
 
 
 class AwardIn(ApiInput):
     recipient: RecipientIn
-    narrative: str = ""
-    evidence: list[EvidenceItem] = Field(default_factory=list)
+    narrative: str | None = None
+    evidence: list[EvidenceItem] | None = None
     expires: ApiDateTime | None = None
     issuedOn: ApiDateTime | None = None
+    extensions: Extensions = None
     notify: bool = Field(False, validation_alias=AliasChoices("notify", "create_notification"))
     allowDuplicateAwards: bool = True
 
@@ -209,10 +253,11 @@ class IssuerAwardIn(AwardIn):
 
 class BatchRecipientIn(ApiInput):
     recipient: RecipientIn
-    narrative: str = ""
-    evidence: list[EvidenceItem] = Field(default_factory=list)
+    narrative: str | None = None
+    evidence: list[EvidenceItem] | None = None
     expires: ApiDateTime | None = None
     issuedOn: ApiDateTime | None = None
+    extensions: Extensions = None
 
 
 class BatchAwardIn(ApiInput):
@@ -225,6 +270,7 @@ class AssertionUpdateIn(ApiInput):
     narrative: str | None = None
     evidence: list[EvidenceItem] | None = None
     expires: ApiDateTime | None = None
+    extensions: Extensions = None
 
 
 class BatchRevokeItem(ApiInput):

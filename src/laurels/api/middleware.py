@@ -15,12 +15,13 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
-from laurels.api.envelope import API_PREFIX, error_response
+from laurels.api.envelope import API_PREFIXES, error_response
 from laurels.api.errors import domain_error_response
 from laurels.api.inputs import multipart_problem, url_bad_input
 
 MULTIPART = "multipart/form-data"
-ACCEPTED_BODY_TYPES = ("application/json", MULTIPART)
+# Badgr's three: integrations send forms as well as JSON (see `api.inputs.body_data`).
+ACCEPTED_BODY_TYPES = ("application/json", "application/x-www-form-urlencoded", MULTIPART)
 # DELETE too: revoking an award takes its reason in a JSON body.
 METHODS_WITH_BODY = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -38,7 +39,7 @@ class ApiEnvelopeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith(API_PREFIX):
+        if not request.path.startswith(API_PREFIXES):
             return self.get_response(request)
         refused = self._refuse_url(request) or self._refuse_body(request)
         if refused is not None:
@@ -64,7 +65,8 @@ class ApiEnvelopeMiddleware:
         if length and media_type not in ACCEPTED_BODY_TYPES:
             return error_response(
                 415,
-                f"Unsupported media type {media_type or '(none)'}; send application/json.",
+                f"Unsupported media type {media_type or '(none)'}; send application/json, "
+                "application/x-www-form-urlencoded or multipart/form-data.",
             )
         if media_type == MULTIPART:
             try:

@@ -19,11 +19,13 @@ from django.utils.http import urlencode
 from ninja import Field, Schema
 
 from laurels.api.inputs import BadInput
-from laurels.core.errors import DomainError
 from laurels.issuing.models import in_utc
 
-DEFAULT_PAGE = 100
-MAX_PAGE = 1000
+# Badgr clamped `num` to 1..500 and, without it, returned every row; here a list without
+# `num` gives the most a page may hold, and the `Link` header leads on (a documented
+# divergence: every row at once does not survive a million awards).
+MAX_PAGE = 500
+DEFAULT_PAGE = MAX_PAGE
 MAX_CURSOR_LENGTH = 500
 # ASCII digits only (str.isdigit() and int() also take other scripts' digits), and few
 # enough that the id fits the database's 64-bit integer.
@@ -42,7 +44,9 @@ class PageQuery(Schema):
     """The query of every paginated list."""
 
     num: int | None = Field(
-        None, ge=1, le=MAX_PAGE, description=f"items per page (default {DEFAULT_PAGE})"
+        None,
+        description=f"items per page: 1 to {MAX_PAGE}, a number outside is taken as the "
+        f"nearest of the two, as Badgr did (default {DEFAULT_PAGE})",
     )
     cursor: str | None = Field(
         None, max_length=MAX_CURSOR_LENGTH, description='from the `Link: rel="next"` header'
@@ -91,11 +95,10 @@ def cursor_parts(cursor: str, count: int) -> list[str]:
 
 
 def page_size(num: int | None) -> int:
+    """`num` clamped to 1..MAX_PAGE: Badgr's clients send what Badgr took."""
     if num is None:
         return DEFAULT_PAGE
-    if num < 1 or num > MAX_PAGE:
-        raise DomainError(f"num must be between 1 and {MAX_PAGE}.")
-    return num
+    return min(max(num, 1), MAX_PAGE)
 
 
 def link_next(request: HttpRequest, response: HttpResponse, cursor: str) -> None:
@@ -103,6 +106,12 @@ def link_next(request: HttpRequest, response: HttpResponse, cursor: str) -> None
     query["cursor"] = cursor
     url = request.build_absolute_uri(f"{request.path}?{urlencode(query, doseq=True)}")
     response["Link"] = f'<{url}>; rel="next"'
+
+
+def next_page_url(response: HttpResponse) -> str | None:
+    """The URL `link_next` put in the `Link` header, if there is a next page."""
+    link = response.get("Link", "")
+    return link[1 : link.index(">")] if link.startswith("<") else None
 
 
 def _page(rows: QuerySet, size: int, request, response, cursor_after) -> list:

@@ -26,6 +26,7 @@ LOCAL_AWARD_FIELDS = (
     "evidence",
     "recipient_type",
     "recipient_plaintext",
+    "recipient_hashed",
     "badge_class__entity_id",
     "badge_class__name",
     "badge_class__description",
@@ -49,15 +50,19 @@ def local_awards(
     include_expired: bool = True,
     include_revoked: bool = False,
     include_rejected: bool = False,
+    whole: bool = False,
 ) -> QuerySet[Assertion]:
-    """Awards made here to any of the user's verified email addresses."""
+    """Awards made here to any of the user's verified email addresses; `whole` loads all
+    of their badge classes and issuers (what expanded answers show), else only what a
+    backpack list shows."""
     awards = Assertion.objects.filter(
         recipient_type="email", recipient_plaintext__in=verified_emails(user)
     )
     if not include_revoked:
         awards = awards.filter(revoked=False)
     awards = _by_expiry_and_acceptance(awards, include_expired, include_rejected)
-    return awards.select_related("badge_class", "issuer").only(*LOCAL_AWARD_FIELDS)
+    awards = awards.select_related("badge_class", "issuer")
+    return awards if whole else awards.only(*LOCAL_AWARD_FIELDS)
 
 
 def imported_badges(
@@ -85,10 +90,10 @@ def _by_expiry_and_acceptance(
     return entries
 
 
-def backpack_entry(*, user: User, entity_id: str):
+def backpack_entry(*, user: User, entity_id: str, whole: bool = False):
     """One badge of the backpack (a local award or an import), or NotFound."""
     found = (
-        local_awards(user=user, include_revoked=True, include_rejected=True)
+        local_awards(user=user, include_revoked=True, include_rejected=True, whole=whole)
         .filter(entity_id=entity_id)
         .first()
     )
@@ -106,6 +111,7 @@ def backpack_entry(*, user: User, entity_id: str):
 def user_collections(*, user: User) -> QuerySet[Collection]:
     return (
         Collection.objects.filter(user=user)
+        .select_related("user")
         .prefetch_related("entries__assertion", "entries__imported")
         .order_by("-id")
     )

@@ -8,13 +8,19 @@ from django.views.decorators.http import require_GET
 
 from laurels.backpack import selectors
 from laurels.backpack.models import ImportedBadge
-from laurels.backpack.presenters import badge_json
+from laurels.backpack.presenters import EXPAND, badge_json
 from laurels.core.errors import NotFound
 from laurels.core.responses import stored_image_response, wants_json
 
 
 def _share_items(collection) -> list[dict]:
-    return [badge_json(entry.assertion or entry.imported) for entry in collection.entries.all()]
+    """The collection's badges, without their recipients: a share page is public."""
+    items = [
+        badge_json(entry.assertion or entry.imported, EXPAND) for entry in collection.entries.all()
+    ]
+    for item in items:
+        del item["recipient"]
+    return items
 
 
 @require_GET

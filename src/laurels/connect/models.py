@@ -270,6 +270,44 @@ class RefreshTokenFamily(models.Model):
         return f"{self.grant_type} family since {self.started_at:%Y-%m-%d %H:%M}"
 
 
+# The built-in app personal tokens belong to (connect.services.personal_tokens_app).
+PERSONAL_TOKENS_CLIENT_ID = "personal-tokens"
+
+
+class PersonalToken(models.Model):
+    """A long-lived access token a user made for their own scripts, with a name they gave
+    it. The token itself is an access token of the built-in app `personal-tokens`
+    (connect.services), so it authenticates, is limited and is revoked as every other
+    token; this row adds the name, and marks the one key Badgr's legacy
+    `/v2/auth/token` hands out. Deleting the access token deletes this row."""
+
+    entity_id = entity_id_field()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="personal_tokens"
+    )
+    access_token = models.OneToOneField(
+        settings.OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL,
+        on_delete=models.CASCADE,
+        related_name="personal_token",
+    )
+    name = models.CharField(max_length=100)
+    legacy_key = models.BooleanField(default=False, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(legacy_key=True),
+                name="one_legacy_key_per_user",
+            )
+        ]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class AuditEvent(models.Model):
     """Who did what with tokens, grants and apps, and the issuing changes that matter
     afterwards (revocations, staff, deletions, signing keys): written in the same

@@ -38,6 +38,17 @@ def checksum(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def refresh_token_of_client(refresh_token: str, client_id: str) -> bool:
+    """Whether `refresh_token` (live or spent) was issued to the app `client_id`: a
+    refresh that names no client is that app's only for its own tokens, and a spent one
+    must reach the validator so that its reuse is judged (rotation, reuse detection)."""
+    return (
+        get_refresh_token_model()
+        .objects.filter(token_checksum=checksum(refresh_token), application__client_id=client_id)
+        .exists()
+    )
+
+
 def refresh_token_family_started_at(refresh_token: AbstractRefreshToken) -> datetime:
     """When the family of `refresh_token` got its first token: its RefreshTokenFamily
     row, or for a family older than those rows the oldest of its tokens still stored."""

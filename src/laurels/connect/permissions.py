@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from laurels.connect.models import PERSONAL_TOKENS_CLIENT_ID
 from laurels.connect.scopes import Scope, expand_scopes
 from laurels.core.errors import NotFound, PermissionDenied
 from laurels.issuing import selectors as issuing_selectors
@@ -90,6 +91,42 @@ def require(caller: Caller, permission: Permission) -> None:
     if not scopes:
         raise PermissionDenied("Connected apps cannot do this; sign in to Laurels yourself.")
     raise InsufficientScope(scopes)
+
+
+def require_connected_apps_manage(caller: Caller) -> None:
+    """Seeing and disconnecting one's connected apps (`/v2/auth/tokens`): from a session,
+    or, as in Badgr, with a token holding rw:profile, but only a first-party app's (Badgr's
+    password log-in, the API docs) or a personal token. A third-party app's token never:
+    it could learn which other apps the person uses, and disconnect its competitors."""
+    application = caller.application
+    allowed = caller.user.is_active and (
+        caller.is_session
+        or (getattr(application, "first_party", False) and Scope.PROFILE_WRITE in caller.granted)
+    )
+    if not allowed:
+        raise PermissionDenied("Connected apps cannot do this; sign in to Laurels yourself.")
+
+
+def require_personal_tokens_manage(caller: Caller) -> None:
+    """Making, listing and deleting one's personal tokens (and Badgr's legacy key): from
+    a session, or from a first-party app's token with rw:profile (Badgr's password log-in,
+    which scripts use before asking for their key). Never from another app's token or a
+    personal token: either would turn a narrow or short-lived token into a broad,
+    long-lived one."""
+    application = caller.application
+    allowed = caller.user.is_active and (
+        caller.is_session
+        or (
+            getattr(application, "first_party", False)
+            and getattr(application, "client_id", None) != PERSONAL_TOKENS_CLIENT_ID
+            and Scope.PROFILE_WRITE in caller.granted
+        )
+    )
+    if not allowed:
+        raise PermissionDenied(
+            "Personal tokens are made on your account page or after signing in with your "
+            "password; connected apps and personal tokens cannot make them."
+        )
 
 
 # --- Issuing: the user's role on the issuer, intersected with the token's scopes ----------

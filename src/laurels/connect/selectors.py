@@ -13,7 +13,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from laurels.accounts.models import User
-from laurels.connect.models import AppConsent, Application, RefreshTokenFamily
+from laurels.connect.models import AppConsent, Application, PersonalToken, RefreshTokenFamily
 from laurels.core.sql import Stamp, fetch_one_row
 
 GrantType = RefreshTokenFamily.GrantType
@@ -31,6 +31,7 @@ class ConnectedApp:
     grant_types: tuple[str, ...]
     since: datetime | None
     last_used: datetime | None
+    expires: datetime | None = None  # of its newest live access token, if any
 
 
 def _live_tokens(viewer: User) -> tuple[QuerySet, QuerySet]:
@@ -66,6 +67,7 @@ def user_connected_apps(*, viewer: User) -> list[ConnectedApp]:
         consent_used=Subquery(consent.values("last_used_at")[:1]),
         token_scopes=Subquery(newest_access.values("scope")[:1]),
         token_used=Subquery(newest_access.values("created")[:1]),
+        token_expires=Subquery(newest_access.values("expires")[:1]),
         tokens_since=Subquery(families.order_by("started_at").values("started_at")[:1]),
         by_code=Exists(families.filter(grant_type=GrantType.AUTHORIZATION_CODE)),
         by_password=Exists(families.filter(grant_type=GrantType.PASSWORD)),
@@ -73,6 +75,11 @@ def user_connected_apps(*, viewer: User) -> list[ConnectedApp]:
     connected = [_connected_app(row) for row in rows]
     oldest = datetime.min.replace(tzinfo=UTC)
     return sorted(connected, key=lambda app: app.since or oldest, reverse=True)
+
+
+def user_connected_app(*, viewer: User, key: str) -> ConnectedApp | None:
+    """One of the viewer's connected apps by its `key`, None if it is not one of theirs."""
+    return next((app for app in user_connected_apps(viewer=viewer) if app.key == key), None)
 
 
 def _connected_app(row: Application) -> ConnectedApp:
@@ -89,6 +96,17 @@ def _connected_app(row: Application) -> ConnectedApp:
         grant_types=tuple(grant_types),
         since=min(filter(None, (row.consent_since, row.tokens_since)), default=None),
         last_used=max(filter(None, (row.consent_used, row.token_used)), default=None),
+        expires=row.token_expires,
+    )
+
+
+def user_personal_tokens(*, viewer: User) -> list[PersonalToken]:
+    """The viewer's own personal tokens, newest first, with their access tokens (scope,
+    expiry) read along."""
+    return list(
+        PersonalToken.objects.filter(user=viewer)
+        .select_related("access_token")
+        .order_by("-created_at", "-pk")
     )
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
@@ -20,6 +22,7 @@ from oauth2_provider.models import (
     get_grant_model,
     get_id_token_model,
     get_refresh_token_model,
+    set_token_value,
 )
 from oauth2_provider.settings import oauth2_settings
 
@@ -33,15 +36,18 @@ from laurels.connect.client_metadata import (
     metadata_error_from,
 )
 from laurels.connect.models import (
+    PERSONAL_TOKENS_CLIENT_ID,
     AppConsent,
     Application,
     AuditEvent,
+    PersonalToken,
     RefreshTokenFamily,
     SpentAuthorizationCode,
 )
 from laurels.connect.names import name_key
 from laurels.connect.scopes import (
     APP_LEVEL_SCOPES,
+    Scope,
     expand_scopes,
     is_registrable_scope,
     parse_scopes,
@@ -498,7 +504,8 @@ def application_ensure_builtin(
 
 
 def builtin_apps_ensure() -> None:
-    """The `public` client of Badgr's password log-in and the API docs' own client."""
+    """The `public` client of Badgr's password log-in, the API docs' own client, and the
+    app personal tokens belong to."""
     application_ensure_builtin(
         client_id=BADGR_PUBLIC_CLIENT_ID,
         name="Badgr-compatible password log-in",
@@ -513,6 +520,7 @@ def builtin_apps_ensure() -> None:
         scopes="rw:profile rw:issuer rw:backpack",
         redirect_uris=[f"{base}/docs/oauth2-redirect"],
     )
+    personal_tokens_app()
 
 
 # --- consent and grants --------------------------------------------------------------------
@@ -618,6 +626,145 @@ def connected_app_revoke(*, user: User, key: str, ip_address: str | None = None)
     if application is None:
         raise NotFound("You have not connected that app.")
     app_access_revoke(user=user, application=application, ip_address=ip_address)
+
+
+# --- personal API tokens ------------------------------------------------------------------
+
+# What a user may give a token of their own: every scope that acts for them. No app-level
+# scope (introspection) and no log-in scopes (openid, email), which mean nothing here.
+PERSONAL_TOKEN_SCOPES = (
+    Scope.PROFILE_READ,
+    Scope.PROFILE_WRITE,
+    Scope.ISSUER_READ,
+    Scope.ISSUER_WRITE,
+    Scope.ISSUER_AWARD,
+    Scope.ISSUER_HISTORY,
+    Scope.ISSUER_DEFINE,
+    Scope.BACKPACK_READ,
+    Scope.BACKPACK_WRITE,
+)
+# Badgr's legacy key could do everything its user could through the API.
+LEGACY_KEY_SCOPES = BADGR_PUBLIC_CLIENT_SCOPES
+LEGACY_KEY_NAME = "Badgr API key"
+# Long-lived, not everlasting: a forgotten key in an old script stops one day.
+PERSONAL_TOKEN_LIFETIME = timedelta(days=3650)
+# Tokens one user may hold at a time: a script per integration, not a token per request.
+PERSONAL_TOKENS_MAX = 50
+
+
+@dataclass(frozen=True)
+class CreatedPersonalToken:
+    """A new personal token and its key in clear, which is shown this once only: only
+    its digest is stored."""
+
+    token: PersonalToken
+    key: str
+
+
+def personal_tokens_app() -> Application:
+    """The built-in app every personal token belongs to: confidential with a secret no
+    one knows, so no grant can get a token from it; first-party, so each user counts on
+    their own in the per-app quota, as with Badgr's `public` log-in."""
+    return application_ensure_builtin(
+        client_id=PERSONAL_TOKENS_CLIENT_ID,
+        name="Personal API tokens",
+        scopes=" ".join(PERSONAL_TOKEN_SCOPES),
+        redirect_uris=[],
+        public=False,
+        grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+    )
+
+
+def _personal_token_scopes(scopes: Iterable[str]) -> str:
+    chosen = list(dict.fromkeys(scope for scope in scopes if scope))
+    unknown = [scope for scope in chosen if scope not in PERSONAL_TOKEN_SCOPES]
+    if unknown:
+        raise ValidationError({"scope": [f"Not a scope a personal token may have: {unknown[0]}"]})
+    if not chosen:
+        raise ValidationError({"scope": ["Choose at least one scope."]})
+    return " ".join(chosen)
+
+
+@transaction.atomic
+def personal_token_create(
+    *, user: User, name: str, scopes: Iterable[str], legacy_key: bool = False
+) -> CreatedPersonalToken:
+    """Make a long-lived access token of the user's own, to paste into a script. The key
+    is returned once; the database keeps its SHA-256 digest, as for every token."""
+    name = name.strip()
+    if not name or len(name) > PersonalToken._meta.get_field("name").max_length:
+        raise ValidationError({"name": ["Give the token a name of 1 to 100 characters."]})
+    scope = _personal_token_scopes(scopes)
+    _lock_user(user)
+    if PersonalToken.objects.filter(user=user).count() >= PERSONAL_TOKENS_MAX:
+        raise ValidationError(
+            {"name": [f"You have {PERSONAL_TOKENS_MAX} tokens; delete one you no longer use."]}
+        )
+    key = secrets.token_urlsafe(32)
+    access_token = get_access_token_model()(
+        user=user,
+        application=personal_tokens_app(),
+        scope=scope,
+        expires=timezone.now() + PERSONAL_TOKEN_LIFETIME,
+    )
+    set_token_value(access_token, key)
+    access_token.save()
+    token = PersonalToken.objects.create(
+        user=user, access_token=access_token, name=name, legacy_key=legacy_key
+    )
+    audit_record(
+        AuditEvent.Kind.TOKEN_ISSUED,
+        user=user,
+        application=access_token.application,
+        detail={"personal_token": token.entity_id, "scope": scope, "legacy_key": legacy_key},
+    )
+    return CreatedPersonalToken(token, key)
+
+
+@transaction.atomic
+def personal_token_delete(*, user: User, entity_id: str) -> None:
+    """Delete one of the user's personal tokens: it stops working at once."""
+    token = PersonalToken.objects.filter(user=user, entity_id=entity_id).first()
+    if token is None:
+        raise NotFound("You have no such token.")
+    get_access_token_model().objects.filter(pk=token.access_token_id).delete()
+    audit_record(
+        AuditEvent.Kind.TOKEN_REVOKED,
+        user=user,
+        application=Application.objects.filter(client_id=PERSONAL_TOKENS_CLIENT_ID).first(),
+        detail={"personal_token": entity_id},
+    )
+
+
+@transaction.atomic
+def legacy_key_replace(*, user: User) -> CreatedPersonalToken:
+    """Badgr's `PUT /v2/auth/token`: end the user's legacy key, if any, and make another."""
+    _lock_user(user)
+    old = PersonalToken.objects.filter(user=user, legacy_key=True).first()
+    if old is not None:
+        personal_token_delete(user=user, entity_id=old.entity_id)
+    return personal_token_create(
+        user=user, name=LEGACY_KEY_NAME, scopes=LEGACY_KEY_SCOPES.split(), legacy_key=True
+    )
+
+
+@transaction.atomic
+def legacy_key_ensure(*, user: User) -> CreatedPersonalToken | None:
+    """Badgr's `GET /v2/auth/token`, which made the key on first asking: the new key, or
+    None when the user has one already (its digest only is kept, so it cannot be shown
+    again)."""
+    _lock_user(user)
+    if PersonalToken.objects.filter(user=user, legacy_key=True).exists():
+        return None
+    return personal_token_create(
+        user=user, name=LEGACY_KEY_NAME, scopes=LEGACY_KEY_SCOPES.split(), legacy_key=True
+    )
+
+
+def _lock_user(user: User) -> None:
+    """Lock the user's row for the rest of the transaction, so that two requests making a
+    token at once count (and make the one legacy key) one after the other."""
+    get_user_model()._default_manager.select_for_update().filter(pk=user.pk).exists()
 
 
 # --- pruning -------------------------------------------------------------------------------

@@ -37,7 +37,11 @@ from laurels.connect.client_metadata import (
     parse_client_metadata,
 )
 from laurels.connect.models import Application, AuditEvent
-from laurels.connect.oauth import CLIENT_ADDRESS_ENVIRON_KEY, LaurelsOAuth2Validator
+from laurels.connect.oauth import (
+    CLIENT_ADDRESS_ENVIRON_KEY,
+    LaurelsOAuth2Validator,
+    refresh_token_of_client,
+)
 from laurels.connect.oauth_settings import GRANT_TYPES_SUPPORTED, TOKEN_ENDPOINT_AUTH_METHODS
 from laurels.connect.scopes import scope_description
 from laurels.core.clients import client_address
@@ -293,15 +297,28 @@ class TokenView(dot_views.TokenView):
     def _apply_badgr_password_login(request: HttpRequest) -> None:
         """Badgr's front end and client libraries send only `username` and `password`
         (often no grant_type, no client): that is the password grant of the built-in
-        first-party client `public`."""
+        first-party client `public`. They refresh the same way, with only `grant_type`
+        and `refresh_token`: that is a refresh by `public` when the token is `public`'s
+        (any other app's token still needs its own client authentication, so that a
+        leaked refresh token of a confidential app is no use without its secret)."""
         if not settings.LAURELS_BADGR_PASSWORD_LOGIN:
             return
-        if "username" not in request.POST or "password" not in request.POST:
+        has_basic_auth = request.META.get("HTTP_AUTHORIZATION", "").lower().startswith("basic ")
+        names_no_client = "client_id" not in request.POST and not has_basic_auth
+        password_login = "username" in request.POST and "password" in request.POST
+        public_refresh = (
+            names_no_client
+            and request.POST.get("grant_type") == "refresh_token"
+            and refresh_token_of_client(
+                request.POST.get("refresh_token", ""), services.BADGR_PUBLIC_CLIENT_ID
+            )
+        )
+        if not (password_login or public_refresh):
             return
         posted = request.POST.copy()
-        posted.setdefault("grant_type", "password")
-        has_basic_auth = request.META.get("HTTP_AUTHORIZATION", "").lower().startswith("basic ")
-        if "client_id" not in posted and not has_basic_auth:
+        if password_login:
+            posted.setdefault("grant_type", "password")
+        if names_no_client:
             posted["client_id"] = services.BADGR_PUBLIC_CLIENT_ID
         request.POST = posted
 

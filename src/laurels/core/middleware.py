@@ -10,8 +10,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.http.multipartparser import MultiPartParserError
 
 # Paths whose middleware answers the same refusal in its own format (the /v2 envelope),
-# and reads its own bodies (api.inputs).
-OWN_REFUSALS = ("/v2/",)
+# and reads its own bodies (api.inputs): the API's (`api.envelope.API_PREFIXES`).
+OWN_REFUSALS = ("/v2/", "/v1/")
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 NUL = "\x00"
 

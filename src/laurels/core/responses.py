@@ -5,6 +5,8 @@ documents (`openbadges`) and share pages (`backpack`) both answer with them.
 
 from __future__ import annotations
 
+import functools
+
 from django.http import Http404, HttpRequest, HttpResponse
 
 from laurels.core.csp import IMAGE_POLICY, set_policy
@@ -13,10 +15,45 @@ CONTENT_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
 JSON_LD = "application/ld+json"
 
 
+JSON_TYPES = ("application/ld+json", "application/json")
+PAGE_TYPES = ("text/html", "application/xhtml+xml")
+
+
 def accepts_json(accept: str, query: str = "") -> bool:
+    """JSON unless the Accept header prefers a page, as Badgr answered: browsers name
+    text/html above everything else, while verifiers and scripts send JSON types, `*/*`
+    or nothing. A page only when text/html (or XHTML) is named with a weight above every
+    JSON type's (wildcards included), or equal to it and named first."""
     if "format=json" in query:
         return True
-    return JSON_LD in accept or ("application/json" in accept and "text/html" not in accept)
+    return not _prefers_page(accept[:2000])
+
+
+@functools.lru_cache(maxsize=512)
+def _prefers_page(accept: str) -> bool:
+    weights: dict[str, tuple[float, int]] = {}
+    for position, part in enumerate(accept.split(",")):
+        media, _, params = part.strip().partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = max(0.0, min(1.0, float(value)))
+                except ValueError:
+                    weight = 0.0
+        weights.setdefault(media.strip().lower(), (weight, position))
+    page = max(
+        (weights[t] for t in PAGE_TYPES if t in weights), default=None, key=lambda w: (w[0], -w[1])
+    )
+    if page is None or page[0] <= 0:
+        return False
+    named_json = [weights[t] for t in JSON_TYPES if t in weights]
+    wildcard = [weights[t] for t in ("application/*", "*/*") if t in weights]
+    if named_json:
+        best = max(named_json, key=lambda w: (w[0], -w[1]))
+        return page[0] > best[0] or (page[0] == best[0] and page[1] < best[1])
+    return not wildcard or page[0] >= max(w[0] for w in wildcard)
 
 
 def wants_json(request: HttpRequest) -> bool:

@@ -41,6 +41,9 @@ class Issuer(models.Model):
     url = models.URLField(max_length=500)
     email = models.EmailField()
     image = models.FileField(upload_to="issuers/", blank=True)
+    # Open Badges extensions as Badgr's clients send them (`extensions:recipientProfile`...):
+    # kept as given and given back.
+    extensions = models.JSONField(default=dict, blank=True)
     created_by = _created_by_field()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -167,6 +170,9 @@ class BadgeClass(models.Model):
     tags = models.JSONField(default=list, blank=True)
     expires_amount = models.PositiveIntegerField(null=True, blank=True)
     expires_duration = models.CharField(max_length=8, choices=ExpiryUnit.choices, blank=True)
+    # Open Badges extensions as Badgr's clients send them (`extensions:recipientProfile`...):
+    # kept as given and given back.
+    extensions = models.JSONField(default=dict, blank=True)
     created_by = _created_by_field()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -234,6 +240,9 @@ class Assertion(models.Model):
     acceptance = models.CharField(
         max_length=16, choices=Acceptance.choices, default=Acceptance.UNACCEPTED
     )
+    # Open Badges extensions as Badgr's clients send them (`extensions:recipientProfile`...):
+    # kept as given and given back.
+    extensions = models.JSONField(default=dict, blank=True)
     created_by = _created_by_field()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -7,12 +7,13 @@ nothing of `connect` (docs/architecture.md)."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from laurels.accounts.models import EmailAddress, User
+from laurels.accounts.models import EmailAddress, User, normalize_email_address
 from laurels.core.sql import Stamp
 from laurels.core.versions import ISSUER_AWARDS, version_sql
 from laurels.issuing.models import Assertion, BadgeClass, Issuer, IssuerStaff, StaffInvitation
@@ -33,6 +34,7 @@ ASSERTION_LIST_FIELDS = (
     "recipient_identity",
     "recipient_hashed",
     "recipient_salt",
+    "extensions",
     "badge_class__entity_id",
     "issuer__entity_id",
     "created_by__entity_id",
@@ -58,6 +60,22 @@ def issuer_role(*, user: User, issuer: Issuer) -> str | None:
     return (
         IssuerStaff.objects.filter(issuer=issuer, user=user).values_list("role", flat=True).first()
     )
+
+
+def staff_member(*, issuer: Issuer, person: str) -> IssuerStaff | None:
+    """The member `person` names: by entityId, or by an address their account holds
+    verified. Only members: whether a non-member has an account stays unknown to the
+    issuer's owners."""
+    person = (person or "").strip()
+    members = IssuerStaff.objects.filter(issuer=issuer).select_related("user")
+    if "@" in person:
+        members = members.filter(
+            user__email_addresses__email=normalize_email_address(person),
+            user__email_addresses__verified=True,
+        )
+    else:
+        members = members.filter(user__entity_id=person)
+    return members.first()
 
 
 def staff_invitations_pending(*, issuer: Issuer) -> QuerySet[StaffInvitation]:
@@ -90,15 +108,25 @@ def badge_class_by_name(*, issuer: Issuer, name: str) -> BadgeClass | None:
 def assertions_filtered(
     assertions: QuerySet[Assertion],
     *,
-    recipient: str | None = None,
+    recipients: Iterable[str] = (),
     revoked: bool | None = None,
+    include_revoked: bool = True,
+    include_expired: bool = True,
     issued_since: datetime | None = None,
     issued_until: datetime | None = None,
 ) -> QuerySet[Assertion]:
-    if recipient:
-        assertions = assertions.filter(recipient_plaintext=recipient.strip().lower())
+    """Awards narrowed by any of `recipients`, by `revoked` (which, when given, decides
+    alone), without revoked or expired ones unless `include_revoked`/`include_expired`,
+    and by issue date; newest first."""
+    wanted = {recipient.strip().lower() for recipient in recipients if recipient.strip()}
+    if wanted:
+        assertions = assertions.filter(recipient_plaintext__in=sorted(wanted))
     if revoked is not None:
         assertions = assertions.filter(revoked=revoked)
+    elif not include_revoked:
+        assertions = assertions.filter(revoked=False)
+    if not include_expired:
+        assertions = assertions.filter(Q(expires__isnull=True) | Q(expires__gt=timezone.now()))
     if issued_since:
         assertions = assertions.filter(issued_on__gte=issued_since)
     if issued_until:

@@ -30,7 +30,7 @@ from laurels.core.ids import new_entity_id
 from laurels.core.images import CheckedImage
 from laurels.core.ratelimit import Limit, enforce_limits, within_limits
 from laurels.core.versions import versions_bump
-from laurels.issuing import signals
+from laurels.issuing import selectors, signals
 from laurels.issuing.models import (
     EXPIRY_LIMITS,
     LATEST_INSTANT,
@@ -59,11 +59,15 @@ ISSUER_NAME_IN_MAIL_MAX = 60
 
 
 class BadgeClassHasAwards(Conflict):
-    default_message = "This badge class has awards; revoke them instead of deleting it."
+    default_message = (
+        "This badge class has live awards; revoke them (or let them expire) before deleting it."
+    )
 
 
 class IssuerHasAwards(Conflict):
-    default_message = "This issuer has made awards; it cannot be deleted."
+    default_message = (
+        "This issuer has live awards; revoke them (or let them expire) before deleting it."
+    )
 
 
 class DuplicateAward(Conflict):
@@ -79,8 +83,17 @@ class Recipient:
 
     identity: str
     type: str = RecipientType.EMAIL
-    hashed: bool = True
+    hashed: bool | None = None  # None: Badgr's default, see `recipient_hashed`
     name: str = ""
+
+
+def recipient_hashed(recipient: Recipient) -> bool:
+    """Whether the identity is published hashed: as asked, else as Badgr did, hashed for
+    an email address (the earner's privacy) and plain for a URL, telephone number or id,
+    which verifiers and profiles match as they are."""
+    if recipient.hashed is not None:
+        return recipient.hashed
+    return recipient.type == RecipientType.EMAIL
 
 
 @dataclass
@@ -90,6 +103,7 @@ class AwardInput:
     evidence: list[dict] = field(default_factory=list)
     expires: datetime | None = None
     issued_on: datetime | None = None
+    extensions: dict | None = None
 
 
 def recipient_normalized(recipient: Recipient, *, field_name: str = "recipient") -> str:
@@ -190,6 +204,7 @@ def issuer_create(
     email: str,
     description: str = "",
     image: CheckedImage | None = None,
+    extensions: dict | None = None,
 ) -> Issuer:
     """A new issuer; the user who makes it is its first owner."""
     issuer = Issuer(
@@ -197,6 +212,7 @@ def issuer_create(
         url=(url or "").strip(),
         email=normalize_email_address(email or ""),
         description=description or "",
+        extensions=extensions or {},
         created_by=actor,
     )
     _full_clean(issuer, exclude=["created_by"])
@@ -222,6 +238,8 @@ def issuer_update(
             setattr(issuer, name, fields[name].strip() if name != "description" else fields[name])
     if fields.get("email") is not None:
         issuer.email = normalize_email_address(fields["email"])
+    if fields.get("extensions") is not None:
+        issuer.extensions = fields["extensions"]
     _full_clean(issuer, exclude=["created_by"])
     plan = _staff_plan(issuer, staff, actor=actor) if staff is not None else None
     with transaction.atomic():
@@ -232,13 +250,25 @@ def issuer_update(
     return issuer
 
 
+def _live_awards(awards: models.QuerySet) -> models.QuerySet:
+    """Awards neither revoked nor expired: what stops a deletion."""
+    return awards.filter(revoked=False).exclude(expires__lte=timezone.now())
+
+
 @transaction.atomic
 def issuer_delete(*, issuer: Issuer, actor: User | None = None) -> None:
-    if Assertion.objects.filter(issuer=issuer).exists():
+    """As in Badgr, an issuer whose awards are all revoked or expired may be deleted,
+    and those awards go with it (their documents answer 404 then). The issuer's row is
+    locked first, so that no award is made meanwhile and the deleted awards' versions
+    move on after every row this change writes is locked (`laurels.core.versions`)."""
+    Issuer.objects.select_for_update().filter(pk=issuer.pk).first()
+    if _live_awards(Assertion.objects.filter(issuer=issuer)).exists():
         raise IssuerHasAwards()
+    list(BadgeClass.objects.select_for_update().filter(issuer=issuer).values_list("pk"))
     signals.issuer_deleted.send(
         sender=Issuer, actor=actor, detail={"issuer": issuer.entity_id, "name": issuer.name}
     )
+    Assertion.objects.filter(issuer=issuer).delete()
     issuer.delete()
 
 
@@ -332,9 +362,43 @@ def issuer_staff_add(*, issuer: Issuer, person: str, role: str, actor: User) -> 
             raise ValidationError({"email": ["Enter a valid email address."]})
         staff_invite(issuer=issuer, email=address, role=role, actor=actor)
         return
+    _member_change(issuer, member_id, role=role, actor=actor)
+
+
+def issuer_staff_role_set(*, issuer: Issuer, person: str, role: str, actor: User) -> IssuerStaff:
+    """Give the member `person` names (address or entityId) a new role, at once.
+
+    Unlike `issuer_staff_add` this never invites: Badgr's v1 `modify` changes a member
+    or is refused, and an owner may list the staff, so the refusal tells nothing new."""
+    if role not in Role.values:
+        raise ValidationError({"role": [f"{role!r} is not a role; use owner, editor or staff."]})
+    member_id = _member_id(issuer, person)
+    if member_id is None:
+        raise ValidationError({"user": [_not_a_member(person)]})
+    _member_change(issuer, member_id, role=role, actor=actor)
+    return IssuerStaff.objects.select_related("user").get(issuer=issuer, user_id=member_id)
+
+
+def issuer_staff_remove(*, issuer: Issuer, person: str, actor: User) -> bool:
+    """Take the member `person` names off the staff; False when they were not on it
+    (removing is idempotent, as in Badgr). An issuer keeps at least one owner."""
+    member_id = _member_id(issuer, person)
+    if member_id is None:
+        return False
+    _member_change(issuer, member_id, role=None, actor=actor)
+    return True
+
+
+def _member_change(issuer: Issuer, member_id: int, *, role: str | None, actor: User) -> None:
+    """Set a member's role, or remove them (`role` None), in one transaction that keeps
+    an owner; an owner demoted or removed so loses their pending invitations."""
     with transaction.atomic():
         _lock(issuer)
-        IssuerStaff.objects.filter(issuer=issuer, user_id=member_id).update(role=role)
+        member = IssuerStaff.objects.filter(issuer=issuer, user_id=member_id)
+        if role is None:
+            member.delete()
+        else:
+            member.update(role=role)
         if not IssuerStaff.objects.filter(issuer=issuer, role=Role.OWNER).exists():
             raise ValidationError({"role": ["An issuer needs at least one owner."]})
         _invitations_of_former_owners_end(issuer)
@@ -492,18 +556,9 @@ def _staff_changed(issuer: Issuer, *, actor: User | None, detail: dict | None = 
 
 def _member_id(issuer: Issuer, person: str) -> int | None:
     """The user id of the member `person` names: by entityId, or by an address their
-    account holds verified. Only members: whether a non-member has an account stays
-    unknown to the issuer's owners."""
-    person = (person or "").strip()
-    members = IssuerStaff.objects.filter(issuer=issuer)
-    if "@" in person:
-        members = members.filter(
-            user__email_addresses__email=normalize_email_address(person),
-            user__email_addresses__verified=True,
-        )
-    else:
-        members = members.filter(user__entity_id=person)
-    return members.values_list("user_id", flat=True).first()
+    account holds verified (`selectors.staff_member`)."""
+    member = selectors.staff_member(issuer=issuer, person=person)
+    return member.user_id if member is not None else None
 
 
 def _not_a_member(person: str) -> str:
@@ -555,17 +610,12 @@ def badge_class_create(
     tags: list[str] | None = None,
     expires_amount: int | None = None,
     expires_duration: str | None = None,
+    extensions: dict | None = None,
 ) -> BadgeClass:
+    """Criteria are optional, as in Badgr: without them the badge class's public page
+    is its Open Badges criteria (`openbadges.documents`)."""
     if image is None:
         raise ValidationError({"image": ["A badge class needs an image (PNG or SVG)."]})
-    if not (criteria_url or criteria_narrative):
-        raise ValidationError(
-            {
-                "criteria_narrative": [
-                    "Say how the badge is earned: give criteriaUrl, criteriaNarrative or both."
-                ]
-            }
-        )
     amount, unit = _clean_expiry(expires_amount, expires_duration)
     badge_class = BadgeClass(
         issuer=issuer,
@@ -577,6 +627,7 @@ def badge_class_create(
         tags=[t.strip() for t in tags or [] if t.strip()],
         expires_amount=amount,
         expires_duration=unit,
+        extensions=extensions or {},
         created_by=actor,
     )
     _full_clean(badge_class, exclude=["issuer", "created_by"])
@@ -595,12 +646,12 @@ def badge_class_update(
             setattr(badge_class, name, fields[name])
     if fields.get("tags") is not None:
         badge_class.tags = [t.strip() for t in fields["tags"] if t.strip()]
+    if fields.get("extensions") is not None:
+        badge_class.extensions = fields["extensions"]
     if "expires_amount" in fields or "expires_duration" in fields:
         badge_class.expires_amount, badge_class.expires_duration = _clean_expiry(
             fields.get("expires_amount"), fields.get("expires_duration")
         )
-    if not (badge_class.criteria_url or badge_class.criteria_narrative):
-        raise ValidationError({"criteria_narrative": ["A badge class needs criteria."]})
     _full_clean(badge_class, exclude=["issuer", "created_by"])
     _store_image(badge_class, image)
     badge_class.save()
@@ -609,7 +660,9 @@ def badge_class_update(
 
 @transaction.atomic
 def badge_class_delete(*, badge_class: BadgeClass, actor: User | None = None) -> None:
-    if Assertion.objects.filter(badge_class=badge_class).exists():
+    """As `issuer_delete`: allowed once every award is revoked or expired, which go too."""
+    BadgeClass.objects.select_for_update().filter(pk=badge_class.pk).first()
+    if _live_awards(Assertion.objects.filter(badge_class=badge_class)).exists():
         raise BadgeClassHasAwards()
     signals.badge_class_deleted.send(
         sender=BadgeClass,
@@ -620,6 +673,7 @@ def badge_class_delete(*, badge_class: BadgeClass, actor: User | None = None) ->
             "name": badge_class.name,
         },
     )
+    Assertion.objects.filter(badge_class=badge_class).delete()
     badge_class.delete()
 
 
@@ -648,7 +702,8 @@ def _award_row(
     """One validated award as the column values of its row (by attribute name)."""
     recipient = award.recipient
     identity = recipient_normalized(recipient, field_name=f"{prefix}recipient")
-    salt = secrets.token_hex(16) if recipient.hashed else ""
+    hashed = recipient_hashed(recipient)
+    salt = secrets.token_hex(16) if hashed else ""
     issued_on = checked_instant(award.issued_on or now, f"{prefix}issued_on")
     expires = award.expires
     if expires is not None:
@@ -663,10 +718,8 @@ def _award_row(
         "issuer_id": badge_class.issuer_id,
         "recipient_type": str(recipient.type),
         "recipient_plaintext": identity,
-        "recipient_identity": recipient_identity_hash(identity, salt)
-        if recipient.hashed
-        else identity,
-        "recipient_hashed": recipient.hashed,
+        "recipient_identity": recipient_identity_hash(identity, salt) if hashed else identity,
+        "recipient_hashed": hashed,
         "recipient_salt": salt,
         "recipient_name": (recipient.name or "").strip()[:255],
         "narrative": award.narrative or "",
@@ -676,6 +729,7 @@ def _award_row(
         "revoked": False,
         "revocation_reason": "",
         "acceptance": Acceptance.UNACCEPTED.value,
+        "extensions": award.extensions or {},
         "created_by_id": actor_id,
         "created_at": now,
         "updated_at": now,
@@ -801,11 +855,17 @@ def _insert_assertions(rows: list[dict]) -> list[Assertion]:
 
 
 def _json_adapter(ops, encoder) -> Callable:
-    """The backend's JSON adapter, with the empty list (most awards' evidence) made once."""
-    empty = ops.adapt_json_value([], encoder)
+    """The backend's JSON adapter, with the empty list and object (most awards' evidence
+    and extensions) made once."""
+    empty_list = ops.adapt_json_value([], encoder)
+    empty_object = ops.adapt_json_value({}, encoder)
 
     def adapt(value):
-        return empty if value == [] else ops.adapt_json_value(value, encoder)
+        if value == []:
+            return empty_list
+        if value == {}:
+            return empty_object
+        return ops.adapt_json_value(value, encoder)
 
     return adapt
 
@@ -868,9 +928,12 @@ def assertion_update(
     evidence: list[dict] | None = None,
     expires: datetime | None = None,
     clear_expiry: bool = False,
+    extensions: dict | None = None,
 ) -> Assertion:
     if narrative is not None:
         assertion.narrative = narrative
+    if extensions is not None:
+        assertion.extensions = extensions
     if evidence is not None:
         assertion.evidence = _clean_evidence(evidence, "evidence")
     if clear_expiry:

@@ -30,12 +30,20 @@ def issuer_profile(issuer: Issuer, signing_key=None) -> dict:
     return document
 
 
+def badge_class_criteria_url(badge_class: BadgeClass) -> str:
+    """Badgr's criteria page of a badge class (`/public/badges/{id}/criteria`), which
+    shows what it is awarded for."""
+    return public_url("badges", badge_class.entity_id) + "/criteria"
+
+
 def badge_class_document(badge_class: BadgeClass) -> dict:
     criteria = {}
     if badge_class.criteria_url:
         criteria["id"] = badge_class.criteria_url
     if badge_class.criteria_narrative:
         criteria["narrative"] = badge_class.criteria_narrative
+    if not criteria:  # criteria are optional (as in Badgr): the public page stands for them
+        criteria["id"] = badge_class_criteria_url(badge_class)
     document = {
         "@context": OB2_CONTEXT,
         "type": "BadgeClass",
@@ -132,3 +140,50 @@ def revocation_list_document(issuer: Issuer, revoked: list[Assertion]) -> dict:
             for a in revoked
         ],
     }
+
+
+# --- Open Badges 1.1 (`?v=1_1`, as Badgr served) ----------------------------------------------
+
+OB1_CONTEXT = "https://w3id.org/openbadges/v1"
+V1_1 = "?v=1_1"
+
+
+def ob1_document(document: dict) -> dict:
+    """The Open Badges 1.1 form of a 2.0 issuer, badge class or assertion document (and of
+    what it embeds): the v1 context, links to the 1.1 forms, a criteria URL, and `verify`
+    in place of `verification`. Other documents come back as they are."""
+    kind = document.get("type")
+    if kind not in ("Issuer", "BadgeClass", "Assertion"):
+        return document
+    shown = {k: v for k, v in document.items() if k not in ("publicKey", "revocationList")}
+    shown["@context"] = OB1_CONTEXT
+    shown["id"] = document["id"] + V1_1
+    if kind == "BadgeClass":
+        criteria = document.get("criteria") or {}
+        shown["criteria"] = criteria.get("id") or document["id"] + "/criteria"
+        shown["issuer"] = _ob1_link(document["issuer"])
+    if kind == "Assertion":
+        verification = shown.pop("verification", {})
+        shown["uid"] = document["id"].rsplit("/", 1)[-1]
+        shown["badge"] = _ob1_link(document["badge"])
+        shown["verify"] = (
+            {"type": "signed", "url": verification["creator"]}
+            if verification.get("type") == "SignedBadge"
+            else {"type": "hosted", "url": shown["id"]}
+        )
+        if document.get("evidence"):
+            shown["evidence"] = next(
+                (item["id"] for item in document["evidence"] if item.get("id")), None
+            )
+            if shown["evidence"] is None:
+                del shown["evidence"]
+    return shown
+
+
+def _ob1_link(value):
+    """A link to another document in its 1.1 form, or the embedded document made 1.1."""
+    if isinstance(value, dict):
+        embedded = ob1_document(value)
+        embedded.pop("@context", None)
+        return embedded
+    return value + V1_1

@@ -1,7 +1,8 @@
 """A WSGI fast path for the hottest request a badge server gets: verifiers fetching a
 hosted document (JSON-LD) that is already cached.
 
-It reads the document's versions (one indexed query, `services.document_versions`) and
+It reads the document's versions (one indexed query, `services.document_versions`; those
+of what its variant embeds too, `views.document_variant`) and
 answers from the cache entry the view keeps under them (`views.public_document_entry`),
 with the same headers (`views.cached_answer`), before Django's middleware and URL
 routing run. A revocation moves the versions on in its own transaction, so the next
@@ -20,10 +21,12 @@ from django.db import DatabaseError, connection
 from laurels.core.hosts import allowed_host
 from laurels.core.responses import accepts_json
 from laurels.openbadges.services import document_versions, public_cache_key
-from laurels.openbadges.views import cached_answer
+from laurels.openbadges.views import cached_answer, document_variant
 
 logger = logging.getLogger(__name__)
-PUBLIC_DOCUMENT = re.compile(r"^/public/(assertions|badges|issuers)/([A-Za-z0-9_-]{1,64})$")
+PUBLIC_DOCUMENT = re.compile(
+    r"^/public/(assertions|badges|issuers)/([A-Za-z0-9_-]{1,64})(\.json)?$"
+)
 STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
@@ -34,12 +37,13 @@ class PublicDocumentFastPath:
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") == "GET":
             match = PUBLIC_DOCUMENT.match(environ.get("PATH_INFO", ""))
+            query = environ.get("QUERY_STRING", "")
             if (
                 match
-                and accepts_json(environ.get("HTTP_ACCEPT", ""), environ.get("QUERY_STRING", ""))
+                and (match[3] or accepts_json(environ.get("HTTP_ACCEPT", ""), query))
                 and allowed_host(environ) is not None
             ):
-                entry = self._cached(match[1], match[2])
+                entry = self._cached(match[1], match[2], query)
                 if entry is not None:
                     status, headers, body = cached_answer(
                         entry,
@@ -52,9 +56,10 @@ class PublicDocumentFastPath:
         return self.application(environ, start_response)
 
     @staticmethod
-    def _cached(kind: str, entity_id: str) -> dict | None:
+    def _cached(kind: str, entity_id: str, query: str) -> dict | None:
+        versions_kind, variant, _ = document_variant(kind, query)
         try:
-            versions = document_versions(kind, entity_id)
+            versions = document_versions(versions_kind, entity_id)
         except DatabaseError:
             logger.exception(
                 "Could not read the versions of %s %s; Django answers", kind, entity_id
@@ -63,4 +68,4 @@ class PublicDocumentFastPath:
             return None
         if versions is None:
             return None  # no such document: Django answers the 404
-        return cache.get(public_cache_key(kind, entity_id, versions))
+        return cache.get(public_cache_key(kind, entity_id, versions, variant))

@@ -194,7 +194,19 @@ def _document_versions_sql(kind: str) -> str:
             awards,
             [(ASSERTION_DOCUMENT, "d.id"), (ISSUER_DOCUMENTS, "d.issuer_id")],
         ),
+        "assertions+badge": (
+            awards,
+            [
+                (ASSERTION_DOCUMENT, "d.id"),
+                (ISSUER_DOCUMENTS, "d.issuer_id"),
+                (BADGE_CLASS_DOCUMENT, "d.badge_class_id"),
+            ],
+        ),
         "badges": (BadgeClass._meta.db_table, [(BADGE_CLASS_DOCUMENT, "d.id")]),
+        "badges+issuer": (
+            BadgeClass._meta.db_table,
+            [(BADGE_CLASS_DOCUMENT, "d.id"), (ISSUER_DOCUMENTS, "d.issuer_id")],
+        ),
         "issuers": (issuers, [(ISSUER_DOCUMENTS, "d.id")]),
         "revocations": (issuers, [(ISSUER_DOCUMENTS, "d.id"), (ISSUER_AWARDS, "d.id")]),
         "keys": (IssuerKey._meta.db_table, [(ISSUER_DOCUMENTS, "d.issuer_id")]),
@@ -210,5 +222,7 @@ def document_versions(kind: str, entity_id: str) -> tuple | None:
     return fetch_one_row(_document_versions_sql(kind), {"entity_id": entity_id})
 
 
-def public_cache_key(kind: str, entity_id: str, versions: tuple) -> str:
-    return f"ob:{kind}:{entity_id}:{'.'.join(map(str, versions))}"
+def public_cache_key(kind: str, entity_id: str, versions: tuple, variant: str = "") -> str:
+    """Where a document is kept: by what it is, the versions it was made at and its
+    variant (Open Badges version and what it embeds; "" for the plain 2.0 document)."""
+    return f"ob:{kind}:{entity_id}:{'.'.join(map(str, versions))}:{variant}"

@@ -1,10 +1,13 @@
 """Public, unauthenticated Open Badges resources: JSON-LD for machines, pages for people.
 
-`/public/{issuers,badges,assertions}/{id}` answer JSON-LD to `Accept: application/ld+json`
-or `application/json` (or `?format=json`) and an HTML page to browsers. JSON answers are
-cached under the versions of the rows they show (`services.document_versions`), which
-every change moves on in its own transaction, carry ETag and Last-Modified, and honour
-conditional requests.
+`/public/{issuers,badges,assertions}/{id}` answer JSON-LD unless the Accept header prefers
+text/html (browsers; `core.responses.accepts_json`): a missing Accept or `*/*` gets JSON,
+as do `?format=json` and an `{id}.json` path. As in Badgr, `?v=1_1` gives the Open Badges
+1.1 form, and `?expand=badge&expand=badge.issuer` (assertions) or `?expand=issuer` (badge
+classes) embeds what is otherwise linked (`document_variant`). JSON answers are cached
+under the versions of the rows they show (`services.document_versions`), which every
+change moves on in its own transaction, and under their variant; they carry ETag and
+Last-Modified, and honour conditional requests.
 """
 
 from __future__ import annotations
@@ -15,15 +18,25 @@ import json
 import re
 from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import parse_qs
 
 from django.core.cache import cache
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotModified,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import http_date, parse_http_date_safe
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
 
+from laurels.core.public import public_url
 from laurels.core.responses import JSON_LD, image_response, stored_image_response, wants_json
 from laurels.issuing.models import Assertion, BadgeClass, Issuer
 from laurels.openbadges import documents, pages
@@ -39,6 +52,35 @@ from laurels.openbadges.services import (
 
 # What an entityId can look like (`laurels.core.ids`); anything else names no document.
 ENTITY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+JSON_SUFFIX = ".json"
+# What `?expand=` may embed, by kind of document (Badgr's names).
+EXPANSIONS = {"assertions": frozenset({"badge", "badge.issuer"}), "badges": frozenset({"issuer"})}
+# The most badge classes `/public/issuers/{id}/badges` lists.
+ISSUER_BADGES_LIMIT = 500
+
+
+def document_variant(kind: str, query_string: str) -> tuple[str, str, frozenset[str]]:
+    """What a query asks of a hosted document: the kind whose versions it is kept under
+    (an embedded document's versions are read too), its variant's name in the cache
+    ("" for the plain 2.0 document) and what it embeds. Unknown values are ignored, as
+    Badgr ignored them. Shared by the views and the fast path."""
+    if not query_string:
+        return kind, "", frozenset()
+    params = parse_qs(query_string[:2000])  # bounded by length, not by fields: never raises
+    version = "1_1" if "1_1" in params.get("v", []) else ""
+    expand = frozenset(params.get("expand", [])) & EXPANSIONS.get(kind, frozenset())
+    if "badge.issuer" in expand:
+        expand |= {"badge"}
+    versions_kind = f"{kind}+{'badge' if kind == 'assertions' else 'issuer'}" if expand else kind
+    variant = ":".join([version, *sorted(expand)]) if version or expand else ""
+    return versions_kind, variant, expand
+
+
+def _requested(request: HttpRequest, entity_id: str) -> tuple[str, bool]:
+    """The entity id and whether JSON was asked for (`{id}.json` always is)."""
+    if entity_id.endswith(JSON_SUFFIX):
+        return entity_id.removesuffix(JSON_SUFFIX), True
+    return entity_id, wants_json(request)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -70,20 +112,27 @@ def cached_answer(
     return entry["status"], [("Content-Type", JSON_LD), *headers], entry["body"]
 
 
-def public_document_entry(kind: str, entity_id: str, build) -> dict:
-    """The cached entry of a public document, built and cached on a miss.
+def public_document_entry(kind: str, entity_id: str, build, query_string: str = "") -> dict:
+    """The cached entry of a public document, built and cached on a miss; `build` is
+    given what to embed (`document_variant`), and `?v=1_1` turns what it makes into the
+    Open Badges 1.1 form.
 
     Its versions are read first, and the entry is kept under them: a change committed
     meanwhile has moved them on, so an entry made from rows read before it is never
     found again (a verifier that misses as an award is revoked cannot put "valid" back).
     """
-    versions = document_versions(kind, entity_id) if ENTITY_ID.fullmatch(entity_id) else None
+    versions_kind, variant, expand = document_variant(kind, query_string)
+    versions = (
+        document_versions(versions_kind, entity_id) if ENTITY_ID.fullmatch(entity_id) else None
+    )
     if versions is None:
         raise Http404("Not found.")
-    key = public_cache_key(kind, entity_id, versions)
+    key = public_cache_key(kind, entity_id, versions, variant)
     entry = cache.get(key)
     if entry is None:
-        status, document, modified = build()
+        status, document, modified = build(expand)
+        if variant.startswith("1_1"):
+            document = documents.ob1_document(document)
         body = json.dumps(document, indent=2).encode()
         entry = {
             "status": status,
@@ -99,10 +148,10 @@ def _public_json(
     request: HttpRequest,
     kind: str,
     entity_id: str,
-    build: Callable[[], tuple[int, dict, datetime]],
+    build: Callable[[frozenset[str]], tuple[int, dict, datetime]],
 ) -> HttpResponse:
     """A cached JSON-LD answer with validators; `build` runs on a cache miss."""
-    entry = public_document_entry(kind, entity_id, build)
+    entry = public_document_entry(kind, entity_id, build, request.META.get("QUERY_STRING", ""))
     status, headers, body = cached_answer(
         entry, request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since")
     )
@@ -110,6 +159,11 @@ def _public_json(
     for name, value in headers:
         response[name] = value
     return response
+
+
+def _embedded(document: dict) -> dict:
+    """A document embedded in another: the outer one carries the context."""
+    return {k: v for k, v in document.items() if k != "@context"}
 
 
 def _found(rows, entity_id: str):
@@ -123,12 +177,15 @@ def _found(rows, entity_id: str):
 
 
 @require_GET
+@vary_on_headers("Accept")
 def issuer(request: HttpRequest, entity_id: str) -> HttpResponse:
-    def build():
+    entity_id, as_json = _requested(request, entity_id)
+
+    def build(expand):
         found = _found(Issuer.objects.all(), entity_id)
         return 200, documents.issuer_profile(found, newest_signing_key(found)), found.updated_at
 
-    if wants_json(request):
+    if as_json:
         return _public_json(request, "issuers", entity_id, build)
     return render(
         request,
@@ -138,14 +195,24 @@ def issuer(request: HttpRequest, entity_id: str) -> HttpResponse:
 
 
 @require_GET
+@vary_on_headers("Accept")
 def badge_class(request: HttpRequest, entity_id: str) -> HttpResponse:
     rows = BadgeClass.objects.select_related("issuer")
+    entity_id, as_json = _requested(request, entity_id)
 
-    def build():
+    def build(expand):
         found = _found(rows, entity_id)
-        return 200, documents.badge_class_document(found), found.updated_at
+        document = documents.badge_class_document(found)
+        modified = found.updated_at
+        if "issuer" in expand:
+            issuer = found.issuer
+            document["issuer"] = _embedded(
+                documents.issuer_profile(issuer, newest_signing_key(issuer))
+            )
+            modified = max(modified, issuer.updated_at)
+        return 200, document, modified
 
-    if wants_json(request):
+    if as_json:
         return _public_json(request, "badges", entity_id, build)
     return render(
         request, "openbadges/badge_class.html", pages.badge_class_page(_found(rows, entity_id))
@@ -153,10 +220,36 @@ def badge_class(request: HttpRequest, entity_id: str) -> HttpResponse:
 
 
 @require_GET
+def badge_class_criteria(request: HttpRequest, entity_id: str) -> HttpResponse:
+    """Badgr's criteria link: to the criteria URL the issuer gave, else the badge class's
+    page (which shows its criteria narrative)."""
+    found = _found(BadgeClass.objects.select_related("issuer"), entity_id)
+    own = public_url("badges", found.entity_id) + "/criteria"  # never redirect to itself
+    if found.criteria_url and found.criteria_url.rstrip("/") != own:
+        return HttpResponseRedirect(found.criteria_url)
+    return render(request, "openbadges/badge_class.html", pages.badge_class_page(found))
+
+
+@require_GET
+def issuer_badges(request: HttpRequest, entity_id: str) -> HttpResponse:
+    """The issuer's badge classes as Open Badges documents, oldest first (at most
+    ISSUER_BADGES_LIMIT: Badgr listed them all)."""
+    found = _found(Issuer.objects.all(), entity_id)
+    rows = BadgeClass.objects.filter(issuer=found).select_related("issuer").order_by("id")
+    listed = [documents.badge_class_document(b) for b in rows[:ISSUER_BADGES_LIMIT]]
+    response = JsonResponse(listed, safe=False, json_dumps_params={"indent": 2})
+    response["Content-Type"] = JSON_LD
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@require_GET
+@vary_on_headers("Accept")
 def assertion(request: HttpRequest, entity_id: str) -> HttpResponse:
     rows = Assertion.objects.select_related("badge_class", "issuer")
+    entity_id, as_json = _requested(request, entity_id)
 
-    def build():
+    def build(expand):
         found = _found(rows, entity_id)
         # Its verification follows the issuer's signing keys, which move the issuer's
         # updated_at (`openbadges.services._signing_key_changed`), not the award's.
@@ -164,9 +257,16 @@ def assertion(request: HttpRequest, entity_id: str) -> HttpResponse:
         if found.revoked:
             return 410, documents.revoked_assertion_document(found), modified
         key = active_signing_key(found.issuer)
-        return 200, documents.assertion_document(found, signing_key=key), modified
+        document = documents.assertion_document(found, signing_key=key)
+        if "badge" in expand:
+            document["badge"] = _embedded(documents.badge_class_document(found.badge_class))
+            modified = max(modified, found.badge_class.updated_at)
+        if "badge.issuer" in expand:
+            profile = documents.issuer_profile(found.issuer, newest_signing_key(found.issuer))
+            document["badge"]["issuer"] = _embedded(profile)
+        return 200, document, modified
 
-    if wants_json(request):
+    if as_json:
         return _public_json(request, "assertions", entity_id, build)
     return render(
         request, "openbadges/assertion.html", pages.assertion_page(_found(rows, entity_id))
@@ -175,7 +275,7 @@ def assertion(request: HttpRequest, entity_id: str) -> HttpResponse:
 
 @require_GET
 def revocations(request: HttpRequest, entity_id: str) -> HttpResponse:
-    def build():
+    def build(expand):
         found = _found(Issuer.objects.all(), entity_id)
         revoked = list(found.assertions.filter(revoked=True).only("entity_id", "revocation_reason"))
         return 200, documents.revocation_list_document(found, revoked), timezone.now()
@@ -185,7 +285,7 @@ def revocations(request: HttpRequest, entity_id: str) -> HttpResponse:
 
 @require_GET
 def key(request: HttpRequest, entity_id: str) -> HttpResponse:
-    def build():
+    def build(expand):
         found = _found(IssuerKey.objects.select_related("issuer"), entity_id)
         return 200, documents.cryptographic_key_document(found), found.created_at
 

@@ -4,6 +4,7 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -15,6 +16,7 @@ from laurels.connect.scopes import scope_description
 from laurels.core.clients import client_address
 from laurels.core.errors import DomainError
 from laurels.core.health import health_report
+from laurels.web.forms import PersonalTokenForm
 
 logger = logging.getLogger(__name__)
 
@@ -56,3 +58,42 @@ def connected_apps(request: HttpRequest) -> HttpResponse:
         for app in connect_selectors.user_connected_apps(viewer=request.user)
     ]
     return render(request, "web/connected_apps.html", {"apps": apps})
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def personal_tokens(request: HttpRequest) -> HttpResponse:
+    """The user's personal API tokens: make one (its key is shown on this one answer, never
+    again), or delete one (POST with `delete=<entityId>`)."""
+    made = None
+    form = PersonalTokenForm()
+    if request.method == "POST" and "delete" in request.POST:
+        try:
+            connect_services.personal_token_delete(
+                user=request.user, entity_id=request.POST["delete"]
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, "Deleted. The token no longer works.")
+        return redirect("web:personal_tokens")
+    if request.method == "POST":
+        form = PersonalTokenForm(request.POST)
+        if form.is_valid():
+            try:
+                made = connect_services.personal_token_create(
+                    user=request.user,
+                    name=form.cleaned_data["name"],
+                    scopes=form.cleaned_data["scope"],
+                )
+            except ValidationError as error:
+                for field, problems in error.message_dict.items():
+                    for problem in problems:
+                        form.add_error(field if field in form.fields else None, problem)
+            else:
+                form = PersonalTokenForm()
+    tokens = connect_selectors.user_personal_tokens(viewer=request.user)
+    return render(
+        request, "web/personal_tokens.html", {"form": form, "made": made, "tokens": tokens}
+    )

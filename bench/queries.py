@@ -48,7 +48,9 @@ def main() -> None:
         "assertion_json_warm": count(
             anonymous, f"/public/assertions/{assertion}", HTTP_ACCEPT="application/ld+json"
         ),
-        "assertion_html": count(anonymous, f"/public/assertions/{assertion}"),
+        "assertion_html": count(
+            anonymous, f"/public/assertions/{assertion}", HTTP_ACCEPT="text/html"
+        ),
         "backpack_list": count(earner, "/v2/backpack/assertions"),
         "issuer_assertions_deep": count(
             owner, f"/v2/issuers/{seed['issuer']}/assertions?num=100&cursor={seed['deep_cursor']}"

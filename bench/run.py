@@ -215,6 +215,8 @@ def get_scenarios(
     """
     assertion = data["assertion"]
     accept_ld = {"Accept": "application/ld+json"}
+    # What a browser sends: without it a public document is JSON (as Badgr answered).
+    accept_page = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
     earner = {"Authorization": f"Bearer {earner_token}"}
     owner = {"Authorization": f"Bearer {owner_token}"}
     cold_paths = [f"/public/assertions/{a}" for a in data["assertion_sample"]]
@@ -223,7 +225,7 @@ def get_scenarios(
             f"{base}/public/assertions/{assertion}",
             lua_for(headers=accept_ld),
         ),
-        "assertion_html": (f"{base}/public/assertions/{assertion}", None),
+        "assertion_html": (f"{base}/public/assertions/{assertion}", lua_for(headers=accept_page)),
         "backpack_list": (f"{base}/v2/backpack/assertions", lua_for(headers=earner)),
         "issuer_assertions_deep": (
             f"{base}/v2/issuers/{data['issuer']}/assertions?num=100&cursor={data['deep_cursor']}",

@@ -38,9 +38,10 @@ class RefusalsShown(admin.ModelAdmin):
             return HttpResponseRedirect(request.get_full_path())
 
 
-class ViewOnly(admin.ModelAdmin):
-    """Rows shown in the admin and never written there: nobody adds, edits or deletes
-    them (audit rows, consents, awards, whose changes go through services or actions)."""
+class NoWrites:
+    """For an admin class or inline whose rows are shown and never written there: nobody
+    adds, edits or deletes them (audit rows, consents, awards, staff places, whose
+    changes go through services, actions or pages of their own)."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -50,6 +51,10 @@ class ViewOnly(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ViewOnly(NoWrites, admin.ModelAdmin):
+    """A ModelAdmin that only shows its rows (`NoWrites`)."""
 
 
 def refusal_text(error: DomainError | ValidationError) -> str:

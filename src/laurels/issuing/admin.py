@@ -14,7 +14,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from laurels.core.admin import RefusalsShown, ViewOnly
+from laurels.core.admin import NoWrites, RefusalsShown, ViewOnly
 from laurels.core.errors import DomainError
 from laurels.issuing import services
 from laurels.issuing.models import Assertion, BadgeClass, Issuer, IssuerStaff
@@ -31,20 +31,11 @@ class ServiceBacked(RefusalsShown):
     }
 
 
-class IssuerStaffInline(admin.TabularInline):
+class IssuerStaffInline(NoWrites, admin.TabularInline):
     model = IssuerStaff
     extra = 0
     fields = ["user", "role"]
     readonly_fields = ["user", "role"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Issuer)

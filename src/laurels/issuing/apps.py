@@ -19,6 +19,6 @@ class IssuingConfig(AppConfig):
         post_delete.connect(receivers.assertion_changed, sender=Assertion)
         for model in (BadgeClass, Issuer):
             pre_save.connect(receivers.catalog_fields_remember, sender=model)
-        post_save.connect(receivers.badge_class_changed, sender=BadgeClass)
-        post_save.connect(receivers.issuer_changed, sender=Issuer)
+        post_save.connect(receivers.catalog_entry_changed, sender=BadgeClass)
+        post_save.connect(receivers.catalog_entry_changed, sender=Issuer)
         pre_delete.connect(receivers.creator_leaving, sender=User)

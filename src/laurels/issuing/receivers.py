@@ -86,24 +86,24 @@ def _catalog_changed(instance) -> bool:
     return tuple(getattr(instance, name) for name in CATALOG_FIELDS[type(instance)]) != old
 
 
-def badge_class_changed(sender, instance: BadgeClass, created: bool = False, **kwargs) -> None:
-    """A saved badge class moves its hosted document on, and backpacks when what they
-    show changed; nothing shows a new one yet. Connected to post_save only: a deleted
-    badge class had no awards (`BadgeClassHasAwards`, and the awards' foreign key
-    protects it), so no backpack showed it, and its document is gone (404)."""
-    if created:
-        return
-    names = [version_name(versions.BADGE_CLASS_DOCUMENT, instance.pk)]
-    if _catalog_changed(instance):
-        names.append(version_name(versions.CATALOG))
-    versions.versions_bump(names)
+# The version of the hosted documents each catalog entry's save moves on.
+DOCUMENT_VERSION = {
+    BadgeClass: versions.BADGE_CLASS_DOCUMENT,
+    Issuer: versions.ISSUER_DOCUMENTS,
+}
 
 
-def issuer_changed(sender, instance: Issuer, created: bool = False, **kwargs) -> None:
-    """As `badge_class_changed`: an issuer is deleted only without awards."""
+def catalog_entry_changed(
+    sender, instance: BadgeClass | Issuer, created: bool = False, **kwargs
+) -> None:
+    """A saved badge class or issuer moves its hosted documents on, and backpacks when
+    what they show changed; nothing shows a new one yet. Connected to post_save only: a
+    badge class or issuer is deleted only without awards (`BadgeClassHasAwards`, and the
+    awards' foreign keys protect them), so no backpack showed it, and its documents are
+    gone (404)."""
     if created:
         return
-    names = [version_name(versions.ISSUER_DOCUMENTS, instance.pk)]
+    names = [version_name(DOCUMENT_VERSION[sender], instance.pk)]
     if _catalog_changed(instance):
         names.append(version_name(versions.CATALOG))
     versions.versions_bump(names)

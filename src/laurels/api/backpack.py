@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any, Literal
 
 from django.conf import settings
@@ -13,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import BaseModel, Field
 
-from laurels.api.answer_cache import keep_answer
+from laurels.api.answer_cache import first_expiry, keep_answer
 from laurels.api.envelope import envelope, envelope_of, with_error_responses
 from laurels.api.pagination import (
     PageQuery,
@@ -173,14 +172,8 @@ def backpack_assertions(request: HttpRequest, response: HttpResponse, query: Que
     if not expand:
         # Expanded objects show more than the catalog version covers (an issuer's email,
         # a badge class's tags): such answers are made afresh every time.
-        keep_answer(request, valid_until=None if query.include_expired else _first_expiry(merged))
+        keep_answer(request, valid_until=None if query.include_expired else first_expiry(merged))
     return envelope([badge_json(entry, expand) for entry in page])
-
-
-def _first_expiry(entries) -> datetime | None:
-    """When the first of these (unexpired) entries expires: a list that leaves expired
-    badges out changes then, with no row changed."""
-    return min((e.expires for e in entries if e.expires is not None), default=None)
 
 
 @router.get(

@@ -6,6 +6,7 @@ from laurels.connect.permissions import (
     Permission,
     caller_can,
     require,
+    require_connected_apps_manage,
 )
 from laurels.connect.scopes import Scope, expand_scopes
 from laurels.core.errors import PermissionDenied
@@ -69,6 +70,6 @@ def test_a_token_without_the_scope_gets_insufficient_scope():
 def test_connected_apps_are_managed_only_in_person():
     token = Caller(user=UserFactory(), scopes=frozenset({"rw:profile", "rw:backpack"}))
     with pytest.raises(PermissionDenied) as caught:
-        require(token, Permission.CONNECTED_APPS_MANAGE)
+        require_connected_apps_manage(token)
     assert not isinstance(caught.value, InsufficientScope)
-    require(Caller(user=token.user), Permission.CONNECTED_APPS_MANAGE)
+    require_connected_apps_manage(Caller(user=token.user))

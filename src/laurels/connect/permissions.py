@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 class Permission(StrEnum):
     PROFILE_READ = "profile:read"
     PROFILE_WRITE = "profile:write"
-    # Seeing and revoking one's own connected apps: never through an app's token.
-    CONNECTED_APPS_MANAGE = "connected-apps:manage"
     BACKPACK_READ = "backpack:read"
     BACKPACK_WRITE = "backpack:write"
 
@@ -44,7 +42,6 @@ class Permission(StrEnum):
 PERMISSION_SCOPES: dict[Permission, frozenset[Scope]] = {
     Permission.PROFILE_READ: frozenset({Scope.PROFILE_READ}),
     Permission.PROFILE_WRITE: frozenset({Scope.PROFILE_WRITE}),
-    Permission.CONNECTED_APPS_MANAGE: frozenset(),
     Permission.BACKPACK_READ: frozenset({Scope.BACKPACK_READ}),
     Permission.BACKPACK_WRITE: frozenset({Scope.BACKPACK_WRITE}),
 }

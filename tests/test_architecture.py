@@ -24,6 +24,7 @@ LAYERS = (
     "openbadges",
     "connect",
     "backpack",
+    "badgr",
     "api",
     "web",
 )

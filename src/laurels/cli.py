@@ -261,8 +261,28 @@ def _app_summary(application) -> dict:
         "first_party": application.first_party,
         "enabled": application.enabled,
         "review": application.review,
+        "owner": application.user.email if application.user else None,
+        "acts_as_owner": application.acts_as_owner,
         "created": application.created.isoformat(),
     }
+
+
+def _print_validation_error(error) -> int:
+    for field, messages in error.message_dict.items():
+        for message in messages:
+            print(f"error: {field}: {message}", file=sys.stderr)
+    return 2
+
+
+def _owner_by_email(email: str):
+    """The account an app's owner names; a ValidationError when there is none."""
+    from django.contrib.auth import get_user_model
+    from django.core.exceptions import ValidationError
+
+    owner = get_user_model()._default_manager.filter(email__iexact=email.strip()).first()
+    if owner is None:
+        raise ValidationError({"owner": [f"No account with the email address {email}."]})
+    return owner
 
 
 def _print_app(summary: dict) -> None:
@@ -295,27 +315,22 @@ def cmd_apps_create(args: argparse.Namespace) -> int:
     import json
 
     from django.core.exceptions import ValidationError
+    from django.db import transaction
 
-    from laurels.connect.services import application_create
+    from laurels.connect.services import application_set_acts_as_owner
 
     try:
-        created = application_create(
-            name=args.name,
-            redirect_uris=args.redirect_uri,
-            scopes=args.scopes,
-            public=args.public,
-            website_url=args.website,
-            logo_url=args.logo_url,
-            terms_url=args.terms_url,
-            privacy_url=args.privacy_url,
-            testing=args.testing,
-            first_party=args.first_party,
-        )
+        with transaction.atomic():
+            created = _apps_create(args)
+            if args.owner or args.acts_as_owner:
+                application_set_acts_as_owner(
+                    application=created.application,
+                    acts_as_owner=args.acts_as_owner,
+                    owner=_owner_by_email(args.owner) if args.owner else None,
+                    actor=None,
+                )
     except ValidationError as error:
-        for field, messages in error.message_dict.items():
-            for message in messages:
-                print(f"error: {field}: {message}", file=sys.stderr)
-        return 2
+        return _print_validation_error(error)
     summary = {**_app_summary(created.application), "client_secret": created.client_secret}
     if args.json:
         print(json.dumps(summary))
@@ -324,6 +339,23 @@ def cmd_apps_create(args: argparse.Namespace) -> int:
     if created.client_secret:
         print("\nKeep the client secret now: it is stored hashed and cannot be shown again.")
     return 0
+
+
+def _apps_create(args: argparse.Namespace):  # -> CreatedApplication
+    from laurels.connect.services import application_create
+
+    return application_create(
+        name=args.name,
+        redirect_uris=args.redirect_uri,
+        scopes=args.scopes,
+        public=args.public,
+        website_url=args.website,
+        logo_url=args.logo_url,
+        terms_url=args.terms_url,
+        privacy_url=args.privacy_url,
+        testing=args.testing,
+        first_party=args.first_party,
+    )
 
 
 def cmd_apps_list(args: argparse.Namespace) -> int:
@@ -376,6 +408,33 @@ def cmd_apps_disable(args: argparse.Namespace, application) -> int:
 
 
 @_with_app
+def cmd_apps_acts_as_owner(args: argparse.Namespace, application) -> int:
+    """Switch an app's client credentials acting as its owner on or off (audited)."""
+    from django.core.exceptions import ValidationError
+
+    from laurels.connect.services import application_set_acts_as_owner
+
+    try:
+        owner = _owner_by_email(args.owner) if args.owner else application.user
+        application_set_acts_as_owner(
+            application=application, acts_as_owner=args.state == "on", owner=owner, actor=None
+        )
+    except ValidationError as error:
+        return _print_validation_error(error)
+    if application.acts_as_owner:
+        print(
+            f"{application.name} ({application.client_id}): client credentials tokens now "
+            f"act as {application.user.email}, with the app's scopes."
+        )
+    else:
+        print(
+            f"{application.name} ({application.client_id}): client credentials tokens are "
+            "the app's own; those that acted as its owner are ended."
+        )
+    return 0
+
+
+@_with_app
 def cmd_apps_enable(args: argparse.Namespace, application) -> int:
     from laurels.connect.services import application_set_enabled
 
@@ -417,6 +476,12 @@ def add_apps_commands(commands) -> None:
         action="store_true",
         help="run by this server's operators: may use the password grant",
     )
+    create.add_argument("--owner", metavar="EMAIL", help="the account that owns the app")
+    create.add_argument(
+        "--acts-as-owner",
+        action="store_true",
+        help="client credentials tokens act as the owner (Badgr's server-to-server pattern)",
+    )
     create.add_argument("--json", action="store_true", help="print one JSON object")
     create.set_defaults(handler=cmd_apps_create)
 
@@ -430,6 +495,14 @@ def add_apps_commands(commands) -> None:
         action = sub.add_parser(name, help=text)
         action.add_argument("client_id", metavar="CLIENT_ID")
         action.set_defaults(handler=handler)
+    owner_switch = sub.add_parser(
+        "acts-as-owner",
+        help="let an app's client credentials tokens act as its owner (on), or stop it (off)",
+    )
+    owner_switch.add_argument("client_id", metavar="CLIENT_ID")
+    owner_switch.add_argument("state", choices=["on", "off"])
+    owner_switch.add_argument("--owner", metavar="EMAIL", help="make this account the owner")
+    owner_switch.set_defaults(handler=cmd_apps_acts_as_owner)
 
 
 # --- award -------------------------------------------------------------------------------
@@ -577,9 +650,9 @@ def cmd_signing(args: argparse.Namespace) -> int:
         else services.issuer_signing_enable
     )
     key = change(issuer=issuer)
-    from laurels.core.public import public_url
+    from laurels.openbadges.documents import key_url
 
-    print(f"{issuer.name} signs its assertions with key {public_url('keys', key.entity_id)}")
+    print(f"{issuer.name} signs its assertions with key {key_url(key, issuer)}")
     return 0
 
 
@@ -639,6 +712,111 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     print(f"Ran: {', '.join(ran) if ran else 'nothing was due'}")
     print(f"Queued tasks run: {drained['tasks']}; mails sent: {drained['mails']}")
     return 0
+
+
+# --- import-badgr ----------------------------------------------------------------------------
+
+
+def cmd_import_badgr(args: argparse.Namespace) -> int:
+    """Bring a Badgr server's data over (docs/moving-from-badgr.md); run it again to bring
+    what is new or changed."""
+    setup_django()
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from laurels.badgr.readers import SourceError, open_source
+    from laurels.badgr.services import ImportOptions, badgr_import
+
+    origin = settings.LAURELS_BADGR_ORIGIN
+    if problem := _import_origin_problem(args.origin, origin):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    if args.media and not Path(args.media).is_dir():
+        print(f"error: --media {args.media} is not a folder", file=sys.stderr)
+        return 2
+    options = ImportOptions(
+        origin=origin.rstrip("/"),
+        media_dir=Path(args.media) if args.media else None,
+        fetch_images=args.fetch_images,
+        dry_run=args.dry_run,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    try:
+        source = open_source(database_url=args.database_url, dumpdata=args.dumpdata)
+    except SourceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        report = badgr_import(source, options)
+    except (SourceError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        source.close()
+    _print_import_report(report, dry_run=args.dry_run)
+    return 0
+
+
+def _import_origin_problem(given: str | None, configured: str | None) -> str | None:
+    """Why the import must not run with these origins, if it must not. The awards it
+    brings over get ids on the old server's origin, which only LAURELS_BADGR_ORIGIN lets
+    in (ALLOWED_HOSTS, the old host's routes): ids on any other host would be served by
+    nobody. So the setting is required, and `--origin` may only repeat it."""
+    if not configured:
+        return (
+            "set LAURELS_BADGR_ORIGIN to the old server's public origin (the host that "
+            "will serve the awards brought over) before importing"
+        )
+    if given and given.rstrip("/") != configured.rstrip("/"):
+        return (
+            f"--origin {given} is not LAURELS_BADGR_ORIGIN ({configured}): the awards' ids "
+            "must be on the origin this server serves; leave --origin out"
+        )
+    return None
+
+
+def _print_import_report(report, *, dry_run: bool) -> None:
+    print("Dry run: nothing was written." if dry_run else "Import finished.")
+    for kind, summary in report.kinds.items():
+        print(
+            f"  {kind}: {summary.imported} imported, {summary.updated} updated, "
+            f"{summary.unchanged} unchanged, {len(summary.refused)} refused"
+        )
+        for refusal in summary.refused:
+            print(f"    refused {refusal}")
+    for warning in report.warnings:
+        print(f"  note: {warning}")
+    if report.app_secrets:
+        print("New client secrets (shown this once; give each to its app's owner):")
+        for name, client_id, secret in report.app_secrets:
+            print(f"  {name}  client_id={client_id}  client_secret={secret}")
+
+
+def add_import_badgr_command(commands) -> None:
+    command = commands.add_parser(
+        "import-badgr", help="bring a Badgr server's users, issuers, badges and apps over"
+    )
+    where = command.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--database-url", metavar="URL", help="Badgr's database: postgres://... or mysql://..."
+    )
+    where.add_argument("--dumpdata", metavar="FILE", help="a `manage.py dumpdata` JSON export")
+    command.add_argument("--media", metavar="DIR", help="a copy of Badgr's MEDIA_ROOT (images)")
+    command.add_argument(
+        "--fetch-images",
+        action="store_true",
+        help="fetch images missing from --media from the old server's public URLs",
+    )
+    command.add_argument(
+        "--origin",
+        metavar="URL",
+        help="the old server's public origin: only as a check, it must be LAURELS_BADGR_ORIGIN",
+    )
+    command.add_argument(
+        "--dry-run", action="store_true", help="count what would happen, write nothing"
+    )
+    command.set_defaults(handler=cmd_import_badgr)
 
 
 # --- manage --------------------------------------------------------------------------------
@@ -707,6 +885,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=cmd_check)
 
     add_apps_commands(commands)
+    add_import_badgr_command(commands)
 
     award = commands.add_parser(
         "award", help="award a badge class to every row of a CSV file (all or none)"

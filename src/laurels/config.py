@@ -76,6 +76,20 @@ def base_url_from_env(name: str = "LAURELS_BASE_URL") -> str:
     return raw.rstrip("/")
 
 
+def origin_from_env(name: str) -> str:
+    """An origin (`scheme://host[:port]`, a trailing slash forgiven) or "" when unset.
+
+    It names where ids baked into awards live (LAURELS_BADGR_ORIGIN), so anything else
+    stops start-up rather than being served under a wrong id."""
+    from laurels.core.public import origin_problem
+
+    raw = env_str(name).rstrip("/")
+    problem = origin_problem(raw) if raw else None
+    if problem:
+        raise ImproperlyConfigured(f"{name}: {problem}")
+    return raw
+
+
 # Everything Laurels creates is its own user's alone: the data directory 0700, its files
 # 0600. Set for the whole process, so that it covers files others create for us too
 # (SQLite's database and its -wal and -shm files, collected static files).

@@ -21,6 +21,7 @@ from laurels.config import (
     env_list,
     env_str,
     oidc_private_key_from_env_or_file,
+    origin_from_env,
     secret_key_from_env_or_file,
 )
 from laurels.connect.oauth_settings import oauth2_provider_settings
@@ -47,6 +48,14 @@ ALLOWED_HOSTS = env_list(
     "LAURELS_ALLOWED_HOSTS",
     list(dict.fromkeys([_base.hostname or "", "127.0.0.1", "localhost", "[::1]"])),
 )
+# The public origin of the Badgr server this one replaces (`laurels import-badgr`): its
+# host, pointed here, serves the awards brought over under the URLs baked into them
+# (`hosted_origin`, docs/open-badges.md).
+LAURELS_BADGR_ORIGIN = origin_from_env("LAURELS_BADGR_ORIGIN")
+if LAURELS_BADGR_ORIGIN:
+    _badgr_host = urlsplit(LAURELS_BADGR_ORIGIN).hostname or ""
+    _badgr_host = f"[{_badgr_host}]" if ":" in _badgr_host else _badgr_host  # IPv6
+    ALLOWED_HOSTS = list(dict.fromkeys([*ALLOWED_HOSTS, _badgr_host]))
 CSRF_TRUSTED_ORIGINS = env_list(
     "LAURELS_CSRF_TRUSTED_ORIGINS", [f"{_base.scheme}://{_base.netloc}"]
 )
@@ -74,7 +83,12 @@ LAURELS_CONTENT_SECURITY_POLICY = {
     "default-src": ("'self'",),
     "script-src": ("'self'",),
     "style-src": ("'self'",),
-    "img-src": tuple(dict.fromkeys(["'self'", f"{_base.scheme}://{_base.netloc}"])),
+    # ... and the old Badgr origin, under which the images of what was brought over live.
+    "img-src": tuple(
+        dict.fromkeys(
+            ["'self'", f"{_base.scheme}://{_base.netloc}", *filter(None, [LAURELS_BADGR_ORIGIN])]
+        )
+    ),
     "object-src": ("'none'",),
     "base-uri": ("'none'",),
     "frame-ancestors": ("'none'",),
@@ -96,6 +110,7 @@ INSTALLED_APPS = [
     "laurels.issuing",
     "laurels.openbadges",
     "laurels.backpack",
+    "laurels.badgr",
     "laurels.jobs",
     "laurels.api",
     "laurels.web",
@@ -105,6 +120,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # NUL in a URL, a form or Basic credentials: 400 before any view (PostgreSQL would 500).
     "laurels.core.middleware.UnreadableRequestMiddleware",
+    # The old Badgr host (LAURELS_BADGR_ORIGIN) serves /public/ only; the rest redirects.
+    "laurels.core.middleware.OldOriginPublicOnlyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Every HTML answer, error pages included, gets LAURELS_CONTENT_SECURITY_POLICY.
     "laurels.core.csp.ContentSecurityPolicyMiddleware",

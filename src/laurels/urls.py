@@ -24,6 +24,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("laurels.accounts.urls")),
     path("", include("laurels.connect.urls")),
+    path("", include("laurels.api.badgeconnect")),  # Badge Connect (Open Badges 2.1)
     # Badgr's public address of a shared collection (by its share hash).
     path("public/collections/<str:share_hash>", shared_collection, name="public_collection"),
     path("public/", include("laurels.openbadges.urls")),

@@ -55,7 +55,9 @@ def test_signup_verify_login_then_the_api_knows_the_user(django_capture_on_commi
     assert login(client, "new@example.org", STRONG).status_code == 302
     result = client.get("/v2/users/self").json()["result"][0]
     assert (result["firstName"], result["lastName"]) == ("Nova", "Reyes")
-    assert result["emails"] == [{"email": "new@example.org", "verified": True, "primary": True}]
+    assert result["emails"] == [
+        {"email": "new@example.org", "verified": True, "primary": True, "caseVariants": []}
+    ]
 
 
 def test_signup_form_errors_are_shown_and_nothing_is_created():

@@ -231,6 +231,33 @@ class TestBadgeClasses:
         assert "image" in no_image.json()["fieldErrors"]
         assert not BadgeClass.objects.exists()
 
+    @pytest.mark.parametrize(
+        "alignments",
+        [
+            [{"targetName": "X", "targetUrl": "javascript:alert(1)"}],
+            [{"targetName": "X", "targetUrl": "data:text/html,<script>alert(1)</script>"}],
+            ["not an object"],
+        ],
+    )
+    def test_alignments_must_link_to_the_web(self, client_logged_in, badge_class, alignments):
+        """An alignment's targetUrl is published and linked: only http(s), on create and
+        on update alike."""
+        created = post(
+            client_logged_in,
+            f"/v2/issuers/{badge_class.issuer.entity_id}/badgeclasses",
+            {"name": "A", "description": "A", "image": png_data_uri(), "alignments": alignments},
+        )
+        assert created.status_code == 400, created.content
+        assert any(k.startswith("alignments") for k in created.json()["fieldErrors"])
+        updated = put(
+            client_logged_in,
+            f"/v2/badgeclasses/{badge_class.entity_id}",
+            {"alignments": alignments},
+        )
+        assert updated.status_code == 400, updated.content
+        badge_class.refresh_from_db()
+        assert badge_class.alignments == []
+
     def test_svg_image_is_sanitized_on_the_way_in(self, client_logged_in, issuer):
         svg = (
             'data:image/svg+xml;utf8,<svg xmlns="http://www.w3.org/2000/svg">'
@@ -309,6 +336,16 @@ class TestAwards:
         assert awarded["expires"] == "2026-02-28T10:00:00Z"  # month end clamped
         assert awarded["evidence"] == [{"url": "https://e.example.org/1", "narrative": None}]
         assert awarded["acceptance"] == "Unaccepted"
+
+    def test_badgr_s_open_badge_id_recipient_type_is_an_id(self, client_logged_in, badge_class):
+        """Badgr named a recipient by URL of its profile `openBadgeId`; Open Badges 2.0 calls
+        that `id`, which is what the award shows."""
+        path = f"/v2/badgeclasses/{badge_class.entity_id}/assertions"
+        body = {"recipient": {"identity": "https://me.example.org/p", "type": "openBadgeId"}}
+        made = results(post(client_logged_in, path, body), 201)[0]
+        assert made["recipient"]["type"] == "id"
+        assert made["recipient"]["identity"] == "https://me.example.org/p"
+        assert made["recipient"]["hashed"] is False
 
     def test_unhashed_and_other_identity_types(self, client_logged_in, badge_class):
         path = f"/v2/badgeclasses/{badge_class.entity_id}/assertions"

@@ -13,6 +13,7 @@ import pytest
 from django.test import Client
 
 from laurels.connect.models import PersonalToken
+from tests.factories import png_data_uri
 from tests.servers import PASSWORD, RunningServer, laurels_cli, laurels_server
 
 
@@ -243,3 +244,120 @@ def test_badgrs_token_list_answers_a_password_log_in_with_badgrs_field_names(liv
         gone = api.delete(f"/v2/auth/tokens/{entry['entityId']}")
         assert gone.status_code == 204 and gone.content == b""
         assert api.get("/v2/auth/tokens").status_code == 401  # its own token went with it
+
+
+# --- Badgr's server-to-server pattern: client credentials as the owner, issuer tokens -------
+
+
+def integration_app(live: RunningServer, owner: str, *extra: str) -> tuple[str, str]:
+    """A confidential service app, registered by the operator as Badgr operators did:
+    owned by `owner`; its client id and secret."""
+    made = json.loads(
+        laurels_cli(
+            live,
+            "apps",
+            "create",
+            "--name",
+            f"Integration of {owner}",
+            "--scopes",
+            "r:profile rw:issuer rw:issuer:*",
+            "--owner",
+            owner,
+            "--json",
+            *extra,
+        )
+    )
+    return made["client_id"], made["client_secret"]
+
+
+def client_credentials(live: RunningServer, credentials: tuple[str, str], scope: str):
+    return httpx.post(
+        f"{live.base_url}/o/token",
+        data={"grant_type": "client_credentials", "scope": scope},
+        auth=credentials,
+    )
+
+
+def bearer_client(live: RunningServer, token: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=live.base_url, timeout=30, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+def test_client_credentials_act_as_the_owner_only_once_switched_on(live):
+    owner = "service-owner@example.org"
+    laurels_cli(live, "createuser", owner, "--password", PASSWORD)
+    credentials = integration_app(live, owner)
+    refused = client_credentials(live, credentials, "rw:issuer")
+    assert refused.json()["error"] == "invalid_scope"
+    laurels_cli(live, "apps", "acts-as-owner", credentials[0], "on")
+    granted = client_credentials(live, credentials, "rw:issuer r:profile")
+    assert granted.status_code == 200, granted.text
+    token = granted.json()["access_token"]
+    with bearer_client(live, token) as api:
+        me = api.get("/v2/users/self").json()["result"][0]
+        assert me["emails"][0]["email"] == owner
+    laurels_cli(live, "apps", "acts-as-owner", credentials[0], "off")
+    assert profile_status(live, token) == 401
+
+
+def test_issuer_tokens_as_badgr_made_them(live):
+    owner = "issuer-tokens-owner@example.org"
+    laurels_cli(live, "createuser", owner, "--password", PASSWORD)
+    credentials = integration_app(live, owner, "--acts-as-owner")
+    app_token = client_credentials(live, credentials, "rw:issuer").json()["access_token"]
+    issuer_body = {"name": "Bound", "url": "https://bound.example.org", "email": owner}
+    with bearer_client(live, app_token) as api:
+        bound = api.post("/v2/issuers", json=issuer_body).json()["result"][0]["entityId"]
+        other = api.post("/v2/issuers", json={**issuer_body, "name": "Other"}).json()
+        other = other["result"][0]["entityId"]
+        answer = api.post("/v2/tokens/issuers", json={"issuers": [bound]})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"]["success"] is True
+        [entry] = answer.json()["result"]
+        assert set(entry) == {"token", "issuer", "expires"}
+        assert entry["issuer"] == bound and entry["expires"]
+        unknown = api.post("/v2/tokens/issuers", json={"issuers": [bound, "no-such-issuer"]})
+        assert unknown.status_code == 400
+        assert "unknown issuer" in unknown.text
+        assert api.post("/v2/tokens/issuers", json={}).status_code == 400
+        form = api.post("/v2/tokens/issuers", data={"issuers": bound})  # a form, as Badgr's
+        assert form.status_code == 200, form.text
+
+    with bearer_client(live, entry["token"]) as bound_api:
+        assert bound_api.get(f"/v2/issuers/{bound}").status_code == 200
+        assert bound_api.get(f"/v2/issuers/{other}").status_code == 404
+        listed = bound_api.get("/v2/issuers").json()["result"]
+        assert [row["entityId"] for row in listed] == [bound]
+        badge = bound_api.post(
+            f"/v2/issuers/{bound}/badgeclasses",
+            json={"name": "Synced", "description": "From the LMS.", "image": png_data_uri()},
+        )
+        assert badge.status_code == 201, badge.text
+        more = bound_api.post("/v2/tokens/issuers", json={"issuers": [bound]})
+        assert more.status_code == 403  # no rw:issuer of its own: it cannot make more
+
+    # An issuer the caller does not work for: as unknown as a missing one (no leak).
+    stranger = "issuer-tokens-stranger@example.org"
+    laurels_cli(live, "createuser", stranger, "--password", PASSWORD)
+    with login_api(live, stranger) as theirs:
+        foreign = theirs.post("/v2/issuers", json={**issuer_body, "email": stranger})
+        foreign_id = foreign.json()["result"][0]["entityId"]
+    with bearer_client(live, app_token) as api:
+        refused = api.post("/v2/tokens/issuers", json={"issuers": [foreign_id]})
+        assert refused.status_code == 400 and "unknown issuer" in refused.text
+
+    laurels_cli(live, "apps", "disable", credentials[0])
+    assert status_with(live, f"/v2/issuers/{bound}", f"Bearer {entry['token']}") == 401
+
+
+def test_issuer_tokens_need_an_apps_token_of_an_app_with_an_owner(live):
+    email = "issuer-tokens-public@example.org"
+    laurels_cli(live, "createuser", email, "--password", PASSWORD)
+    with login_api(live, email) as api:  # Badgr's `public` log-in: an app with no owner
+        issuer = api.post(
+            "/v2/issuers", json={"name": "Mine", "url": "https://mine.example.org", "email": email}
+        ).json()["result"][0]["entityId"]
+        refused = api.post("/v2/tokens/issuers", json={"issuers": [issuer]})
+        assert refused.status_code == 403
+        assert "owner" in refused.json()["status"]["description"]

@@ -115,10 +115,12 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def token_for(user, app, scope) -> str:
-    """An access token for `user`, obtained through the consent flow as an app would."""
+    """An access token for `user`, obtained through the consent flow as an app would
+    (with PKCE for a public app, which must use it)."""
     browser = Client()
     browser.force_login(user)
-    code = obtain_code(browser, app, scope=scope)
-    response = exchange(Client(), app, code)
+    verifier, challenge = pkce_pair() if app.secret is None else (None, None)
+    code = obtain_code(browser, app, scope=scope, challenge=challenge)
+    response = exchange(Client(), app, code, verifier=verifier)
     assert response.status_code == 200, response.content
     return response.json()["access_token"]

@@ -79,4 +79,6 @@ def test_signup_console_email_verify_login_api(tmp_path):
         assert body["status"]["success"] is True
         me = body["result"][0]
         assert (me["firstName"], me["lastName"]) == ("Nova", "Reyes")
-        assert me["emails"] == [{"email": "nova@example.org", "verified": True, "primary": True}]
+        assert me["emails"] == [
+            {"email": "nova@example.org", "verified": True, "primary": True, "caseVariants": []}
+        ]

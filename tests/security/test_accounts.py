@@ -393,7 +393,7 @@ def test_the_person_who_proves_the_address_gets_it_and_its_awards(live, account)
     victim_tokens = tokens_for(live, address, "the victim's passphrase")
     with as_bearer(live, victim_tokens["access_token"]) as victim_api:
         emails = victim_api.get("/v2/users/self").json()["result"][0]["emails"]
-        assert emails == [{"email": address, "verified": True, "primary": True}]
+        assert emails == [{"email": address, "verified": True, "primary": True, "caseVariants": []}]
         held = victim_api.get("/v2/backpack/assertions").json()["result"]
         assert [a["badgeclassOpenBadgeId"] for a in held] == [badge["openBadgeId"]]
 

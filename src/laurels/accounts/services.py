@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.hashers import identify_hasher, is_password_usable
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from laurels.accounts.models import EmailAddress, User, normalize_email_address
 from laurels.core.errors import Conflict, DomainError
@@ -152,10 +159,28 @@ def user_signup(*, email: str, password: str, first_name: str = "", last_name: s
         )
         return
     user_create(email=address, password=password, first_name=first_name, last_name=last_name)
-    pending = EmailAddress.objects.select_related("user").filter(email=address, verified=False)
-    for dropped in pending.order_by("-created_at", "-pk")[PENDING_CLAIMS_PER_ADDRESS:]:
-        _claim_withdraw(dropped)
+    _pending_claims_trim(address)
     email_verification_send(address=address)
+
+
+def _pending_claims(address: str, *, by_accounts: bool) -> QuerySet[EmailAddress]:
+    """The claims waiting for proof of `address`, newest first: those of sign-ups (whose
+    account holds no verified address yet) or, `by_accounts`, those of existing accounts
+    adding it (PUT /v2/users/self). The two are kept apart, so that neither kind can push
+    the other's claims out of `_pending_claims_trim` or `email_address_verify`."""
+    has_verified = Exists(EmailAddress.objects.filter(user=OuterRef("user"), verified=True))
+    pending = EmailAddress.objects.select_related("user").filter(email=address, verified=False)
+    pending = pending.filter(has_verified) if by_accounts else pending.exclude(has_verified)
+    return pending.order_by("-created_at", "-pk")
+
+
+def _pending_claims_trim(address: str) -> None:
+    """Keep the newest `PENDING_CLAIMS_PER_ADDRESS` sign-ups waiting for proof of `address`
+    and withdraw the older ones, so that sign-ups (and their links, mail) cannot pile up.
+    Only a sign-up (counted by `signup_rate_check`) trims, and only sign-ups: a claim an
+    existing account makes never withdraws anybody's (`_address_claim`)."""
+    for dropped in _pending_claims(address, by_accounts=False)[PENDING_CLAIMS_PER_ADDRESS:]:
+        _claim_withdraw(dropped)
 
 
 def email_verification_token(address: str) -> str:
@@ -185,8 +210,21 @@ def email_verification_resend(*, email: str, client_ip: str | None) -> None:
     """Send one fresh link if the address is waiting for verification (however many
     sign-ups wait for it); silent otherwise. RateLimited beyond the resend limits."""
     address = normalize_email_address(email)
-    window = settings.LAURELS_VERIFICATION_RESEND_RATE_WINDOW
     enforce_limits(
+        *_verification_mail_limits(address, client_ip),
+        message="Too many requests for a new link. Try again in {wait}.",
+    )
+    with transaction.atomic():
+        if EmailAddress.objects.filter(email=address, verified=False).exists():
+            email_verification_send(address=address)
+
+
+def _verification_mail_limits(address: str, client_ip: str | None) -> tuple[Limit, ...]:
+    """How many verification mails an address, and a client address, may cause: whether
+    asked for again (`email_verification_resend`) or by adding the address to an account
+    (`email_addresses_replace`), which share these counters."""
+    window = settings.LAURELS_VERIFICATION_RESEND_RATE_WINDOW
+    return (
         Limit(
             "verification-resend:account",
             address,
@@ -199,11 +237,7 @@ def email_verification_resend(*, email: str, client_ip: str | None) -> None:
             settings.LAURELS_VERIFICATION_RESEND_RATE_PER_IP,
             window,
         ),
-        message="Too many requests for a new link. Try again in {wait}.",
     )
-    with transaction.atomic():
-        if EmailAddress.objects.filter(email=address, verified=False).exists():
-            email_verification_send(address=address)
 
 
 def email_address_verify(
@@ -220,11 +254,10 @@ def email_address_verify(
     address = _verification_address(token)
     if EmailAddress.objects.filter(email=address, verified=True).exists():
         raise AddressAlreadyVerified()
-    claims = list(
-        EmailAddress.objects.select_related("user")
-        .filter(email=address, verified=False)
-        .order_by("-created_at", "-pk")[:PENDING_CLAIMS_PER_ADDRESS]
-    )
+    claims = [
+        *_pending_claims(address, by_accounts=False)[:PENDING_CLAIMS_PER_ADDRESS],
+        *_pending_claims(address, by_accounts=True)[:PENDING_CLAIMS_PER_ADDRESS],
+    ]
     if not claims:
         raise VerificationLinkInvalid()
     if not password:
@@ -338,6 +371,134 @@ def user_profile_update(
     if changed:
         user.save(update_fields=[*changed, "updated_at"])
     return user
+
+
+# --- what people change on their own account (PUT /v2/users/self) --------------------------
+
+# Addresses one account may hold when it chooses them itself: each new one is a mail.
+ADDRESSES_PER_ACCOUNT = 20
+
+
+@dataclass(frozen=True)
+class AddressWanted:
+    """One item of Badgr's `emails` list: an address the account is to hold."""
+
+    email: str
+    primary: bool = False
+
+
+@dataclass(frozen=True)
+class PasswordChange:
+    current: str
+    new: str
+    keep_access_token_id: int | None = None
+
+
+def own_account_update(
+    *,
+    user: User,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    emails: Sequence[AddressWanted] | None = None,
+    password: PasswordChange | None = None,
+    client_ip: str | None = None,
+) -> User:
+    """A person's own change to their account, all of it or none (one transaction): names
+    (None keeps one), the list of addresses (`email_addresses_replace`; None keeps them)
+    and the password (`password_change`). The current password is checked, and a wrong
+    one counted as a failed log-in, before the transaction: a refusal of the rest must
+    not take back the count."""
+    if password is not None:
+        password_current_check(user=user, current_password=password.current, client_ip=client_ip)
+    with transaction.atomic():
+        if password is not None:
+            password_set(
+                user=user, password=password.new, keep_access_token_id=password.keep_access_token_id
+            )
+        user_profile_update(user=user, first_name=first_name, last_name=last_name)
+        if emails is not None:
+            email_addresses_replace(user=user, wanted=emails, client_ip=client_ip)
+    return user
+
+
+def _wanted_addresses(wanted: Sequence[AddressWanted]) -> tuple[dict[str, bool], str]:
+    """The addresses asked for (normalized, each once) with their primary flag, and the
+    primary one. As in Badgr: at least one, and exactly one primary (ValidationError)."""
+    addresses: dict[str, bool] = {}
+    for item in wanted:
+        try:
+            address = _clean_email(item.email)
+        except ValidationError:
+            raise ValidationError(
+                {"emails": [f"Not a valid email address: {item.email}"]}
+            ) from None
+        addresses[address] = addresses.get(address, False) or item.primary
+    if not addresses:
+        raise ValidationError({"emails": ["Give at least one email address."]})
+    if len(addresses) > ADDRESSES_PER_ACCOUNT:
+        raise ValidationError({"emails": [f"At most {ADDRESSES_PER_ACCOUNT} addresses."]})
+    primaries = [address for address, primary in addresses.items() if primary]
+    if len(primaries) != 1:
+        raise ValidationError({"emails": ["Mark exactly one address as primary."]})
+    return addresses, primaries[0]
+
+
+def email_addresses_unchanged(*, user: User, wanted: Sequence[AddressWanted]) -> bool:
+    """Whether `wanted` is what the account holds already (the same addresses, the same
+    primary one): a client sending back the profile it read changes nothing."""
+    try:
+        addresses, _ = _wanted_addresses(wanted)
+    except ValidationError:
+        return False
+    return addresses == dict(user.email_addresses.values_list("email", "primary"))
+
+
+@transaction.atomic
+def email_addresses_replace(
+    *, user: User, wanted: Sequence[AddressWanted], client_ip: str | None
+) -> None:
+    """Badgr's `emails` in PUT /v2/users/self: the account's addresses become `wanted`.
+
+    New addresses are added unverified, each a claim like a sign-up's, and a verification
+    link goes to it (which asks for this account's password); addresses left out are
+    removed. An address another account holds verified is added and mailed exactly the
+    same way, so the answer never tells whether somebody has it: its link can never prove
+    it, and the claim expires with the link (`unverified_claims_expire`). Mails count in
+    the resend limits; beyond them the address is added without one. Refused
+    (ValidationError on `emails`): a primary address that is not verified yet (Badgr
+    allowed it; mail would then go to an unproven address), and so a list that keeps no
+    verified address.
+    """
+    addresses, primary = _wanted_addresses(wanted)
+    # The account's row first: two changes at once then run one after the other, and the
+    # second reads the addresses the first added (locking only the existing ones would not).
+    list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+    current = {row.email: row for row in EmailAddress.objects.select_for_update().filter(user=user)}
+    if not any(current[a].verified for a in addresses if a in current):
+        raise ValidationError({"emails": ["Keep at least one of your verified addresses."]})
+    if primary not in current or not current[primary].verified:
+        raise ValidationError(
+            {"emails": ["The primary address must be verified: follow its link first."]}
+        )
+    for address in [a for a in addresses if a not in current]:
+        _address_claim(user, address, client_ip)
+    if not current[primary].primary:
+        email_address_make_primary(email_address=current[primary])
+        for row in current.values():
+            row.primary = row.email == primary  # what `_address_remove` reads below
+    for address in [a for a in current if a not in addresses]:
+        _address_remove(current[address])
+
+
+def _address_claim(user: User, address: str, client_ip: str | None) -> None:
+    """Add `address` to `user` unverified and mail its link, within the mail limits.
+
+    Nobody else's claim is withdrawn: a few accounts adding somebody's address again and
+    again must not evict that person's sign-up (`_pending_claims` keeps the kinds apart).
+    An account holds at most ADDRESSES_PER_ACCOUNT, so its claims cannot pile up."""
+    EmailAddress.objects.create(user=user, email=address)
+    if within_limits(*_verification_mail_limits(address, client_ip)).allowed:
+        email_verification_send(address=address)
 
 
 # --- what administrators change (the admin site) ------------------------------------------
@@ -469,11 +630,17 @@ def password_change(
     A wrong current password is a failed log-in of the account from `client_ip`, in the
     log-in counters: a stolen session is no way around the log-in's limit on guessing.
     RateLimited beyond them."""
+    password_current_check(user=user, current_password=current_password, client_ip=client_ip)
+    password_set(user=user, password=new_password, keep_access_token_id=keep_access_token_id)
+
+
+def password_current_check(*, user: User, current_password: str, client_ip: str | None) -> None:
+    """ValidationError on `current_password` unless it is the user's password; a wrong one
+    is a failed log-in of the account from `client_ip` (RateLimited beyond the limits)."""
     attempt = _login_attempt(account=f"user:{user.pk}", client_ip=client_ip)
     if not user.check_password(current_password or ""):
         raise ValidationError({"current_password": ["This is not your current password."]})
     attempt.take_back()
-    password_set(user=user, password=new_password, keep_access_token_id=keep_access_token_id)
 
 
 def password_set(*, user: User, password: str, keep_access_token_id: int | None = None) -> None:
@@ -612,3 +779,147 @@ def user_primary_email_sync(*, user: User) -> User:
         user.email = primary.email
         user.save(update_fields=["email", "updated_at"])
     return user
+
+
+# --- accounts moved here from another server (`laurels import-badgr`) ----------------------
+#
+# An old server's password hash is kept when a hasher in PASSWORD_HASHERS decodes it and
+# its cost is in range (`imported_password_hash`): its owner logs in as before, and Django
+# re-hashes it with the preferred hasher then. Any other (bcrypt, SHA-1, malformed, an
+# unusable password) is replaced by PASSWORD_RESET_ON_LOGIN: no hasher is named so, so it
+# matches no password; it is not Django's unusable prefix, so the reset page mails its
+# owner; and a log-in attempt with it mails the reset link at once
+# (`password_reset_on_login`), which the log-in page hints at for every failed log-in alike.
+
+PASSWORD_RESET_ON_LOGIN = "reset-on-login$"  # noqa: S105 (no hasher is named so)
+# Added to every failed log-in on a server that may hold moved accounts
+# (`moved_accounts_may_be_here`), whatever the account: a sentence only moved accounts
+# got would tell anybody which addresses were moved here.
+PASSWORD_RESET_SENT = (
+    "If your account was moved here from another server, we have emailed you a link "  # noqa: S105
+    "to set a password."
+)
+
+
+# The costs of an old server's hash that are kept, by hasher: a hash that cheap is too weak
+# to keep (every Django since 1.4 made at least 10,000 PBKDF2 iterations), one that dear
+# would tie up a worker at every log-in (Django 5.2 makes 1,000,000; Argon2's costs are
+# bounded likewise: iterations, KiB of memory, lanes).
+IMPORTED_HASH_COSTS: dict[str, dict[str, tuple[int, int]]] = {
+    "pbkdf2_sha256": {"iterations": (10_000, 2_000_000)},
+    "pbkdf2_sha1": {"iterations": (10_000, 2_000_000)},
+    "argon2": {"time_cost": (1, 10), "memory_cost": (512, 256 * 1024), "parallelism": (1, 16)},
+}
+
+
+def imported_password_hash(encoded: str | None) -> str:
+    """What to store for an old server's hash `encoded`: itself when a hasher here decodes
+    it and its costs are within IMPORTED_HASH_COSTS, else PASSWORD_RESET_ON_LOGIN. A hash
+    only named right (`pbkdf2_sha256$x`) would make every log-in to the account an error,
+    and one of two billion iterations would hold a worker per attempt."""
+    if not encoded or not is_password_usable(encoded):
+        return PASSWORD_RESET_ON_LOGIN
+    try:
+        hasher = identify_hasher(encoded)
+        decoded = hasher.decode(encoded)
+    except (ValueError, AssertionError, TypeError, IndexError):  # not a hash it made
+        return PASSWORD_RESET_ON_LOGIN
+    costs = IMPORTED_HASH_COSTS.get(hasher.algorithm)
+    if costs is None or not decoded.get("hash") or not decoded.get("salt"):
+        return PASSWORD_RESET_ON_LOGIN
+    for name, (low, high) in costs.items():
+        if not low <= decoded[name] <= high:
+            return PASSWORD_RESET_ON_LOGIN
+    return encoded
+
+
+def moved_accounts_may_be_here() -> bool:
+    """Whether this server took over a Badgr server's accounts: `laurels import-badgr`
+    runs only with LAURELS_BADGR_ORIGIN set. Read from the settings, not the accounts, so
+    that a failed log-in costs no query and says the same before and after any import."""
+    return bool(settings.LAURELS_BADGR_ORIGIN)
+
+
+def password_reset_due(user: User) -> bool:
+    """Whether `user` was moved here with a password hash no hasher here verifies."""
+    return user.password == PASSWORD_RESET_ON_LOGIN
+
+
+@transaction.atomic
+def user_import(
+    *,
+    addresses: list[str],
+    password_hash: str | None,
+    first_name: str = "",
+    last_name: str = "",
+    is_active: bool = True,
+    date_joined=None,
+    entity_id: str | None = None,
+) -> User:
+    """An account moved from another server, with its verified `addresses` (the first
+    primary) and its old password hash (`imported_password_hash`). Its `entity_id` is
+    kept when free. EmailAddressTaken when an account here holds an address verified."""
+    primary, *others = addresses
+    user = user_create(
+        email=primary, password=None, first_name=first_name, last_name=last_name, verified=True
+    )
+    user.password = imported_password_hash(password_hash)
+    user.is_active = is_active
+    user.date_joined = date_joined or user.date_joined
+    if entity_id and not User.objects.filter(entity_id=entity_id).exists():
+        user.entity_id = entity_id
+    user.save()  # the hash is set as a field, not a new password: `password_changed` is not sent
+    for address in others:
+        email_address_add(user=user, email=address, verified=True)
+    return user
+
+
+@transaction.atomic
+def user_import_update(
+    *,
+    user: User,
+    new_addresses: list[str],
+    password_hash: str | None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    deactivate: bool = False,
+) -> User:
+    """An account moved earlier, brought up to date with what changed on the old server
+    since: names given (None keeps one), `new_addresses` added there since (verified;
+    EmailAddressTaken when another account holds one), a deactivation there, and its old
+    hash while it has chosen no password here (`password_reset_due`). Never more: an
+    account deactivated here stays so, and an address removed here is not added back,
+    whatever the old server says (the caller passes only its changes)."""
+    user_profile_update(user=user, first_name=first_name, last_name=last_name)
+    if deactivate and user.is_active:
+        user_access_set(user=user, is_active=False)
+    if password_reset_due(user):
+        user.password = imported_password_hash(password_hash)
+        user.save(update_fields=["password", "updated_at"])
+    held = set(user.email_addresses.filter(verified=True).values_list("email", flat=True))
+    for address in map(normalize_email_address, new_addresses):
+        if address in held:
+            continue
+        claim = user.email_addresses.filter(email=address).first()
+        if claim is not None:
+            email_address_vouch(email_address=claim)
+        else:
+            email_address_add(user=user, email=address, verified=True)
+    return user
+
+
+def password_reset_on_login(*, user: User, email: str, client_ip: str | None) -> None:
+    """Mail the reset link to `email` (a verified address of `user`, whose password must
+    be reset, `password_reset_due`), within the reset limits of the reset page."""
+    if not password_reset_allowed(email=email, client_ip=client_ip):
+        return
+    mail_send(
+        email,
+        "accounts/email/password_reset",
+        {
+            "user": user,
+            "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+            "base_url": settings.LAURELS_BASE_URL,
+        },
+    )

@@ -154,6 +154,8 @@ class LoginView(auth_views.LoginView):
     def form_invalid(self, form):
         if (error := _login_refused(self.request)) is not None:
             return self._refused(form, error)
+        if services.moved_accounts_may_be_here():
+            form.add_error(None, services.PASSWORD_RESET_SENT)  # for every failure alike
         response = super().form_invalid(form)
         response.status_code = 400
         return response

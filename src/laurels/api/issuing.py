@@ -177,8 +177,9 @@ def issuers_changed(request: HttpRequest, response: HttpResponse, query: Query[C
 
 @router.get("/issuers", response=_ok(IssuerEnvelope), summary="Your issuers")
 def issuers_list(request: HttpRequest, response: HttpResponse, query: Query[PageQuery]):
-    require_issuing_scope(request.auth, Action.ISSUER_VIEW)
-    rows = selectors.issuers_visible(user=request.auth.user)
+    """Issuers you work for (or, for a token bound to issuers, just those)."""
+    require_issuing_scope(request.auth, Action.ISSUER_VIEW, allow_issuer_scopes=True)
+    rows = issuing_selectors.issuers_visible_to(caller=request.auth)
     page = newest_first_page(
         rows, request=request, response=response, num=query.num, cursor=query.cursor
     )
@@ -467,16 +468,28 @@ def badge_class_delete(request: HttpRequest, entity_id: str):
 # --- awards ----------------------------------------------------------------------------------
 
 
+def _evidence(items) -> list[dict]:
+    """Evidence items as the service takes them. An item whose every field was sent as
+    null (`{"url": null}`, what Open edX sends for badges without an evidence page) means
+    "no evidence" and is dropped; Badgr refused it, so accepting it only adds. An empty
+    item `{}` still goes to the service, which refuses it."""
+    return [
+        e.model_dump(exclude_none=True)
+        for e in items
+        if not e.model_fields_set or any(getattr(e, f) is not None for f in e.model_fields_set)
+    ]
+
+
 def _award_input(item) -> services.AwardInput:
     return services.AwardInput(
         recipient=services.Recipient(
             identity=item.recipient.identity,
-            type=item.recipient.type,
+            type="id" if item.recipient.type == "openBadgeId" else item.recipient.type,
             hashed=item.recipient.hashed,
             name=item.recipient.plaintextIdentity or "",
         ),
         narrative=item.narrative or "",
-        evidence=[e.model_dump(exclude_none=True) for e in item.evidence or []],
+        evidence=_evidence(item.evidence or []),
         expires=item.expires,
         issued_on=item.issuedOn,
         extensions=item.extensions,
@@ -668,9 +681,7 @@ def assertion_update(request: HttpRequest, entity_id: str, payload: AssertionUpd
     services.assertion_update(
         assertion=assertion,
         narrative=payload.narrative,
-        evidence=[e.model_dump(exclude_none=True) for e in payload.evidence]
-        if payload.evidence is not None
-        else None,
+        evidence=_evidence(payload.evidence) if payload.evidence is not None else None,
         expires=payload.expires,
         clear_expiry="expires" in payload.model_fields_set and payload.expires is None,
         extensions=payload.extensions,

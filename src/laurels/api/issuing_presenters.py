@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from laurels.core.public import iso, public_url
+from laurels.core.public import iso, url_of
 from laurels.issuing.models import Assertion, BadgeClass, Issuer, StaffInvitation
 
 
@@ -15,11 +15,11 @@ def issuer_json(issuer: Issuer) -> dict:
     return {
         "entityType": "Issuer",
         "entityId": issuer.entity_id,
-        "openBadgeId": public_url("issuers", issuer.entity_id),
+        "openBadgeId": url_of("issuers", issuer),
         "createdAt": iso(issuer.created_at),
         "createdBy": _creator(issuer),
         "name": issuer.name,
-        "image": public_url("issuers", issuer.entity_id) + "/image" if issuer.image else None,
+        "image": url_of("issuers", issuer) + "/image" if issuer.image else None,
         "email": issuer.email,
         "description": issuer.description,
         "url": issuer.url,
@@ -50,13 +50,13 @@ def badge_class_json(badge_class: BadgeClass) -> dict:
     return {
         "entityType": "BadgeClass",
         "entityId": badge_class.entity_id,
-        "openBadgeId": public_url("badges", badge_class.entity_id),
+        "openBadgeId": url_of("badges", badge_class),
         "createdAt": iso(badge_class.created_at),
         "createdBy": _creator(badge_class),
         "issuer": badge_class.issuer.entity_id,
-        "issuerOpenBadgeId": public_url("issuers", badge_class.issuer.entity_id),
+        "issuerOpenBadgeId": url_of("issuers", badge_class.issuer),
         "name": badge_class.name,
-        "image": public_url("badges", badge_class.entity_id) + "/image",
+        "image": url_of("badges", badge_class) + "/image",
         "description": badge_class.description,
         "criteriaUrl": badge_class.criteria_url or None,
         "criteriaNarrative": badge_class.criteria_narrative or None,
@@ -72,14 +72,14 @@ def assertion_json(assertion: Assertion) -> dict:
     return {
         "entityType": "Assertion",
         "entityId": assertion.entity_id,
-        "openBadgeId": public_url("assertions", assertion.entity_id),
+        "openBadgeId": url_of("assertions", assertion),
         "createdAt": iso(assertion.created_at),
         "createdBy": _creator(assertion),
         "badgeclass": assertion.badge_class.entity_id,
-        "badgeclassOpenBadgeId": public_url("badges", assertion.badge_class.entity_id),
+        "badgeclassOpenBadgeId": url_of("badges", assertion.badge_class),
         "issuer": assertion.issuer.entity_id,
-        "issuerOpenBadgeId": public_url("issuers", assertion.issuer.entity_id),
-        "image": public_url("assertions", assertion.entity_id) + "/image",
+        "issuerOpenBadgeId": url_of("issuers", assertion.issuer),
+        "image": url_of("assertions", assertion) + "/image",
         "recipient": {
             "identity": assertion.recipient_identity,
             "hashed": assertion.recipient_hashed,

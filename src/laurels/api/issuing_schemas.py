@@ -225,7 +225,9 @@ class BadgeClassUpdateIn(ApiInput):
 
 class RecipientIn(ApiInput):
     identity: str = Field(min_length=1, max_length=500)
-    type: Literal["email", "url", "telephone", "id"] = "email"
+    type: Literal["email", "url", "telephone", "id", "openBadgeId"] = Field(
+        "email", description="`openBadgeId` (Badgr's name) is taken as `id`"
+    )
     hashed: bool | None = Field(
         None, description="default: true for an email address, false for the other types"
     )

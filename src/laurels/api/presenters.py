@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
 from laurels.accounts.models import User
 
 
@@ -13,11 +17,16 @@ def user_json(user: User) -> dict:
         "firstName": user.first_name,
         "lastName": user.last_name,
         "emails": [
-            {"email": a.email, "verified": a.verified, "primary": a.primary}
+            {"email": a.email, "verified": a.verified, "primary": a.primary, "caseVariants": []}
             for a in user.email_addresses.all()
         ],
         "url": [],
         "telephone": [],
         "hasPasswordSet": user.has_usable_password(),
         "recipient": {"identity": user.email, "type": "email"},
+        # Badgr's terms, marketing and front-end fields, as true for Laurels (docs/api.md).
+        "agreedTermsVersion": 0,
+        "hasAgreedToLatestTermsVersion": True,
+        "marketingOptIn": False,
+        "badgrDomain": urlsplit(settings.LAURELS_BASE_URL).netloc,
     }

@@ -43,6 +43,11 @@ class EmailOut(BaseModel):
     email: str
     verified: bool
     primary: bool
+    caseVariants: list[str] = Field(
+        default=[],
+        description="Always empty: Laurels matches addresses whatever their case, so no "
+        "spelling needs listing (Badgr's list of other-case spellings of the address).",
+    )
 
 
 class UserRecipientOut(BaseModel):
@@ -64,15 +69,43 @@ class UserOut(BaseModel):
     telephone: list[str] = []
     hasPasswordSet: bool
     recipient: UserRecipientOut
+    agreedTermsVersion: int = Field(
+        default=0, description="Always 0: Laurels has no terms versions to agree to."
+    )
+    hasAgreedToLatestTermsVersion: bool = Field(
+        default=True, description="Always true: there are no terms to agree to."
+    )
+    marketingOptIn: bool = Field(
+        default=False, description="Always false: Laurels sends no marketing mail."
+    )
+    badgrDomain: str = Field(
+        default="",
+        description="The host (and port) of this server, where Badgr named the Badgr app "
+        "(its front end) the account came from.",
+    )
+
+
+class EmailIn(ApiInput):
+    """An address the account is to hold; `verified` and `caseVariants` are read-only."""
+
+    email: str = Field(max_length=254)
+    primary: bool | None = False
 
 
 class UserUpdateIn(ApiInput):
-    """The names to change; leave one out to keep it. Other fields of the user are ignored.
+    """What to change; leave a field out (or null) to keep it. Other fields of the user
+    (`verified`, `url`, ...) are ignored, so the profile read can be sent back.
 
     To change the password, send `password` (the new one) with `currentPassword`, as
-    Badgr does: every other session and token of the account then ends."""
+    Badgr does: every other session and token of the account then ends. `emails` is the
+    whole list of addresses, as in Badgr: new ones are added unverified (a link is
+    mailed to each), missing ones removed, exactly one is `primary` (a verified one).
+    `marketingOptIn` and `agreedTermsVersion` are accepted and mean nothing here."""
 
     firstName: str | None = Field(None, max_length=150)
     lastName: str | None = Field(None, max_length=150)
     currentPassword: str | None = Field(None, max_length=4096)
     password: str | None = Field(None, max_length=4096)
+    emails: list[EmailIn] | None = Field(None, max_length=100)
+    marketingOptIn: bool | None = None
+    agreedTermsVersion: int | None = None

@@ -1,16 +1,23 @@
-"""/v2/auth/tokens: the apps the caller has connected, and revoking them."""
+"""/v2/auth/tokens: the apps the caller has connected, and revoking them; and Badgr's
+`/v2/tokens/issuers`, tokens bound to single issuers for an app's owner, asked for by
+the owner alone."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Router, Status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from laurels.api.envelope import envelope, envelope_of, with_error_responses
-from laurels.connect import selectors, services
-from laurels.connect.permissions import require_connected_apps_manage
+from laurels.connect import issuing_selectors, selectors, services
+from laurels.connect.permissions import (
+    IssuingAction,
+    require_connected_apps_manage,
+    require_issuer_tokens,
+)
 from laurels.connect.scopes import scope_description
 from laurels.core.clients import client_address
 from laurels.core.errors import NotFound
@@ -121,3 +128,59 @@ def auth_token_revoke(request: HttpRequest, entity_id: str):
         ip_address=client_address(request),
     )
     return Status(204, None)
+
+
+# --- Badgr's issuer tokens ------------------------------------------------------------------
+
+# Issuers one request may ask tokens for: an integration's issuers, not a whole server's.
+ISSUER_TOKENS_MAX = 100
+
+
+class IssuerTokensIn(BaseModel):
+    """Badgr's body: `issuers`, a list of issuer entity ids (a form may repeat the field)."""
+
+    issuers: list[str] | str | None = Field(default=None, max_length=ISSUER_TOKENS_MAX)
+
+
+class IssuerTokenOut(BaseModel):
+    """Badgr's `IssuerAccessTokenSerializerV2`: the token, its issuer, when it expires."""
+
+    token: str
+    issuer: str
+    expires: datetime
+
+
+IssuerTokenEnvelope = envelope_of(IssuerTokenOut)
+
+
+@router.post(
+    "/tokens/issuers",
+    response=with_error_responses({200: IssuerTokenEnvelope}),
+    summary="Tokens bound to single issuers",
+)
+def issuer_tokens(request: HttpRequest, payload: IssuerTokensIn):
+    """Badgr's server-to-server tokens: the owner of a confidential app, with the app's
+    token for them holding `rw:issuer` (client credentials acting as the owner, or their
+    own log-in to the app), asks for one token per issuer they work for. Each holds
+    `rw:issuer:ISSUER_ID` and acts for the owner (their role there still limits it); it
+    ends when the app stops acting as its owner, changes owner or is disabled. The
+    tokens are in this answer only. Anyone else's token, a public or built-in app's, or
+    a session gets 403. An issuer that does not exist, or that the owner does not work
+    for, is refused alike: 400, `issuers: unknown issuer`, as Badgr answered for an
+    unknown one. 200 as in Badgr (not 201)."""
+    require_issuer_tokens(request.auth)
+    wanted = [payload.issuers] if isinstance(payload.issuers, str) else payload.issuers or []
+    if not wanted:
+        raise ValidationError({"issuers": ["field is required"]})
+    issuers = []
+    for entity_id in dict.fromkeys(wanted):
+        try:
+            issuers.append(
+                issuing_selectors.issuer_for(
+                    caller=request.auth, entity_id=entity_id, action=IssuingAction.ISSUER_VIEW
+                )
+            )
+        except NotFound:
+            raise ValidationError({"issuers": ["unknown issuer"]}) from None
+    made = services.issuer_tokens_create(application=request.auth.application, issuers=issuers)
+    return envelope([{"token": t.token, "issuer": t.issuer, "expires": t.expires} for t in made])

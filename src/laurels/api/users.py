@@ -18,14 +18,13 @@ from laurels.connect import selectors as connect_selectors
 from laurels.connect import services as connect_services
 from laurels.connect.models import PersonalToken
 from laurels.connect.permissions import (
-    Caller,
     Permission,
     require,
+    require_credentials_change,
     require_personal_tokens_manage,
 )
 from laurels.connect.selectors import bearer_token_state
 from laurels.core.clients import client_address
-from laurels.core.errors import PermissionDenied
 
 router = Router(tags=["Users"])
 # Badgr's /v1/user/auth-token, mounted on the /v1 API (`api.api`).
@@ -81,21 +80,30 @@ def users_self(request: HttpRequest):
 @router.put(
     "/users/self",
     response=with_error_responses({200: UserEnvelope}),
-    summary="Change your names or password",
+    summary="Change your names, email addresses or password",
 )
 def users_self_update(request: HttpRequest, payload: UserUpdateIn):
-    """Change first and/or last name, and the password with `password` and
-    `currentPassword` (a wrong current password is a 400 on `currentPassword`, and counts
-    as a failed log-in: 429 beyond the log-in limits). A new password ends every other
-    session and token: the calling token and its refresh token, or the calling session,
-    go on. Needs `rw:profile` for apps; the password only from a session or a first-party
-    app (Badgr's log-in), 403 for any other app."""
+    """Change first and/or last name; the password with `password` and `currentPassword`
+    (a wrong current password is a 400 on `currentPassword`, and counts as a failed
+    log-in: 429 beyond the log-in limits); the addresses with Badgr's `emails` list (new
+    ones unverified until their mailed link is followed, missing ones removed, exactly
+    one primary and verified: else a 400 on `emails`). All or nothing. A new password
+    ends every other session and token: the calling token and its refresh token, or the
+    calling session, go on. Needs `rw:profile` for apps; the password and the addresses
+    only from a session or a first-party app (Badgr's log-in), 403 for any other app
+    (sending back the addresses unchanged is fine)."""
     require(request.auth, Permission.PROFILE_WRITE)
-    if payload.password is not None:
-        _password_change(request, current=payload.currentPassword or "", new=payload.password)
-    services.user_profile_update(
-        user=request.auth.user, first_name=payload.firstName, last_name=payload.lastName
+    password = _password_change(request, payload)
+    services.own_account_update(
+        user=request.auth.user,
+        first_name=payload.firstName,
+        last_name=payload.lastName,
+        emails=_addresses_to_change(request, payload),
+        password=password,
+        client_ip=client_address(request),
     )
+    if password is not None and request.auth.is_session:
+        update_session_auth_hash(request, request.auth.user)
     return _own_profile(request)
 
 
@@ -109,29 +117,29 @@ def user_profile(request: HttpRequest):
     return _own_profile(request)
 
 
-def _may_change_password(caller: Caller) -> bool:
-    """Whom the person types their password into: Laurels itself (a session) or an app of
-    the operator's (first-party, like Badgr's log-in). Any other app with rw:profile could
-    otherwise guess the current password and, on a hit, keep its token while every other
-    session and token ended: a takeover."""
-    return caller.is_session or bool(getattr(caller.application, "first_party", False))
+def _addresses_to_change(
+    request: HttpRequest, payload: UserUpdateIn
+) -> list[services.AddressWanted] | None:
+    """Badgr's `emails`, unless they are what the account holds already: an app that
+    sends back the profile it read (to rename the person) changes no address."""
+    if payload.emails is None:
+        return None
+    wanted = [services.AddressWanted(e.email, bool(e.primary)) for e in payload.emails]
+    if services.email_addresses_unchanged(user=request.auth.user, wanted=wanted):
+        return None
+    require_credentials_change(request.auth, "change your email addresses")
+    return wanted
 
 
-def _password_change(request: HttpRequest, *, current: str, new: str) -> None:
-    if not _may_change_password(request.auth):
-        raise PermissionDenied(
-            "Connected apps cannot change your password; change it on your account page."
-        )
-    user = request.auth.user
-    services.password_change(
-        user=user,
-        current_password=current,
-        new_password=new,
-        client_ip=client_address(request),
+def _password_change(request: HttpRequest, payload: UserUpdateIn) -> services.PasswordChange | None:
+    if payload.password is None:
+        return None
+    require_credentials_change(request.auth, "change your password")
+    return services.PasswordChange(
+        current=payload.currentPassword or "",
+        new=payload.password,
         keep_access_token_id=_calling_access_token_id(request),
     )
-    if request.auth.is_session:
-        update_session_auth_hash(request, user)
 
 
 def _calling_access_token_id(request: HttpRequest) -> int | None:

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 
 from laurels.backpack.models import ImportedBadge
-from laurels.core.public import iso, public_url
+from laurels.core.public import iso, url_of
 from laurels.core.untrusted import shown_url
 from laurels.issuing.models import Assertion
 from laurels.openbadges.documents import badge_class_document, issuer_profile
@@ -50,18 +50,18 @@ def _local_json(entry: Assertion) -> dict:
         "entityType": "Assertion",
         "entityId": entry.entity_id,
         "source": "local",
-        "openBadgeId": public_url("assertions", entry.entity_id),
+        "openBadgeId": url_of("assertions", entry),
         "badgeclass": badge_class.entity_id,
-        "badgeclassOpenBadgeId": public_url("badges", badge_class.entity_id),
+        "badgeclassOpenBadgeId": url_of("badges", badge_class),
         "issuer": issuer.entity_id,
-        "issuerOpenBadgeId": public_url("issuers", issuer.entity_id),
+        "issuerOpenBadgeId": url_of("issuers", issuer),
         "recipient": {
             "identity": entry.recipient_plaintext,
             "type": entry.recipient_type,
             "hashed": entry.recipient_hashed,
             "plaintextIdentity": entry.recipient_plaintext,
         },
-        "image": public_url("assertions", entry.entity_id) + "/image",
+        "image": url_of("assertions", entry) + "/image",
         "issuedOn": iso(entry.issued_on),
         "expires": iso(entry.expires),
         "revoked": entry.revoked,

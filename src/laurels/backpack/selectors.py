@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import IntegerField, Q, QuerySet, Value
 from django.utils import timezone
 
 from laurels.accounts.models import EmailAddress, User
@@ -27,12 +29,15 @@ LOCAL_AWARD_FIELDS = (
     "recipient_type",
     "recipient_plaintext",
     "recipient_hashed",
+    "hosted_origin",  # the origins make the Open Badges ids (`laurels.core.public.url_of`)
     "badge_class__entity_id",
+    "badge_class__hosted_origin",
     "badge_class__name",
     "badge_class__description",
     "badge_class__criteria_url",
     "badge_class__criteria_narrative",
     "issuer__entity_id",
+    "issuer__hosted_origin",
     "issuer__name",
     "issuer__url",
 )
@@ -106,6 +111,53 @@ def backpack_entry(*, user: User, entity_id: str, whole: bool = False):
     if found is None:
         raise NotFound()
     return found
+
+
+@dataclass(frozen=True)
+class ChangedPage:
+    """One page of a backpack's badges, most recently changed first, and how many the
+    whole list holds."""
+
+    entries: list
+    total: int
+
+
+def changed_entries_page(
+    *, user: User, since: datetime | None, offset: int, limit: int
+) -> ChangedPage:
+    """Badge Connect's list of a backpack, as Badgr gave it: every badge, revoked and
+    expired ones too (a displayer must learn of those), rejected ones not, most recently
+    changed first; with `since`, only those changed at or after it. The awards made here
+    and the imports are merged and paged in one query, then loaded by id."""
+    local = local_awards(user=user, include_revoked=True)
+    imported = imported_badges(user=user, include_revoked=True)
+    if since is not None:
+        local, imported = (
+            local.filter(updated_at__gte=since),
+            imported.filter(updated_at__gte=since),
+        )
+    keys = list(
+        _change_keys(local, 0)
+        .union(_change_keys(imported, 1), all=True)
+        .order_by("-updated_at", "-source", "-id")[offset : offset + limit]
+    )
+    loaded = (
+        local.in_bulk([pk for _, source, pk in keys if source == 0]),
+        imported.in_bulk([pk for _, source, pk in keys if source == 1]),
+    )
+    return ChangedPage(
+        entries=[loaded[source][pk] for _, source, pk in keys],
+        total=local.count() + imported.count(),
+    )
+
+
+def _change_keys(entries: QuerySet, source: int) -> QuerySet:
+    """(updated_at, source, id) of each entry, for a union of awards and imports."""
+    return (
+        entries.order_by()
+        .annotate(source=Value(source, output_field=IntegerField()))
+        .values_list("updated_at", "source", "id")
+    )
 
 
 def user_collections(*, user: User) -> QuerySet[Collection]:

@@ -13,6 +13,10 @@ if admin.site.is_registered(get_application_model()):
     admin.site.unregister(get_application_model())
 
 
+# Who the app's client credentials may act as (Badgr's server-to-server pattern).
+OWNER_FIELDS = ("user", "acts_as_owner")
+
+
 @admin.register(Application)
 class ApplicationAdmin(admin.ModelAdmin):
     list_display = [
@@ -23,6 +27,7 @@ class ApplicationAdmin(admin.ModelAdmin):
         "enabled",
         "testing",
         "first_party",
+        "acts_as_owner",
         "created",
     ]
     list_filter = [
@@ -31,6 +36,7 @@ class ApplicationAdmin(admin.ModelAdmin):
         "client_type",
         "testing",
         "first_party",
+        "acts_as_owner",
         "registration_source",
     ]
     search_fields = ["name", "client_id", "website_url"]
@@ -40,6 +46,8 @@ class ApplicationAdmin(admin.ModelAdmin):
         "review",
         "enabled",
         "registration_source",
+        "software_id",
+        "software_version",
         "created",
         "updated",
     ]
@@ -56,13 +64,18 @@ class ApplicationAdmin(admin.ModelAdmin):
         "privacy_url",
         "testing",
         "first_party",
+        "user",
+        "acts_as_owner",
         "enabled",
         "review",
         "algorithm",
         "registration_source",
+        "software_id",
+        "software_version",
         "created",
         "updated",
     ]
+    raw_id_fields = ["user"]
     actions = ["approve", "reject", "disable", "enable"]
     # A URL typed without a scheme means https (Django 6's default, chosen now).
     formfield_overrides = {
@@ -72,8 +85,20 @@ class ApplicationAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         """The admin may name an app anything, but hears when the name would be refused
         to a self-registered app (connect.names)."""
+        owner, acts_as_owner = obj.user, obj.acts_as_owner
+        current = Application.objects.filter(pk=obj.pk).first() if change else None
+        obj.user = current.user if current else None
+        obj.acts_as_owner = current.acts_as_owner if current else False
         services.application_admin_save(
-            application=obj, actor=request.user, changed=form.changed_data, created=not change
+            application=obj,
+            actor=request.user,
+            changed=[name for name in form.changed_data if name not in OWNER_FIELDS],
+            created=not change,
+        )
+        # The owner and the switch change through their service, which ends the tokens
+        # acting as the owner when it must and audits the switch.
+        services.application_set_acts_as_owner(
+            application=obj, acts_as_owner=acts_as_owner, owner=owner, actor=request.user
         )
         problem = impersonation_problem(obj.name)
         if problem:

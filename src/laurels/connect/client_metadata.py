@@ -14,13 +14,19 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
-from laurels.connect.models import WEB_URL_MAX_CHARS, Application, validate_web_url
+from laurels.connect.models import (
+    LOOPBACK_HOSTS,
+    WEB_URL_MAX_CHARS,
+    Application,
+    validate_web_url,
+)
 from laurels.connect.names import hidden_character, impersonation_problem
-from laurels.connect.scopes import is_registrable_scope, parse_scopes
+from laurels.connect.scopes import BADGE_CONNECT_SCOPES, is_registrable_scope, parse_scopes
 from laurels.core.errors import DomainError
 
 INVALID_METADATA = "invalid_client_metadata"
@@ -36,6 +42,7 @@ MAX_CONTACT_CHARS = 254  # the longest email address (RFC 5321)
 MAX_SCOPE_CHARS = 1000
 MAX_GRANT_TYPES = 3  # authorization_code, refresh_token, client_credentials
 MAX_RESPONSE_TYPES = 1
+MAX_SOFTWARE_CHARS = 255  # software_id, software_version (Application's columns)
 
 DEFAULT_SCOPE = "r:profile"
 PUBLIC_AUTH_METHOD = "none"  # a public app: no secret, PKCE instead
@@ -59,6 +66,9 @@ WEB_URI_FIELDS = {
     "tos_uri": "terms_url",
     "policy_uri": "privacy_url",
 }
+# What a Badge Connect app must send besides its redirect URIs (Badge Connect 1.0 §
+# "Registration", as Badgr required): the people it asks see who it is and on what terms.
+BADGE_CONNECT_REQUIRED = (*WEB_URI_FIELDS, "software_id", "software_version")
 # RFC 6749 §3.3: scope tokens of printable ASCII but `"` and `\`, one space between.
 SCOPE_SYNTAX = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*")
 
@@ -87,6 +97,8 @@ class ClientMetadata:
     logo_uri: str = ""
     tos_uri: str = ""
     policy_uri: str = ""
+    software_id: str = ""
+    software_version: str = ""
 
     @property
     def public(self) -> bool:
@@ -100,9 +112,21 @@ class ClientMetadata:
             return Application.GRANT_AUTHORIZATION_CODE
         return Application.GRANT_CLIENT_CREDENTIALS
 
+    @property
+    def badge_connect(self) -> bool:
+        """Whether the app asks for Badge Connect (Open Badges 2.1) scopes."""
+        return bool(BADGE_CONNECT_SCOPES & set(self.scopes))
+
     def web_uris(self) -> dict[str, str]:
         """The Application fields of the links, by their model names."""
         return {model: getattr(self, rfc) for rfc, model in WEB_URI_FIELDS.items()}
+
+    def stored_fields(self) -> dict[str, str]:
+        """The Application fields kept as sent besides name, redirect URIs and scopes."""
+        return self.web_uris() | {
+            "software_id": self.software_id,
+            "software_version": self.software_version,
+        }
 
 
 def parse_client_metadata(body: bytes) -> ClientMetadata:
@@ -132,6 +156,7 @@ def _checked(document: dict[str, Any]) -> ClientMetadata:
         grant_types=grant_types,
         token_endpoint_auth_method=auth_method,
         **{field: _web_uri(document, field) for field in WEB_URI_FIELDS},
+        **{field: _software(document, field) for field in ("software_id", "software_version")},
     )
 
 
@@ -279,6 +304,55 @@ def _web_uri(document: dict[str, Any], field: str) -> str:
     except ValidationError as error:
         raise ClientMetadataError(field, " ".join(error.messages)) from None
     return uri
+
+
+def _software(document: dict[str, Any], field: str) -> str:
+    value = document.get(field)
+    return "" if value is None else _text(value, field, MAX_SOFTWARE_CHARS).strip()
+
+
+def check_badge_connect(metadata: ClientMetadata, *, testing: bool) -> None:
+    """Badge Connect's rules for an app asking for its scopes, as Badgr applied them: every
+    field of BADGE_CONNECT_REQUIRED, the authorization code grant, and every link and
+    redirect URI https on the host of `client_uri`, so that the consent page's links are
+    the app's own. An app an admin marked as in testing may also redirect to a loopback
+    address (any scheme), to try Badge Connect from a developer's machine."""
+    if not metadata.badge_connect:
+        return
+    for field in BADGE_CONNECT_REQUIRED:
+        if not getattr(metadata, field):
+            raise ClientMetadataError(field, "is required of a Badge Connect app.")
+    if "authorization_code" not in metadata.grant_types:
+        raise ClientMetadataError(
+            "grant_types", "a Badge Connect app must use the authorization_code grant."
+        )
+    host = urlsplit(metadata.client_uri).hostname
+    for field in WEB_URI_FIELDS:
+        if not _https_on(getattr(metadata, field), host):
+            raise ClientMetadataError(field, f"must be an https address on {host}.")
+    for uri in metadata.redirect_uris:
+        if _https_on(uri, host) or (testing and _loopback(uri)):
+            continue
+        raise ClientMetadataError(
+            "redirect_uris",
+            f"{uri[:200]}: a Badge Connect app's redirect URIs must be https on {host}.",
+            error=INVALID_REDIRECT_URI,
+        )
+
+
+def _https_on(uri: str, host: str | None) -> bool:
+    try:
+        parts = urlsplit(uri)
+        return host is not None and parts.scheme == "https" and parts.hostname == host
+    except ValueError:
+        return False
+
+
+def _loopback(uri: str) -> bool:
+    try:
+        return urlsplit(uri).hostname in LOOPBACK_HOSTS
+    except ValueError:
+        return False
 
 
 def _check_contacts(document: dict[str, Any]) -> None:

@@ -7,20 +7,21 @@ keeps the reads that need issuing's own data only (docs/architecture.md).
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from laurels.connect.permissions import (
     Caller,
     IssuingAction,
     badge_class_scoped_ids,
     issuer_role,
+    issuer_scoped_ids,
     require_issuing,
     require_issuing_scope,
     scope_allows,
 )
 from laurels.core.errors import NotFound
 from laurels.issuing.models import Assertion, BadgeClass, Issuer
-from laurels.issuing.selectors import assertions_filtered, staff_prefetch
+from laurels.issuing.selectors import assertions_filtered, issuers_visible, staff_prefetch
 
 
 def issuer_for(*, caller: Caller, entity_id: str, action: IssuingAction) -> Issuer:
@@ -42,7 +43,7 @@ def issuer_for_list(*, caller: Caller, entity_id: str, action: IssuingAction) ->
     issuer = Issuer.objects.filter(entity_id=entity_id).first()
     if issuer is None or issuer_role(caller, issuer) is None:
         raise NotFound()
-    if scope_allows(caller, action):
+    if scope_allows(caller, action, issuer=issuer):
         require_issuing(caller, action, issuer)
     else:
         require_issuing_scope(caller, action, allow_badge_class_scopes=True)
@@ -73,19 +74,30 @@ def assertion_for(*, caller: Caller, entity_id: str, action: IssuingAction) -> A
     return assertion
 
 
+def issuers_visible_to(*, caller: Caller) -> QuerySet[Issuer]:
+    """The caller's issuers; a token bound to issuers sees just those."""
+    issuers = issuers_visible(user=caller.user)
+    if not scope_allows(caller, IssuingAction.ISSUER_VIEW):
+        issuers = issuers.filter(entity_id__in=issuer_scoped_ids(caller))
+    return issuers
+
+
 def badge_classes_visible(*, caller: Caller, issuer: Issuer | None = None) -> QuerySet[BadgeClass]:
-    """Badge classes of the caller's issuers; a token bound to single badge classes sees
-    just those."""
+    """Badge classes of the caller's issuers; a token bound to single badge classes or to
+    issuers sees just those, and those of its issuers."""
     badge_classes = BadgeClass.objects.filter(issuer__staff__user=caller.user)
     if issuer is not None:
         badge_classes = badge_classes.filter(issuer=issuer)
-    if not scope_allows(caller, IssuingAction.BADGECLASS_VIEW):
-        badge_classes = badge_classes.filter(entity_id__in=badge_class_scoped_ids(caller))
+    if not scope_allows(caller, IssuingAction.BADGECLASS_VIEW, issuer=issuer):
+        badge_classes = badge_classes.filter(
+            Q(entity_id__in=badge_class_scoped_ids(caller))
+            | Q(issuer__entity_id__in=issuer_scoped_ids(caller))
+        )
     return badge_classes.select_related("issuer", "created_by").order_by("-id")
 
 
 def issuer_assertions(*, caller: Caller, issuer: Issuer, **filters) -> QuerySet[Assertion]:
     assertions = Assertion.objects.filter(issuer=issuer)
-    if not scope_allows(caller, IssuingAction.AWARD_HISTORY):
+    if not scope_allows(caller, IssuingAction.AWARD_HISTORY, issuer=issuer):
         assertions = assertions.filter(badge_class__entity_id__in=badge_class_scoped_ids(caller))
     return assertions_filtered(assertions, **filters)

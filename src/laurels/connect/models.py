@@ -80,7 +80,8 @@ class Application(AbstractApplication):
     allowed_scopes = models.TextField(
         default="r:profile",
         help_text="Space-separated scopes this app may ask users for; r:profile is always "
-        "available. Use rw:badgeclass:* for single-badge-class scopes.",
+        "available. Use rw:badgeclass:* for single-badge-class scopes and rw:issuer:* for "
+        "single-issuer ones (Badgr's rw:issuer:ISSUER_ID).",
     )
     testing = models.BooleanField(
         default=False, help_text="In testing: may use http://localhost redirect URIs."
@@ -91,6 +92,19 @@ class Application(AbstractApplication):
         help_text="Run by this server's operators: may use the password grant.",
     )
     review = models.CharField(max_length=16, choices=Review.choices, default=Review.APPROVED)
+    # What software the app says it is (RFC 7591 §2): Badge Connect apps must send both,
+    # and read them back in the registration's answer, as from Badgr.
+    software_id = models.CharField(max_length=255, blank=True)
+    software_version = models.CharField(max_length=255, blank=True)
+    # Badgr's server-to-server pattern: the app's client_credentials tokens act as its
+    # owning user (`user`). Only an admin switches it on (connect.services), and only for a
+    # confidential app with an owner; switching it off or disabling the app ends them.
+    acts_as_owner = models.BooleanField(
+        "client credentials act as the owner",
+        default=False,
+        help_text="Client-credentials tokens act as the app's owner (its user), with the "
+        "app's scopes. Only for a confidential app with an owner.",
+    )
     # The name as it looks (connect.names.name_key), so that a self-registered app cannot
     # take the name of one already here by changing case, accents or lookalike letters.
     name_key = models.CharField(max_length=255, blank=True, editable=False, db_index=True)
@@ -130,6 +144,17 @@ class Application(AbstractApplication):
             and Scope.INTROSPECTION in self.allowed_scopes.split()
         )
 
+    def acts_as_owner_problem(self) -> str | None:
+        """Why this app may not act as its owner, None when it may (or does not ask to):
+        client credentials are a confidential app's, and someone must be the owner."""
+        if not self.acts_as_owner:
+            return None
+        if self.client_type != self.CLIENT_CONFIDENTIAL:
+            return "Only a confidential app (with a client secret) uses client credentials."
+        if self.user_id is None:
+            return "An app without an owner cannot act as its owner; choose its owner first."
+        return None
+
     def redirect_uri_allowed(self, uri: str) -> bool:
         """Exact string match against a registered URI: no prefix, case or query leeway.
         The one exception is RFC 8252 §7.3: a public (native) app's loopback IP redirect
@@ -160,6 +185,7 @@ class Application(AbstractApplication):
             "algorithm": ["OpenID Connect id_tokens are signed with RS256 only."]
             if self.algorithm == self.HS256_ALGORITHM
             else [],
+            "acts_as_owner": [problem] if (problem := self.acts_as_owner_problem()) else [],
         }
         if any(problems.values()):
             raise ValidationError({field: found for field, found in problems.items() if found})
@@ -308,6 +334,29 @@ class PersonalToken(models.Model):
         return self.name
 
 
+class OwnerActingToken(models.Model):
+    """Marks an access token an app holds for its owner without the owner's consent flow:
+    one got by client credentials when the app acts as its owner, or one
+    `POST /v2/tokens/issuers` made. All of them end when the admin clears the switch,
+    changes the owner or disables the app; connect.oauth refuses a client credentials one
+    whose app no longer acts as its owner. Deleting the access token deletes this row."""
+
+    class Source(models.TextChoices):
+        CLIENT_CREDENTIALS = "client_credentials", "Client credentials as the owner"
+        ISSUER_TOKENS = "issuer_tokens", "POST /v2/tokens/issuers"
+
+    access_token = models.OneToOneField(
+        settings.OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL,
+        on_delete=models.CASCADE,
+        related_name="owner_acting",
+    )
+    source = models.CharField(max_length=32, choices=Source.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.source} token since {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class AuditEvent(models.Model):
     """Who did what with tokens, grants and apps, and the issuing changes that matter
     afterwards (revocations, staff, deletions, signing keys): written in the same
@@ -332,6 +381,7 @@ class AuditEvent(models.Model):
         ISSUER_DELETED = "issuer_deleted", "Issuer deleted"
         BADGE_CLASS_DELETED = "badge_class_deleted", "Badge class deleted"
         SIGNING_KEY_CHANGED = "signing_key_changed", "Issuer signing key changed"
+        APP_ACTS_AS_OWNER = "app_acts_as_owner", "App's acting as its owner switched"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)

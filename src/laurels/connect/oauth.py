@@ -19,10 +19,17 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from laurels.accounts.backends import user_may_act
 from laurels.connect import services
-from laurels.connect.models import AuditEvent, RefreshTokenFamily, SpentAuthorizationCode
+from laurels.connect.models import (
+    Application,
+    AuditEvent,
+    OwnerActingToken,
+    RefreshTokenFamily,
+    SpentAuthorizationCode,
+)
 from laurels.connect.scopes import (
     APP_LEVEL_SCOPES,
     ENTITY_SCOPE,
+    ENTITY_SCOPE_PATTERNS,
     entity_scope_target_exists,
     parse_scopes,
     scope_allowed_by_registration,
@@ -93,6 +100,17 @@ def same_client_address(first: str | None, second: str | None) -> bool:
     return bool(first and second) and address_key(first) == address_key(second)
 
 
+def acts_as_owner(request, scopes) -> bool:
+    """Whether a token request gets a token acting as the app's owner: client credentials
+    of an app an admin let act as its owner, asking for user scopes (an app-level scope
+    alone, `introspection`, still gets the app's own token)."""
+    return (
+        request.grant_type == "client_credentials"
+        and getattr(request.client, "acts_as_owner", False)
+        and not set(scopes or ()) <= APP_LEVEL_SCOPES
+    )
+
+
 class LaurelsOAuth2Validator(OAuth2Validator):
     """The toolkit's validator with Laurels' rules.
 
@@ -111,12 +129,24 @@ class LaurelsOAuth2Validator(OAuth2Validator):
 
     def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs):
         """Scopes the app is registered for (r:profile always), no user scopes on an app
-        token and no app scopes on a user's, and entity-bound scopes naming a real entity."""
+        token and no app scopes on a user's, and entity-bound scopes naming a real entity.
+        An app acting as its owner gets, of the user scopes it asks for, those it is
+        registered for (`_owner_scopes`)."""
         scopes = [scope for scope in scopes if scope]
         if not scopes:  # `scope=` given but empty: the same as leaving it out
             scopes = request.scopes = self.get_default_scopes(client_id, request)
         registered = frozenset(parse_scopes(client.allowed_scopes))
-        app_level = request.grant_type == "client_credentials"
+        if acts_as_owner(request, scopes):
+            if client.user is None or not user_may_act(client.user):
+                raise errors.InvalidGrantError(
+                    description="The app's owner cannot act on this server.", request=request
+                )
+            scopes = request.scopes = self._owner_scopes(scopes, registered)
+            if not scopes:
+                return False
+        app_level = request.grant_type == "client_credentials" and not acts_as_owner(
+            request, scopes
+        )
         for scope in scopes:
             if (scope in APP_LEVEL_SCOPES) != app_level:
                 return False
@@ -130,9 +160,24 @@ class LaurelsOAuth2Validator(OAuth2Validator):
                 return False
         return True
 
+    @staticmethod
+    def _owner_scopes(scopes: list[str], registered: frozenset[str]) -> list[str]:
+        """What an app acting as its owner asked for, intersected with what it is
+        registered for (RFC 6749 §3.3: the answer's `scope` says what was granted)."""
+        return [s for s in scopes if scope_allowed_by_registration(s, registered)]
+
     def get_default_scopes(self, client_id, request, *args, **kwargs):
+        """Client credentials without a scope: the app's own scopes, or for an app acting
+        as its owner every user scope it is registered for (as Badgr's password log-in)."""
         if request.grant_type == "client_credentials":
-            return [s for s in parse_scopes(request.client.allowed_scopes) if s in APP_LEVEL_SCOPES]
+            allowed = parse_scopes(request.client.allowed_scopes)
+            if request.client.acts_as_owner:
+                owner_scopes = [
+                    s for s in allowed if s not in APP_LEVEL_SCOPES | ENTITY_SCOPE_PATTERNS
+                ]
+                if owner_scopes:
+                    return owner_scopes
+            return [s for s in allowed if s in APP_LEVEL_SCOPES]
         return super().get_default_scopes(client_id, request, *args, **kwargs)
 
     # --- authorization codes, stored as digests ---------------------------------------------
@@ -383,6 +428,69 @@ class LaurelsOAuth2Validator(OAuth2Validator):
             application=request.client,
             detail={"grant_type": request.grant_type, "scope": token.get("scope", "")},
         )
+
+    def _create_access_token(self, expires, request, token, source_refresh_token=None):
+        """The toolkit's token, made for the app's owner when the app acts as its owner
+        (the toolkit leaves client credentials user-less), and marked as such so that
+        clearing the switch or disabling the app ends it."""
+        owner_acting = acts_as_owner(request, request.scopes)
+        if owner_acting:
+            request.user = self._acting_owner(request)
+        access_token = super()._create_access_token(
+            expires, request, token, source_refresh_token=source_refresh_token
+        )
+        if owner_acting:
+            OwnerActingToken.objects.create(
+                access_token=access_token, source=OwnerActingToken.Source.CLIENT_CREDENTIALS
+            )
+        return access_token
+
+    @staticmethod
+    def _acting_owner(request):
+        """The app's owner. The app's row is locked and read again, so that an admin's
+        switch, change of owner or disabling that committed meanwhile is seen (those
+        lock it too, and end the tokens they find: connect.services); the owner's row as
+        for any user's token (`_lock_user`). `validate_scopes` checked both first, and
+        answers the usual case."""
+        still = (
+            Application.objects.select_for_update()
+            .filter(pk=request.client.pk, enabled=True, acts_as_owner=True)
+            .values_list("user_id", flat=True)
+            .first()
+        )
+        if still is None or still != request.client.user_id:
+            raise errors.InvalidGrantError(
+                description="The app no longer acts as its owner.", request=request
+            )
+        owner = (
+            get_user_model()
+            ._default_manager.select_for_update()
+            .filter(pk=request.client.user_id)
+            .first()
+        )
+        if owner is None or not user_may_act(owner):
+            raise errors.InvalidGrantError(
+                description="The app's owner cannot act on this server.", request=request
+            )
+        return owner
+
+    def validate_bearer_token(self, token, scopes, request):
+        """The toolkit's check, and a client credentials token acting as the app's owner
+        only while the app still does (a token saved as the switch was cleared)."""
+        if not super().validate_bearer_token(token, scopes, request):
+            return False
+        access_token = request.access_token
+        application = access_token.application
+        if (
+            access_token.user_id is None
+            or application is None
+            or access_token.user_id != application.user_id
+            or application.acts_as_owner
+        ):
+            return True
+        return not OwnerActingToken.objects.filter(
+            access_token=access_token, source=OwnerActingToken.Source.CLIENT_CREDENTIALS
+        ).exists()
 
     # --- OpenID Connect --------------------------------------------------------------------
 

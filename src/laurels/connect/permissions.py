@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from laurels.connect.models import PERSONAL_TOKENS_CLIENT_ID
-from laurels.connect.scopes import Scope, expand_scopes
+from laurels.connect.models import PERSONAL_TOKENS_CLIENT_ID, Application
+from laurels.connect.scopes import Scope, entity_scope_parts, expand_scopes
+from laurels.connect.services import BADGR_PUBLIC_CLIENT_ID
 from laurels.core.errors import NotFound, PermissionDenied
 from laurels.issuing import selectors as issuing_selectors
 from laurels.issuing.models import ROLE_RANK, Role
@@ -36,6 +37,9 @@ class Permission(StrEnum):
     PROFILE_WRITE = "profile:write"
     BACKPACK_READ = "backpack:read"
     BACKPACK_WRITE = "backpack:write"
+    BADGE_CONNECT_ASSERTIONS_READ = "badgeconnect:assertions:read"
+    BADGE_CONNECT_ASSERTIONS_CREATE = "badgeconnect:assertions:create"
+    BADGE_CONNECT_PROFILE_READ = "badgeconnect:profile:read"
 
 
 # The scopes that allow each permission to a token (any one of them suffices).
@@ -44,6 +48,16 @@ PERMISSION_SCOPES: dict[Permission, frozenset[Scope]] = {
     Permission.PROFILE_WRITE: frozenset({Scope.PROFILE_WRITE}),
     Permission.BACKPACK_READ: frozenset({Scope.BACKPACK_READ}),
     Permission.BACKPACK_WRITE: frozenset({Scope.BACKPACK_WRITE}),
+    # Badge Connect's routes also take the backpack scopes, as Badgr's did (`rw:` implies `r:`).
+    Permission.BADGE_CONNECT_ASSERTIONS_READ: frozenset(
+        {Scope.BADGE_CONNECT_ASSERTIONS_READ, Scope.BACKPACK_READ}
+    ),
+    Permission.BADGE_CONNECT_ASSERTIONS_CREATE: frozenset(
+        {Scope.BADGE_CONNECT_ASSERTIONS_CREATE, Scope.BACKPACK_WRITE}
+    ),
+    Permission.BADGE_CONNECT_PROFILE_READ: frozenset(
+        {Scope.BADGE_CONNECT_PROFILE_READ, Scope.BACKPACK_READ}
+    ),
 }
 
 
@@ -90,15 +104,51 @@ def require(caller: Caller, permission: Permission) -> None:
     raise InsufficientScope(scopes)
 
 
+def acts_as_app_owner(caller: Caller) -> bool:
+    """Whether the caller is an app acting as its owner (Badgr's server-to-server
+    pattern): a token of the app's owner from an app whose client credentials act as
+    them. Whoever holds that app's secret has the owner's power without the owner, and
+    its tokens for the owner are all alike to it, so while the switch is on none of them
+    may make what would outlive the switch: credentials, personal tokens, Badgr's key, or
+    changes to the owner's connected apps. Turning it off ends those tokens (and the
+    issuer tokens the app made: connect.services), so the owner's own log-ins to the app
+    count as any others' again."""
+    application = caller.application
+    return (
+        not caller.is_session
+        and bool(getattr(application, "acts_as_owner", False))
+        and getattr(application, "user_id", None) == caller.user.pk
+    )
+
+
+def require_credentials_change(caller: Caller, what: str) -> None:
+    """The password and the addresses (a password reset goes to them) only from whom the
+    person types their password into: Laurels itself (a session) or an app of the
+    operator's (first-party, like Badgr's log-in), not acting as its owner. Any other app
+    with rw:profile could otherwise guess the current password and, on a hit, keep its
+    token while every other session and token ended, or remove the person's addresses:
+    takeovers and lock-outs. `what` completes the refusal ("change your password")."""
+    if caller.is_session or (
+        getattr(caller.application, "first_party", False) and not acts_as_app_owner(caller)
+    ):
+        return
+    raise PermissionDenied(f"Connected apps cannot {what}; do it on Laurels itself.")
+
+
 def require_connected_apps_manage(caller: Caller) -> None:
     """Seeing and disconnecting one's connected apps (`/v2/auth/tokens`): from a session,
     or, as in Badgr, with a token holding rw:profile, but only a first-party app's (Badgr's
     password log-in, the API docs) or a personal token. A third-party app's token never:
-    it could learn which other apps the person uses, and disconnect its competitors."""
+    it could learn which other apps the person uses, and disconnect its competitors; nor
+    an app acting as its owner (`acts_as_app_owner`)."""
     application = caller.application
     allowed = caller.user.is_active and (
         caller.is_session
-        or (getattr(application, "first_party", False) and Scope.PROFILE_WRITE in caller.granted)
+        or (
+            getattr(application, "first_party", False)
+            and Scope.PROFILE_WRITE in caller.granted
+            and not acts_as_app_owner(caller)
+        )
     )
     if not allowed:
         raise PermissionDenied("Connected apps cannot do this; sign in to Laurels yourself.")
@@ -107,9 +157,9 @@ def require_connected_apps_manage(caller: Caller) -> None:
 def require_personal_tokens_manage(caller: Caller) -> None:
     """Making, listing and deleting one's personal tokens (and Badgr's legacy key): from
     a session, or from a first-party app's token with rw:profile (Badgr's password log-in,
-    which scripts use before asking for their key). Never from another app's token or a
-    personal token: either would turn a narrow or short-lived token into a broad,
-    long-lived one."""
+    which scripts use before asking for their key). Never from another app's token, a
+    personal token or an app acting as its owner (`acts_as_app_owner`): each would turn
+    a narrow or short-lived token into a broad, long-lived one."""
     application = caller.application
     allowed = caller.user.is_active and (
         caller.is_session
@@ -117,6 +167,7 @@ def require_personal_tokens_manage(caller: Caller) -> None:
             getattr(application, "first_party", False)
             and getattr(application, "client_id", None) != PERSONAL_TOKENS_CLIENT_ID
             and Scope.PROFILE_WRITE in caller.granted
+            and not acts_as_app_owner(caller)
         )
     )
     if not allowed:
@@ -181,18 +232,63 @@ BADGECLASS_SCOPES: dict[IssuingAction, str] = {
 }
 
 
+# What an issuer-bound scope (Badgr's `rw:issuer:ID`, `r:issuer:ID`) allows on its issuer:
+# what the issuer-wide scope of the same access allows everywhere.
+ISSUER_BOUND_GRANTS: dict[str, frozenset[str]] = {
+    "rw": expand_scopes(frozenset({Scope.ISSUER_WRITE})),
+    "r": frozenset({Scope.ISSUER_READ}),
+}
+
+
+def issuer_scoped_ids(caller: Caller) -> frozenset[str]:
+    """Entity ids of the issuers a token is bound to (`r:` or `rw:issuer:ID`). Parsed by
+    the registry, so the fixed `rw:issuer:award` and the like never count."""
+    return frozenset(
+        bound[2]
+        for scope in caller.granted
+        if (bound := entity_scope_parts(scope)) is not None and bound[:2] == ("r", "issuer")
+    )
+
+
+def scopes_on(caller: Caller, issuer) -> frozenset[str]:
+    """The token's scopes as they count on `issuer`: the issuer-wide ones, plus what an
+    issuer-bound scope naming this issuer stands for."""
+    held = set(caller.granted)
+    if issuer is not None:
+        for access, grants in ISSUER_BOUND_GRANTS.items():
+            if f"{access}:issuer:{issuer.entity_id}" in caller.granted:
+                held |= grants
+    return frozenset(held)
+
+
+def confined_to_bound_issuers(caller: Caller) -> bool:
+    """Whether the token reaches issuing only through issuer-bound scopes: then every
+    other issuer is to it as to a non-member (NotFound), whatever the user's role there."""
+    return (
+        not caller.is_session
+        and Scope.ISSUER_READ not in caller.granted
+        and not badge_class_scoped_ids(caller)
+        and bool(issuer_scoped_ids(caller))
+    )
+
+
 def issuer_role(caller: Caller, issuer) -> str | None:
     """The caller's role on `issuer` (None for non-members), looked up once per request.
-    Roles are issuing's data; what they allow is decided here."""
+    Roles are issuing's data; what they allow is decided here. A token confined to
+    other issuers (`confined_to_bound_issuers`) is no member here."""
+    if confined_to_bound_issuers(caller) and issuer.entity_id not in issuer_scoped_ids(caller):
+        return None
     if issuer.pk not in caller.roles:
         caller.roles[issuer.pk] = issuing_selectors.issuer_role(user=caller.user, issuer=issuer)
     return caller.roles[issuer.pk]
 
 
-def scope_allows(caller: Caller, action: IssuingAction, badge_class=None) -> bool:
+def scope_allows(caller: Caller, action: IssuingAction, badge_class=None, issuer=None) -> bool:
+    """Whether the token's scopes allow `action`: issuer-wide, or on `issuer` through an
+    issuer-bound scope, or on `badge_class` through a badge-class-bound one."""
     if caller.is_session:
         return True
-    if ISSUER_SCOPES[action] & caller.granted:
+    if ISSUER_SCOPES[action] & scopes_on(caller, issuer):
         return True
     prefix = BADGECLASS_SCOPES.get(action)
     return bool(
@@ -224,26 +320,81 @@ def require_issuing(caller: Caller, action: IssuingAction, issuer, badge_class=N
             f"Your role on this issuer ({role}) does not allow this; "
             f"it needs {ROLE_NEEDED[action]} or above."
         )
-    if not scope_allows(caller, action, badge_class):
+    if not scope_allows(caller, action, badge_class, issuer):
         raise InsufficientScope(scopes_for(action, badge_class))
 
 
 def require_issuing_scope(
-    caller: Caller, action: IssuingAction, *, allow_badge_class_scopes: bool = False
+    caller: Caller,
+    action: IssuingAction,
+    *,
+    allow_badge_class_scopes: bool = False,
+    allow_issuer_scopes: bool = False,
 ) -> None:
     """For actions without one target (lists, creating an issuer). With
-    `allow_badge_class_scopes`, a token bound to single badge classes passes too; the list
-    then shows just those (see connect.issuing_selectors)."""
+    `allow_badge_class_scopes`, a token bound to single badge classes, or to issuers whose
+    bound scope allows `action`, passes too; with `allow_issuer_scopes` only the latter
+    (a list of issuers). The list then shows just those (see connect.issuing_selectors)."""
     if not caller.user.is_active:
         raise PermissionDenied()
     if scope_allows(caller, action):
         return
     if allow_badge_class_scopes and badge_class_scoped_ids(caller):
         return
+    if (allow_badge_class_scopes or allow_issuer_scopes) and issuer_bound_allows(caller, action):
+        return
     raise InsufficientScope(ISSUER_SCOPES[action])
+
+
+def issuer_bound_allows(caller: Caller, action: IssuingAction) -> bool:
+    """Whether an issuer-bound scope the token holds allows `action` on its issuer."""
+    accesses = {
+        bound[0]
+        for scope in caller.granted
+        if (bound := entity_scope_parts(scope)) is not None and bound[1] == "issuer"
+    }
+    held = frozenset().union(*(ISSUER_BOUND_GRANTS[access] for access in accesses))
+    return bool(ISSUER_SCOPES[action] & held)
 
 
 def badge_class_scoped_ids(caller: Caller, access: str = "r") -> frozenset[str]:
     """Entity ids of the badge classes a token is bound to (for list endpoints)."""
     prefix = f"{access}:badgeclass:"
     return frozenset(s.removeprefix(prefix) for s in caller.granted if s.startswith(prefix))
+
+
+def require_issuer_tokens(caller: Caller) -> None:
+    """Badgr's `POST /v2/tokens/issuers`: an app's token holding `rw:issuer` (Badgr's
+    `valid_scopes`, and never a session: Badgr wanted its OAuth token). Unlike Badgr,
+    only the app's owner asks, with the app's token for them (their own log-in to it, or
+    client credentials acting as them): the tokens act as the owner, so anyone else who
+    approved the app would get the owner's role on the issuers. And only a confidential
+    app, not a built-in one: a public app's copies all pass for it, and personal tokens
+    and Badgr's password log-in are the person's own, not an app's. A token bound to
+    issuers has no `rw:issuer` itself, so it cannot make more of them."""
+    application = caller.application
+    if caller.is_session or application is None or not caller.user.is_active:
+        raise PermissionDenied("Issuer tokens are asked for with an app's OAuth token.")
+    if Scope.ISSUER_WRITE not in caller.granted:
+        raise InsufficientScope(frozenset({Scope.ISSUER_WRITE}))
+    if not _mints_issuer_tokens(application):
+        raise PermissionDenied(
+            "Only a confidential app with an owner makes issuer tokens, for its owner."
+        )
+    if application.user_id != caller.user.pk:
+        raise PermissionDenied(
+            "Issuer tokens act for the app's owner, so only the owner asks for them."
+        )
+
+
+# Built-in apps whose tokens are a person's own, never an app's: no issuer tokens for them.
+BUILTIN_PERSONAL_CLIENT_IDS = frozenset({PERSONAL_TOKENS_CLIENT_ID, BADGR_PUBLIC_CLIENT_ID})
+
+
+def _mints_issuer_tokens(application: Application) -> bool:
+    """A confidential app with an owner, not a built-in one."""
+    return (
+        application.client_type == application.CLIENT_CONFIDENTIAL
+        and application.client_id not in BUILTIN_PERSONAL_CLIENT_IDS
+        and application.user_id is not None
+    )

@@ -2,9 +2,12 @@
 
 Names follow the Badgr server's scopes so that Badgr connected apps work unchanged.
 Every `rw:` scope includes its `r:` counterpart. Besides the fixed scopes there are
-entity-bound ones, `r:badgeclass:ENTITY_ID` and `rw:badgeclass:ENTITY_ID`, which limit a
-token to one badge class; an app is registered for them with the pattern
-`rw:badgeclass:*`.
+entity-bound ones: `r:badgeclass:ENTITY_ID` and `rw:badgeclass:ENTITY_ID` limit a token to
+one badge class, and Badgr's `r:issuer:ENTITY_ID` and `rw:issuer:ENTITY_ID` to one issuer
+(what `r:issuer` / `rw:issuer` allow, there only). An app is registered for them with the
+patterns `rw:badgeclass:*` and `rw:issuer:*` (or their `r:` forms). The fixed scopes
+`rw:issuer:award`, `r:issuer:history` and `rw:issuer:define` are never read as naming an
+issuer.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import re
 from enum import StrEnum
 
 from django.apps import apps
+
+BADGE_CONNECT_SCOPE_PREFIX = "https://purl.imsglobal.org/spec/ob/v2p1/scope/"
 
 
 class Scope(StrEnum):
@@ -29,6 +34,11 @@ class Scope(StrEnum):
     EMAIL = "email"
     # App-level: lets a resource server introspect tokens (RFC 7662); never acts for a user.
     INTROSPECTION = "introspection"
+    # Badge Connect (Open Badges 2.1): a backpack's API for other backpacks and displayers.
+    # They allow only the /bcv1 routes (which take the backpack scopes too), as in Badgr.
+    BADGE_CONNECT_ASSERTIONS_READ = BADGE_CONNECT_SCOPE_PREFIX + "assertion.readonly"
+    BADGE_CONNECT_ASSERTIONS_CREATE = BADGE_CONNECT_SCOPE_PREFIX + "assertion.create"
+    BADGE_CONNECT_PROFILE_READ = BADGE_CONNECT_SCOPE_PREFIX + "profile.readonly"
 
 
 SCOPE_DESCRIPTIONS: dict[str, str] = {
@@ -44,7 +54,20 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     Scope.OPENID: "Log you in with your Laurels account",
     Scope.EMAIL: "See your primary email address (for log-in)",
     Scope.INTROSPECTION: "Check tokens issued by this server (resource servers only)",
+    Scope.BADGE_CONNECT_ASSERTIONS_READ: "See the badges in your backpack (Badge Connect)",
+    Scope.BADGE_CONNECT_ASSERTIONS_CREATE: "Add badges to your backpack (Badge Connect)",
+    Scope.BADGE_CONNECT_PROFILE_READ: "See your name and email address (Badge Connect)",
 }
+
+# Badge Connect's scopes: what Badge Connect apps ask for, approved for self-registered
+# apps without review (as in Badgr); each user still consents.
+BADGE_CONNECT_SCOPES = frozenset(
+    {
+        Scope.BADGE_CONNECT_ASSERTIONS_READ,
+        Scope.BADGE_CONNECT_ASSERTIONS_CREATE,
+        Scope.BADGE_CONNECT_PROFILE_READ,
+    }
+)
 
 # A scope that grants others: holding the key also grants each value.
 SCOPE_IMPLIES: dict[str, frozenset[str]] = {
@@ -62,14 +85,33 @@ SCOPE_IMPLIES: dict[str, frozenset[str]] = {
 APP_LEVEL_SCOPES = frozenset({Scope.INTROSPECTION})
 ALWAYS_AVAILABLE = frozenset({Scope.PROFILE_READ, Scope.OPENID, Scope.EMAIL})
 
+# The words after `r:issuer:` / `rw:issuer:` that are fixed scopes' (or look like one),
+# never an issuer's id: `rw:issuer:award` must not become "the issuer `award`".
+FIXED_ISSUER_SUFFIXES = ("award", "history", "define")
 ENTITY_SCOPE = re.compile(
-    r"^(?P<access>r|rw):(?P<kind>badgeclass):(?P<entity_id>[A-Za-z0-9_-]{1,64})$"
+    r"^(?P<access>r|rw):(?:(?P<kind>badgeclass)|(?P<issuer_kind>issuer)"
+    rf"(?=:)(?!:(?:{'|'.join(FIXED_ISSUER_SUFFIXES)})$))"
+    r":(?P<entity_id>[A-Za-z0-9_-]{1,64})$"
 )
-ENTITY_SCOPE_PATTERNS = {"r:badgeclass:*", "rw:badgeclass:*"}
-ENTITY_DESCRIPTIONS = {
-    "r": "See the badge class {name} and its awards",
-    "rw": "See, edit and award the badge class {name}",
+# The kinds of entity a scope may be bound to: the issuing model that holds them.
+ENTITY_SCOPE_MODELS = {"badgeclass": "BadgeClass", "issuer": "Issuer"}
+ENTITY_SCOPE_PATTERNS = {
+    f"{access}:{kind}:*" for access in ("r", "rw") for kind in ENTITY_SCOPE_MODELS
 }
+ENTITY_DESCRIPTIONS = {
+    ("r", "badgeclass"): "See the badge class {name} and its awards",
+    ("rw", "badgeclass"): "See, edit and award the badge class {name}",
+    ("r", "issuer"): "See the issuer {name}, its badges and the awards it made",
+    ("rw", "issuer"): "Act for the issuer {name}, as far as your role there allows",
+}
+
+
+def entity_scope_parts(scope: str) -> tuple[str, str, str] | None:
+    """(access, kind, entity id) of an entity-bound scope, None for any other scope."""
+    bound = ENTITY_SCOPE.match(scope)
+    if bound is None:
+        return None
+    return bound["access"], bound["kind"] or bound["issuer_kind"], bound["entity_id"]
 
 
 def expand_scopes(scopes: set[str] | frozenset[str]) -> frozenset[str]:
@@ -77,23 +119,23 @@ def expand_scopes(scopes: set[str] | frozenset[str]) -> frozenset[str]:
     expanded = set(scopes)
     for scope in scopes:
         expanded |= SCOPE_IMPLIES.get(scope, frozenset())
-        bound = ENTITY_SCOPE.match(scope)
-        if bound and bound["access"] == "rw":
-            expanded.add(f"r:{bound['kind']}:{bound['entity_id']}")
+        bound = entity_scope_parts(scope)
+        if bound and bound[0] == "rw":
+            expanded.add(f"r:{bound[1]}:{bound[2]}")
     return frozenset(expanded)
 
 
 def scope_description(scope: str) -> str:
     if scope in SCOPE_DESCRIPTIONS:
         return SCOPE_DESCRIPTIONS[scope]
-    bound = ENTITY_SCOPE.match(scope)
+    bound = entity_scope_parts(scope)
     if bound:
         name = entity_scope_target_name(scope)
-        shown = f"“{name}”" if name else bound["entity_id"]
-        return ENTITY_DESCRIPTIONS[bound["access"]].format(name=shown)
+        shown = f"“{name}”" if name else bound[2]
+        return ENTITY_DESCRIPTIONS[bound[:2]].format(name=shown)
     if scope in ENTITY_SCOPE_PATTERNS:
-        access = scope.split(":", 1)[0]
-        return ENTITY_DESCRIPTIONS[access].format(name="(any one, chosen per request)")
+        access, kind, _ = scope.split(":")
+        return ENTITY_DESCRIPTIONS[access, kind].format(name="(any one, chosen per request)")
     return scope
 
 
@@ -112,20 +154,17 @@ def parse_scopes(text: str) -> list[str]:
 
 
 def entity_scope_target_name(scope: str) -> str | None:
-    """The name of the badge class an entity-bound scope names, None if there is none."""
-    bound = ENTITY_SCOPE.match(scope)
+    """The name of the badge class or issuer an entity-bound scope names, None if there is
+    none. (The model is looked up by name: issuing sits below connect's registry users.)"""
+    bound = entity_scope_parts(scope)
     if not bound or not apps.is_installed("laurels.issuing"):
         return None
-    badge_class = apps.get_model("issuing", "BadgeClass")
-    return (
-        badge_class.objects.filter(entity_id=bound["entity_id"])
-        .values_list("name", flat=True)
-        .first()
-    )
+    model = apps.get_model("issuing", ENTITY_SCOPE_MODELS[bound[1]])
+    return model.objects.filter(entity_id=bound[2]).values_list("name", flat=True).first()
 
 
 def entity_scope_target_exists(scope: str) -> bool:
-    """Whether the badge class an entity-bound scope names exists on this server."""
+    """Whether the badge class or issuer an entity-bound scope names exists here."""
     return entity_scope_target_name(scope) is not None
 
 
@@ -140,11 +179,12 @@ def scope_allowed_by_registration(scope: str, registered: frozenset[str]) -> boo
     held = expand_scopes(registered)
     if scope in held:
         return True
-    bound = ENTITY_SCOPE.match(scope)
+    bound = entity_scope_parts(scope)
     if bound:
-        patterns = {f"rw:{bound['kind']}:*"}
-        if bound["access"] == "r":
-            patterns.add(f"r:{bound['kind']}:*")
+        access, kind, _ = bound
+        patterns = {f"rw:{kind}:*"}
+        if access == "r":
+            patterns.add(f"r:{kind}:*")
         return bool(patterns & registered)
     return False
 

@@ -33,6 +33,7 @@ from oauth2_provider.views.dynamic_client_registration import _issue_registratio
 from laurels.connect.client_metadata import (
     ClientMetadata,
     ClientMetadataError,
+    check_badge_connect,
     metadata_error_from,
 )
 from laurels.connect.models import (
@@ -40,6 +41,7 @@ from laurels.connect.models import (
     AppConsent,
     Application,
     AuditEvent,
+    OwnerActingToken,
     PersonalToken,
     RefreshTokenFamily,
     SpentAuthorizationCode,
@@ -47,6 +49,7 @@ from laurels.connect.models import (
 from laurels.connect.names import name_key
 from laurels.connect.scopes import (
     APP_LEVEL_SCOPES,
+    BADGE_CONNECT_SCOPES,
     Scope,
     expand_scopes,
     is_registrable_scope,
@@ -184,6 +187,8 @@ def application_create(
     logo_url: str = "",
     terms_url: str = "",
     privacy_url: str = "",
+    software_id: str = "",
+    software_version: str = "",
     testing: bool = False,
     first_party: bool = False,
     client_id: str | None = None,
@@ -212,6 +217,8 @@ def application_create(
         logo_url=logo_url,
         terms_url=terms_url,
         privacy_url=privacy_url,
+        software_id=software_id,
+        software_version=software_version,
         testing=testing,
         first_party=first_party,
         review=review,
@@ -263,12 +270,15 @@ def self_registration_rate_check(*, client_ip: str | None) -> None:
 
 def _self_registration_review(scopes: tuple[str, ...], current: Application | None) -> str:
     """Within the no-review policy: approved. Otherwise pending, unless an admin already
-    approved at least these scopes; an app an admin rejected stays rejected."""
+    approved at least these scopes; an app an admin rejected stays rejected. Badge
+    Connect's scopes are always within the policy, as in Badgr: they are what any Badge
+    Connect app asks for, only to see or add to a backpack, and each user still consents."""
     if current is not None and current.review == Application.Review.REJECTED:
         return Application.Review.REJECTED
     wanted = set(scopes)
     # App-level scopes (introspection) are an admin's to grant, whatever the policy says.
-    no_review = set(parse_scopes(settings.LAURELS_SELF_REGISTRATION_SCOPES)) - APP_LEVEL_SCOPES
+    policy = set(parse_scopes(settings.LAURELS_SELF_REGISTRATION_SCOPES)) | BADGE_CONNECT_SCOPES
+    no_review = policy - APP_LEVEL_SCOPES
     if wanted <= no_review:
         return Application.Review.APPROVED
     if (
@@ -296,6 +306,7 @@ def application_self_register(
     *, metadata: ClientMetadata, ip_address: str | None = None
 ) -> SelfRegistration:
     """Register an app from checked RFC 7591 metadata, approved only within the policy."""
+    check_badge_connect(metadata, testing=False)
     review = _self_registration_review(metadata.scopes, None)
     try:
         with transaction.atomic():
@@ -309,7 +320,7 @@ def application_self_register(
                 grant_type=metadata.grant_type,
                 source=Application.RegistrationSource.DCR,
                 ip_address=ip_address,
-                **metadata.web_uris(),
+                **metadata.stored_fields(),
             )
             token = _issue_registration_token(created.application, None)
     except ValidationError as error:
@@ -330,6 +341,7 @@ def application_self_update(
         raise ClientMetadataError(
             "token_endpoint_auth_method", "cannot be changed; register a new app instead."
         )
+    check_badge_connect(metadata, testing=application.testing)
     review = _self_registration_review(metadata.scopes, application)
     try:
         with transaction.atomic():
@@ -339,7 +351,7 @@ def application_self_update(
             application.allowed_scopes = _clean_scopes(list(metadata.scopes))
             application.authorization_grant_type = metadata.grant_type
             application.review = review
-            for field, value in metadata.web_uris().items():
+            for field, value in metadata.stored_fields().items():
                 setattr(application, field, value)
             application.full_clean(exclude=["client_secret"])
             application.save()
@@ -395,19 +407,20 @@ def application_rotate_secret(*, application: Application) -> str:
 
 
 @transaction.atomic
-@transaction.atomic
 def application_set_enabled(
     *, application: Application, enabled: bool, actor: User | None = None
 ) -> Application:
-    """A disabled app can neither start a flow nor use the tokens it holds. Audited,
-    with the admin who did it when there is one (the CLI has none)."""
+    """A disabled app can neither start a flow nor use the tokens it holds; the tokens
+    acting as its owner end for good. Audited, with the admin who did it when there is
+    one (the CLI has none)."""
     application.enabled = enabled
-    application.save(update_fields=["enabled", "updated"])
+    application.save(update_fields=["enabled", "updated"])  # locks the row (connect.oauth)
+    ended = 0 if enabled else owner_acting_tokens_end(application=application)
     audit_record(
         AuditEvent.Kind.APP_CHANGED,
         user=actor,
         application=application,
-        detail={"enabled": enabled},
+        detail={"enabled": enabled, **({"ended_owner_tokens": ended} if ended else {})},
     )
     return application
 
@@ -809,3 +822,153 @@ def oauth_records_prune() -> dict[str, int]:
         .delete()
     )
     return {"refresh_tokens_of_families_over": over, "families": families, "spent_codes": codes}
+
+
+# --- apps acting as their owner (Badgr's server-to-server pattern) --------------------------
+
+
+def owner_acting_tokens_end(*, application: Application) -> int:
+    """Delete the app's tokens acting as its owner (connect.models.OwnerActingToken), the
+    client credentials ones and the issuer tokens alike; the number ended."""
+    tokens = get_access_token_model().objects.filter(
+        application=application, owner_acting__isnull=False
+    )
+    _, deleted = tokens.delete()
+    return deleted.get(tokens.model._meta.label, 0)
+
+
+@transaction.atomic
+def application_set_acts_as_owner(
+    *, application: Application, acts_as_owner: bool, owner: User | None, actor: User | None
+) -> Application:
+    """An admin's switch (admin site, CLI): the app's client credentials tokens act as
+    `owner`, its owning user, or stop doing so. Only a confidential app with an owner
+    qualifies (`Application.acts_as_owner_problem`). Clearing the switch ends every token
+    acting as the owner at once; so does another owner, for the previous one. Both
+    include the issuer tokens the app made (`issuer_tokens_create`): what an app acting
+    as its owner made must not outlive its acting. Audited; setting what is already so
+    records nothing."""
+    # Locked first, so that a client credentials request being answered meanwhile either
+    # saved its token before (ended here) or reads the new state (connect.oauth).
+    current = Application.objects.select_for_update().get(pk=application.pk)
+    application.acts_as_owner, application.user = current.acts_as_owner, current.user
+    application.client_type = current.client_type
+    previous_owner_id = application.user_id
+    owner_changed = (owner.pk if owner else None) != previous_owner_id
+    if application.acts_as_owner == acts_as_owner and not owner_changed:
+        return application
+    application.user = owner
+    application.acts_as_owner = acts_as_owner
+    problem = application.acts_as_owner_problem()
+    if problem:
+        raise ValidationError({"acts_as_owner": [problem]})
+    ended = 0
+    if (owner_changed and previous_owner_id is not None) or not acts_as_owner:
+        ended = owner_acting_tokens_end(application=application)
+    application.save(update_fields=["acts_as_owner", "user", "updated"])
+    audit_record(
+        AuditEvent.Kind.APP_ACTS_AS_OWNER,
+        user=actor,
+        application=application,
+        detail={
+            "acts_as_owner": acts_as_owner,
+            "owner": owner.entity_id if owner else None,
+            "ended_tokens": ended,
+        },
+    )
+    return application
+
+
+# --- Badgr's issuer tokens (POST /v2/tokens/issuers) -----------------------------------------
+
+# Badgr's were good for 100 years; as long as a personal token here.
+ISSUER_TOKEN_LIFETIME = PERSONAL_TOKEN_LIFETIME
+# Issuer tokens kept per app and issuer: Badgr handed the same token out again, but only
+# a token's digest is stored here, so each request makes one, and the oldest go.
+ISSUER_TOKENS_KEPT = 5
+
+
+@dataclass(frozen=True)
+class IssuerToken:
+    """A token bound to one issuer, in clear (shown this once), as Badgr answered it."""
+
+    issuer: str
+    token: str
+    expires: Any
+
+
+def issuer_tokens_create(*, application: Application, issuers: list[Any]) -> list[IssuerToken]:
+    """Badgr's issuer tokens: for each issuer, a long-lived token holding
+    `rw:issuer:ISSUER_ID` that acts for the app's owner (whose role on the issuer still
+    limits it; connect.permissions.require_issuer_tokens decides who may ask). Badgr made
+    the owner staff of each issuer when they were not; Laurels changes no staff here (an
+    owner of the issuer adds them), so an issuer the owner is not staff of is refused.
+    `application` is the app as read when the caller's token was checked: if an admin
+    changed its switch, owner or enabling since, the change ended the tokens it acts
+    with, so none are made from them (`_app_unchanged_since`). All tokens are made, or
+    none."""
+    owner = application.user
+    if owner is None:
+        raise ValidationError({"issuers": ["This app has no owner for the tokens to act for."]})
+    outside = [
+        issuer.entity_id for issuer in issuers if not issuer.staff.filter(user=owner).exists()
+    ]
+    if outside:
+        raise ValidationError(
+            {"issuers": [f"The app's owner is not on the staff of issuer {outside[0]}."]}
+        )
+    with transaction.atomic():
+        _app_unchanged_since(application)
+        made = [_issuer_token_make(application, owner, issuer.entity_id) for issuer in issuers]
+        audit_record(
+            AuditEvent.Kind.TOKEN_ISSUED,
+            user=owner,
+            application=application,
+            detail={"issuer_tokens": [token.issuer for token in made]},
+        )
+    return made
+
+
+def _app_unchanged_since(application: Application) -> None:
+    """Lock the app's row and refuse if its owner, switch or enabling differ from
+    `application` as read: the admin's change (which locks it too) then ended the
+    tokens it found, and tokens saved after it would outlive it."""
+    unchanged = (
+        Application.objects.select_for_update()
+        .filter(
+            pk=application.pk,
+            enabled=True,
+            user_id=application.user_id,
+            acts_as_owner=application.acts_as_owner,
+        )
+        .exists()
+    )
+    if not unchanged:
+        raise ValidationError(
+            {"issuers": ["The app changed meanwhile (its owner, or whether it acts as them)."]}
+        )
+
+
+def _issuer_token_make(application: Application, owner: User, issuer_id: str) -> IssuerToken:
+    scope = f"rw:issuer:{issuer_id}"
+    key = secrets.token_urlsafe(32)
+    access_token = get_access_token_model()(
+        user=owner,
+        application=application,
+        scope=scope,
+        expires=timezone.now() + ISSUER_TOKEN_LIFETIME,
+    )
+    set_token_value(access_token, key)
+    access_token.save()
+    OwnerActingToken.objects.create(
+        access_token=access_token, source=OwnerActingToken.Source.ISSUER_TOKENS
+    )
+    older = get_access_token_model().objects.filter(
+        application=application,
+        user=owner,
+        scope=scope,
+        owner_acting__source=OwnerActingToken.Source.ISSUER_TOKENS,
+    )
+    stale = older.order_by("-created", "-pk").values_list("pk", flat=True)[ISSUER_TOKENS_KEPT:]
+    get_access_token_model().objects.filter(pk__in=list(stale)).delete()
+    return IssuerToken(issuer=issuer_id, token=key, expires=access_token.expires)

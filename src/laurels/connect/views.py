@@ -503,6 +503,13 @@ def _body_too_large() -> JsonResponse:
     )
 
 
+# The registration's fields shown as they were stored, by RFC 7591 name.
+SHOWN_FIELDS = WEB_URI_FIELDS | {
+    "software_id": "software_id",
+    "software_version": "software_version",
+}
+
+
 def registration_document(registration: services.SelfRegistration) -> dict:
     """RFC 7591 §3.2.1: the metadata as registered (which may differ from what was sent),
     with the registration's token and address."""
@@ -525,15 +532,17 @@ def registration_document(registration: services.SelfRegistration) -> dict:
         "scope": application.allowed_scopes,
         **{
             rfc_name: getattr(application, field)
-            for rfc_name, field in WEB_URI_FIELDS.items()
+            for rfc_name, field in SHOWN_FIELDS.items()
             if getattr(application, field)
         },
         "registration_access_token": registration.registration_access_token,
         "registration_client_uri": f"{settings.LAURELS_BASE_URL}{path}",
         "laurels_review_status": application.review,
     }
+    if not public:  # RFC 7591 §3.2.1; a Badge Connect client reads it (0: never expires)
+        document["client_secret_expires_at"] = 0
     if registration.client_secret:
-        document |= {"client_secret": registration.client_secret, "client_secret_expires_at": 0}
+        document["client_secret"] = registration.client_secret
     return document
 
 

@@ -1,17 +1,22 @@
-"""Requests no view can answer sensibly, refused before any of them runs."""
+"""Requests no view can answer sensibly, refused before any of them runs; and the old
+Badgr host kept to the public paths it is there for."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.http.multipartparser import MultiPartParserError
+from django.http.request import split_domain_port
 
-# Paths whose middleware answers the same refusal in its own format (the /v2 envelope),
-# and reads its own bodies (api.inputs): the API's (`api.envelope.API_PREFIXES`).
-OWN_REFUSALS = ("/v2/", "/v1/")
+# Paths whose middleware answers the same refusal in its own format (the /v2 envelope,
+# Badge Connect's status envelope), and reads its own bodies (api.inputs): the API's
+# (`api.envelope.API_PREFIXES`) and Badge Connect's (`api.badgeconnect`).
+OWN_REFUSALS = ("/v2/", "/v1/", "/bcv1/")
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 NUL = "\x00"
 
@@ -84,4 +89,29 @@ class UnreadableRequestMiddleware:
             problem = request_problem(request)
             if problem is not None:
                 return HttpResponseBadRequest(problem[0], content_type="text/plain")
+        return self.get_response(request)
+
+
+class OldOriginPublicOnlyMiddleware:
+    """On the old Badgr server's host (LAURELS_BADGR_ORIGIN, pointed here) only its public
+    Open Badges paths are served; every other path redirects to LAURELS_BASE_URL.
+
+    That host exists so that URLs baked into old awards keep verifying. Serving log-in,
+    OAuth and the API there too would give people a second origin to sign in on (its own
+    cookies and sessions, consent pages under a name they may not know) for no reason."""
+
+    SERVED = ("/public/", "/static/")
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        origin = settings.LAURELS_BADGR_ORIGIN
+        old_host = urlsplit(origin).hostname if origin else None
+        own_host = urlsplit(settings.LAURELS_BASE_URL).hostname
+        self.old_host = old_host if old_host and old_host != own_host else None
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self.old_host and not request.path.startswith(self.SERVED):
+            host, _ = split_domain_port(request.get_host())
+            if host == self.old_host:
+                return HttpResponseRedirect(settings.LAURELS_BASE_URL + request.get_full_path())
         return self.get_response(request)

@@ -9,10 +9,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 
 from laurels.core.ids import entity_id_field
+from laurels.core.public import validate_origin
 
 
 def _created_by_field() -> models.ForeignKey:
@@ -23,6 +26,14 @@ def _created_by_field() -> models.ForeignKey:
         on_delete=models.SET_NULL,
         related_name="+",
     )
+
+
+def _hosted_origin_field() -> models.CharField:
+    """Where the object's Open Badges ids live (`scheme://host[:port]`), when not on this
+    server's LAURELS_BASE_URL (blank): an object brought over from a Badgr server keeps
+    the URLs printed on certificates and baked into images (`laurels.core.public`).
+    Set by the import only, never through the API."""
+    return models.CharField(max_length=200, blank=True, default="", validators=[validate_origin])
 
 
 class Role(models.TextChoices):
@@ -44,6 +55,7 @@ class Issuer(models.Model):
     # Open Badges extensions as Badgr's clients send them (`extensions:recipientProfile`...):
     # kept as given and given back.
     extensions = models.JSONField(default=dict, blank=True)
+    hosted_origin = _hosted_origin_field()
     created_by = _created_by_field()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -158,6 +170,25 @@ def instant_in_range(value: datetime) -> datetime:
     return in_range
 
 
+def validate_alignments(value) -> None:
+    """Open Badges alignments: objects whose `targetUrl`, when given, is a web address.
+    The URL is published in the badge class's document and linked from its page, so a
+    `javascript:` or `data:` one must never be stored."""
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ValidationError("Alignments are a list of objects.")
+    web_url = URLValidator(schemes=["http", "https"])
+    for item in value:
+        target_url = item.get("targetUrl")
+        if target_url in (None, ""):
+            continue
+        try:
+            web_url(str(target_url))
+        except ValidationError:
+            raise ValidationError(
+                f"targetUrl {str(target_url)[:200]!r} is not a web address (http or https)."
+            ) from None
+
+
 class BadgeClass(models.Model):
     entity_id = entity_id_field()
     issuer = models.ForeignKey(Issuer, on_delete=models.CASCADE, related_name="badge_classes")
@@ -166,13 +197,14 @@ class BadgeClass(models.Model):
     image = models.FileField(upload_to="badges/")
     criteria_url = models.URLField(max_length=500, blank=True)
     criteria_narrative = models.TextField(blank=True)
-    alignments = models.JSONField(default=list, blank=True)
+    alignments = models.JSONField(default=list, blank=True, validators=[validate_alignments])
     tags = models.JSONField(default=list, blank=True)
     expires_amount = models.PositiveIntegerField(null=True, blank=True)
     expires_duration = models.CharField(max_length=8, choices=ExpiryUnit.choices, blank=True)
     # Open Badges extensions as Badgr's clients send them (`extensions:recipientProfile`...):
     # kept as given and given back.
     extensions = models.JSONField(default=dict, blank=True)
+    hosted_origin = _hosted_origin_field()
     created_by = _created_by_field()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -243,6 +275,7 @@ class Assertion(models.Model):
     # Open Badges extensions as Badgr's clients send them (`extensions:recipientProfile`...):
     # kept as given and given back.
     extensions = models.JSONField(default=dict, blank=True)
+    hosted_origin = _hosted_origin_field()
     created_by = _created_by_field()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -35,8 +35,11 @@ ASSERTION_LIST_FIELDS = (
     "recipient_hashed",
     "recipient_salt",
     "extensions",
+    "hosted_origin",  # the origins make the Open Badges ids (`laurels.core.public.url_of`)
     "badge_class__entity_id",
+    "badge_class__hosted_origin",
     "issuer__entity_id",
+    "issuer__hosted_origin",
     "created_by__entity_id",
 )
 

@@ -628,6 +628,7 @@ def badge_class_create(
         expires_amount=amount,
         expires_duration=unit,
         extensions=extensions or {},
+        hosted_origin=issuer.hosted_origin,  # where its issuer's ids live, as its awards
         created_by=actor,
     )
     _full_clean(badge_class, exclude=["issuer", "created_by"])
@@ -730,6 +731,9 @@ def _award_row(
         "revocation_reason": "",
         "acceptance": Acceptance.UNACCEPTED.value,
         "extensions": award.extensions or {},
+        # Where its issuer's ids live (`laurels.core.public.url_of`): a verifier accepts a
+        # hosted award only on its issuer id's host, which a Badgr issuer brought over keeps.
+        "hosted_origin": badge_class.issuer.hosted_origin,
         "created_by_id": actor_id,
         "created_at": now,
         "updated_at": now,

@@ -1,9 +1,15 @@
 """Open Badges 2.0 documents (JSON-LD) for issuers, badge classes, assertions, keys and
-revocation lists, each with `id` equal to its own public URL."""
+revocation lists, each with `id` equal to its own public URL.
+
+An object brought over from a Badgr server keeps its ids under the old server's origin
+(`hosted_origin`, `laurels.core.public.url_of`): every id and link below is made from
+the rows alone, never from the request, so a document is the same whichever host was
+asked (and what is kept of it is keyed by those origins: `services.document_versions`).
+"""
 
 from __future__ import annotations
 
-from laurels.core.public import iso, public_url
+from laurels.core.public import iso, public_url, url_of
 from laurels.issuing.models import Assertion, BadgeClass, Issuer
 
 OB2_CONTEXT = "https://w3id.org/openbadges/v2"
@@ -15,7 +21,7 @@ def issuer_profile(issuer: Issuer, signing_key=None) -> dict:
     document = {
         "@context": OB2_CONTEXT,
         "type": "Issuer",
-        "id": public_url("issuers", issuer.entity_id),
+        "id": url_of("issuers", issuer),
         "name": issuer.name,
         "url": issuer.url,
         "email": issuer.email,
@@ -23,17 +29,22 @@ def issuer_profile(issuer: Issuer, signing_key=None) -> dict:
     if issuer.description:
         document["description"] = issuer.description
     if issuer.image:
-        document["image"] = public_url("issuers", issuer.entity_id) + "/image"
+        document["image"] = url_of("issuers", issuer) + "/image"
     if signing_key is not None:
-        document["publicKey"] = public_url("keys", signing_key.entity_id)
-        document["revocationList"] = public_url("issuers", issuer.entity_id) + "/revocations"
+        document["publicKey"] = key_url(signing_key, issuer)
+        document["revocationList"] = url_of("issuers", issuer) + "/revocations"
     return document
+
+
+def key_url(key, issuer: Issuer) -> str:
+    """A signing key lives where its issuer does."""
+    return public_url("keys", key.entity_id, issuer.hosted_origin)
 
 
 def badge_class_criteria_url(badge_class: BadgeClass) -> str:
     """Badgr's criteria page of a badge class (`/public/badges/{id}/criteria`), which
     shows what it is awarded for."""
-    return public_url("badges", badge_class.entity_id) + "/criteria"
+    return url_of("badges", badge_class) + "/criteria"
 
 
 def badge_class_document(badge_class: BadgeClass) -> dict:
@@ -47,12 +58,12 @@ def badge_class_document(badge_class: BadgeClass) -> dict:
     document = {
         "@context": OB2_CONTEXT,
         "type": "BadgeClass",
-        "id": public_url("badges", badge_class.entity_id),
+        "id": url_of("badges", badge_class),
         "name": badge_class.name,
         "description": badge_class.description,
-        "image": public_url("badges", badge_class.entity_id) + "/image",
+        "image": url_of("badges", badge_class) + "/image",
         "criteria": criteria,
-        "issuer": public_url("issuers", badge_class.issuer.entity_id),
+        "issuer": url_of("issuers", badge_class.issuer),
     }
     if badge_class.tags:
         document["tags"] = badge_class.tags
@@ -71,11 +82,12 @@ def assertion_document(assertion: Assertion, signing_key=None) -> dict:
         "hashed": assertion.recipient_hashed,
         "identity": assertion.recipient_identity,
     }
-    if assertion.recipient_hashed:
+    if assertion.recipient_hashed and assertion.recipient_salt:
+        # Unsalted hashes (brought over from Badgr) carry no `salt`, as Badgr published them.
         recipient["salt"] = assertion.recipient_salt
-    url = public_url("assertions", assertion.entity_id)
+    url = url_of("assertions", assertion)
     verification = (
-        {"type": "SignedBadge", "creator": public_url("keys", signing_key.entity_id)}
+        {"type": "SignedBadge", "creator": key_url(signing_key, assertion.issuer)}
         if signing_key is not None
         else {"type": "HostedBadge"}
     )
@@ -84,7 +96,7 @@ def assertion_document(assertion: Assertion, signing_key=None) -> dict:
         "type": "Assertion",
         "id": url,
         "recipient": recipient,
-        "badge": public_url("badges", assertion.badge_class.entity_id),
+        "badge": url_of("badges", assertion.badge_class),
         "verification": verification,
         "issuedOn": iso(assertion.issued_on),
         "image": url + "/image",
@@ -108,7 +120,7 @@ def revoked_assertion_document(assertion: Assertion) -> dict:
     """What a revoked hosted assertion answers (with 410 Gone), as the specification asks."""
     document = {
         "@context": OB2_CONTEXT,
-        "id": public_url("assertions", assertion.entity_id),
+        "id": url_of("assertions", assertion),
         "revoked": True,
     }
     if assertion.revocation_reason:
@@ -120,8 +132,8 @@ def cryptographic_key_document(key) -> dict:
     return {
         "@context": OB2_CONTEXT,
         "type": "CryptographicKey",
-        "id": public_url("keys", key.entity_id),
-        "owner": public_url("issuers", key.issuer.entity_id),
+        "id": key_url(key, key.issuer),
+        "owner": url_of("issuers", key.issuer),
         "publicKeyPem": key.public_key_pem,
     }
 
@@ -130,11 +142,11 @@ def revocation_list_document(issuer: Issuer, revoked: list[Assertion]) -> dict:
     return {
         "@context": OB2_CONTEXT,
         "type": "RevocationList",
-        "id": public_url("issuers", issuer.entity_id) + "/revocations",
-        "issuer": public_url("issuers", issuer.entity_id),
+        "id": url_of("issuers", issuer) + "/revocations",
+        "issuer": url_of("issuers", issuer),
         "revokedAssertions": [
             {
-                "id": public_url("assertions", a.entity_id),
+                "id": url_of("assertions", a),
                 **({"revocationReason": a.revocation_reason} if a.revocation_reason else {}),
             }
             for a in revoked

@@ -6,7 +6,7 @@ import markdown
 import nh3
 from django.utils import timezone
 
-from laurels.core.public import public_url
+from laurels.core.public import url_of
 from laurels.issuing.models import Assertion, BadgeClass, Issuer
 
 
@@ -40,25 +40,25 @@ def _open_graph(title: str, description: str, image: str, url: str) -> dict:
 
 
 def issuer_page(issuer: Issuer) -> dict:
-    url = public_url("issuers", issuer.entity_id)
+    url = url_of("issuers", issuer)
     badge_classes = list(issuer.badge_classes.order_by("name")[:100])
     return {
         "issuer": issuer,
         "issuer_url": url,
         "description_html": markdown_html(issuer.description),
         "image_url": url + "/image" if issuer.image else None,
-        "badge_classes": [(b, public_url("badges", b.entity_id)) for b in badge_classes],
+        "badge_classes": [(b, url_of("badges", b)) for b in badge_classes],
         "json_url": url + "?format=json",
         "og": _open_graph(issuer.name, issuer.description, url + "/image", url),
     }
 
 
 def badge_class_page(badge_class: BadgeClass) -> dict:
-    url = public_url("badges", badge_class.entity_id)
+    url = url_of("badges", badge_class)
     return {
         "badge_class": badge_class,
         "issuer": badge_class.issuer,
-        "issuer_url": public_url("issuers", badge_class.issuer.entity_id),
+        "issuer_url": url_of("issuers", badge_class.issuer),
         "image_url": url + "/image",
         "description_html": markdown_html(badge_class.description),
         "criteria_html": markdown_html(badge_class.criteria_narrative),
@@ -73,7 +73,7 @@ def badge_class_page(badge_class: BadgeClass) -> dict:
 
 
 def assertion_page(assertion: Assertion) -> dict:
-    url = public_url("assertions", assertion.entity_id)
+    url = url_of("assertions", assertion)
     badge_class = assertion.badge_class
     state, state_label = award_state(assertion)
     return {
@@ -85,7 +85,7 @@ def assertion_page(assertion: Assertion) -> dict:
         "recipient_name": assertion.recipient_name,
         "narrative_html": markdown_html(assertion.narrative),
         "evidence": assertion.evidence,
-        "badge_url": public_url("badges", badge_class.entity_id),
+        "badge_url": url_of("badges", badge_class),
         "image_url": url + "/image",
         "download_url": url + "/image?download=1",
         "json_url": url + "?format=json",

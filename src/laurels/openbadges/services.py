@@ -17,7 +17,7 @@ from joserfc import jws
 from joserfc.jwk import RSAKey
 
 from laurels.core import secrets
-from laurels.core.public import public_url
+from laurels.core.public import url_of
 from laurels.core.sql import fetch_one_row
 from laurels.core.versions import (
     ASSERTION_DOCUMENT,
@@ -158,11 +158,12 @@ def baked_image(assertion: Assertion) -> tuple[bytes, str]:
     badge_image = assertion.badge_class.image
     extension = badge_image.name.rsplit(".", 1)[-1].lower()
     key = active_signing_key(assertion.issuer)
-    content = (
-        signed_assertion(assertion, key) if key else public_url("assertions", assertion.entity_id)
-    )
-    digest = hashlib.sha256(f"{badge_image.name}\0{content}".encode()).hexdigest()[:16]
-    name = f"baked/{assertion.entity_id}-{digest}.{extension}"
+    content = signed_assertion(assertion, key) if key else url_of("assertions", assertion)
+    # A hosted SVG carries the assertion's JSON too, whose links follow other rows.
+    hosted_json = None if key or extension == "png" else json.dumps(assertion_document(assertion))
+    baked = f"{badge_image.name}\0{content}" + (f"\0{hosted_json}" if hosted_json else "")
+    digest = hashlib.sha256(baked.encode()).hexdigest()
+    name = f"baked/{assertion.entity_id}-{digest[:16]}.{extension}"
     if default_storage.exists(name):
         with default_storage.open(name, "rb") as stored:
             kept = stored.read()
@@ -175,7 +176,6 @@ def baked_image(assertion: Assertion) -> tuple[bytes, str]:
     if extension == "png":
         baked = baking.bake_png(image, content)
     else:
-        hosted_json = None if key else json.dumps(assertion_document(assertion))
         baked = baking.bake_svg(image, content, hosted_json)
     default_storage.save(name, ContentFile(baked))
     return baked, extension
@@ -184,10 +184,29 @@ def baked_image(assertion: Assertion) -> tuple[bytes, str]:
 # --- the cache of public JSON ------------------------------------------------------------------
 
 
+# The origins a hosted document's ids are made of (`laurels.core.public.url_of`), by kind:
+# its own row's and those of the rows it links to. They are read with the versions and
+# kept answers are keyed by them, so a document kept for one origin is never served
+# for another, even when an origin changes without a save (a bulk update moves no
+# version): the origin is part of the document, so it is part of its key.
+_ISSUER_ORIGIN = "(SELECT i.hosted_origin FROM {issuers} i WHERE i.id = d.issuer_id)"
+_BADGE_CLASS_ORIGIN = (
+    "(SELECT b.hosted_origin FROM {badge_classes} b WHERE b.id = d.badge_class_id)"
+)
+DOCUMENT_ORIGINS = {
+    "assertions": ["d.hosted_origin", _BADGE_CLASS_ORIGIN, _ISSUER_ORIGIN],
+    "badges": ["d.hosted_origin", _ISSUER_ORIGIN],
+    "issuers": ["d.hosted_origin"],
+    "revocations": ["d.hosted_origin"],
+    "keys": [_ISSUER_ORIGIN],
+}
+
+
 @functools.cache
 def _document_versions_sql(kind: str) -> str:
     """One indexed query for the versions a hosted document of `kind` is made from
-    (`laurels.core.versions`); no row when there is no such document."""
+    (`laurels.core.versions`), then the origins of its ids (`DOCUMENT_ORIGINS`); no row
+    when there is no such document."""
     issuers, awards = Issuer._meta.db_table, Assertion._meta.db_table
     rows = {
         "assertions": (
@@ -212,7 +231,11 @@ def _document_versions_sql(kind: str) -> str:
         "keys": (IssuerKey._meta.db_table, [(ISSUER_DOCUMENTS, "d.issuer_id")]),
     }
     table, read = rows[kind]
-    columns = ", ".join(version_sql(name, owner) for name, owner in read)
+    origins = [
+        origin.format(issuers=issuers, badge_classes=BadgeClass._meta.db_table)
+        for origin in DOCUMENT_ORIGINS[kind.split("+")[0]]
+    ]
+    columns = ", ".join([*(version_sql(name, owner) for name, owner in read), *origins])
     return f"SELECT {columns} FROM {table} d WHERE d.entity_id = %(entity_id)s"  # noqa: S608
 
 
@@ -223,6 +246,11 @@ def document_versions(kind: str, entity_id: str) -> tuple | None:
 
 
 def public_cache_key(kind: str, entity_id: str, versions: tuple, variant: str = "") -> str:
-    """Where a document is kept: by what it is, the versions it was made at and its
-    variant (Open Badges version and what it embeds; "" for the plain 2.0 document)."""
-    return f"ob:{kind}:{entity_id}:{'.'.join(map(str, versions))}:{variant}"
+    """Where a document is kept: by what it is, the versions and origins it was made at
+    (`document_versions`; the origins as a digest, which keeps the key short and free of
+    the characters a cache refuses) and its variant (Open Badges version and what it
+    embeds; "" for the plain 2.0 document)."""
+    numbers = [str(value) for value in versions if not isinstance(value, str)]
+    origins = "\0".join(value for value in versions if isinstance(value, str))
+    digest = hashlib.sha256(origins.encode()).hexdigest()[:16]
+    return f"ob:{kind}:{entity_id}:{'.'.join(numbers)}:{digest}:{variant}"

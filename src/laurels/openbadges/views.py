@@ -36,7 +36,6 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from laurels.core.public import public_url
 from laurels.core.responses import JSON_LD, image_response, stored_image_response, wants_json
 from laurels.issuing.models import Assertion, BadgeClass, Issuer
 from laurels.openbadges import documents, pages
@@ -224,7 +223,7 @@ def badge_class_criteria(request: HttpRequest, entity_id: str) -> HttpResponse:
     """Badgr's criteria link: to the criteria URL the issuer gave, else the badge class's
     page (which shows its criteria narrative)."""
     found = _found(BadgeClass.objects.select_related("issuer"), entity_id)
-    own = public_url("badges", found.entity_id) + "/criteria"  # never redirect to itself
+    own = documents.badge_class_criteria_url(found)  # never redirect to itself
     if found.criteria_url and found.criteria_url.rstrip("/") != own:
         return HttpResponseRedirect(found.criteria_url)
     return render(request, "openbadges/badge_class.html", pages.badge_class_page(found))
@@ -277,7 +276,11 @@ def assertion(request: HttpRequest, entity_id: str) -> HttpResponse:
 def revocations(request: HttpRequest, entity_id: str) -> HttpResponse:
     def build(expand):
         found = _found(Issuer.objects.all(), entity_id)
-        revoked = list(found.assertions.filter(revoked=True).only("entity_id", "revocation_reason"))
+        revoked = list(
+            found.assertions.filter(revoked=True).only(
+                "entity_id", "hosted_origin", "revocation_reason"
+            )
+        )
         return 200, documents.revocation_list_document(found, revoked), timezone.now()
 
     return _public_json(request, "revocations", entity_id, build)

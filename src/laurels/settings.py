@@ -307,6 +307,10 @@ LAURELS_SELF_REGISTRATION_SCOPES = env_str(
     "LAURELS_SELF_REGISTRATION_SCOPES", "r:profile r:backpack"
 )
 LAURELS_SELF_REGISTRATION_ENABLED = env_bool("LAURELS_SELF_REGISTRATION_ENABLED", True)
+# Badge Connect's scopes (see a backpack, add to it, see the profile) without review, as in
+# Badgr: what every Badge Connect app asks for. Off, they wait for an admin like any scope
+# outside LAURELS_SELF_REGISTRATION_SCOPES.
+LAURELS_BADGE_CONNECT_WITHOUT_REVIEW = env_bool("LAURELS_BADGE_CONNECT_WITHOUT_REVIEW", True)
 # Self-registrations one client address may make in each window (seconds); each is a row
 # and a registration token that never expire, so nobody may make them by the million.
 LAURELS_SELF_REGISTRATION_RATE_PER_IP = env_int(

@@ -87,6 +87,12 @@ def test_badge_connect_approves_only_its_own_scopes():
     assert body["laurels_review_status"] == "pending"
 
 
+def test_the_operator_may_have_badge_connect_apps_reviewed(settings):
+    settings.LAURELS_BADGE_CONNECT_WITHOUT_REVIEW = False
+    body = register(moodle_metadata()).json()
+    assert body["laurels_review_status"] == "pending"
+
+
 def test_self_registration_switched_off_is_off_for_badge_connect(settings):
     from oauth2_provider.settings import oauth2_settings
 

@@ -271,13 +271,16 @@ def self_registration_rate_check(*, client_ip: str | None) -> None:
 def _self_registration_review(scopes: tuple[str, ...], current: Application | None) -> str:
     """Within the no-review policy: approved. Otherwise pending, unless an admin already
     approved at least these scopes; an app an admin rejected stays rejected. Badge
-    Connect's scopes are always within the policy, as in Badgr: they are what any Badge
-    Connect app asks for, only to see or add to a backpack, and each user still consents."""
+    Connect's scopes are within the policy unless LAURELS_BADGE_CONNECT_WITHOUT_REVIEW is
+    off, as in Badgr: they are what any Badge Connect app asks for, only to see or add to a
+    backpack, and each user still consents."""
     if current is not None and current.review == Application.Review.REJECTED:
         return Application.Review.REJECTED
     wanted = set(scopes)
     # App-level scopes (introspection) are an admin's to grant, whatever the policy says.
-    policy = set(parse_scopes(settings.LAURELS_SELF_REGISTRATION_SCOPES)) | BADGE_CONNECT_SCOPES
+    policy = set(parse_scopes(settings.LAURELS_SELF_REGISTRATION_SCOPES))
+    if settings.LAURELS_BADGE_CONNECT_WITHOUT_REVIEW:
+        policy |= BADGE_CONNECT_SCOPES
     no_review = policy - APP_LEVEL_SCOPES
     if wanted <= no_review:
         return Application.Review.APPROVED

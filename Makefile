@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 .DEFAULT_GOAL := help
 VALIDATOR_VENV ?= .venv-validator
 
-.PHONY: help install install-test browser-deps validator run test test-sqlite test-postgres bare-install fuzz lint format migrations openapi bench clean
+.PHONY: help install install-test browser-deps validator run test test-sqlite test-browser test-postgres bare-install fuzz lint format migrations openapi bench clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -47,13 +47,25 @@ $(VALIDATOR_VENV)/.installed:
 
 validator: $(VALIDATOR_VENV)/.installed ## the official Open Badges validator, in its own virtualenv
 
-browser-deps: ## Debian's Chromium for the browser tests (installed when missing, as root)
+# axe-core checks each page's accessibility in tests/browser/pages.py (git-ignored here).
+AXE_VERSION ?= 4
+BROWSER_DEPS ?= .browser-deps
+AXE := $(BROWSER_DEPS)/node_modules/axe-core/axe.min.js
+
+browser-deps: ## Debian's Chromium (as root) and axe-core (npm) for the browser tests, when missing
 	@command -v chromium >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			echo "Installing Debian's chromium for the browser tests..."; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else \
 			echo "Chromium is missing and cannot be installed here: browser tests will be skipped."; \
+		fi; }
+	@[ -f $(AXE) ] || { \
+		if command -v npm >/dev/null 2>&1; then \
+			echo "Installing axe-core@$(AXE_VERSION) into $(BROWSER_DEPS)/ with npm..."; \
+			mkdir -p $(BROWSER_DEPS) && npm install --prefix $(BROWSER_DEPS) --no-save --no-audit --no-fund --silent 'axe-core@$(AXE_VERSION)'; \
+		else \
+			echo "npm is missing: the browser tests' accessibility checks will be skipped (install npm, then make browser-deps)."; \
 		fi; }
 
 run: install ## migrate the embedded database and serve at http://$(HOST):$(PORT)
@@ -62,6 +74,7 @@ run: install ## migrate the embedded database and serve at http://$(HOST):$(PORT
 test: install-test lint browser-deps validator ## lint, then the whole suite (SQLite, and PostgreSQL when it answers)
 	$(MAKE) --no-print-directory bare-install
 	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-browser
 	$(MAKE) --no-print-directory fuzz
 	@if $(BIN)/python -c 'import psycopg, sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()' '$(TEST_DATABASE_URL)' 2>/dev/null; then \
 		$(MAKE) --no-print-directory test-postgres; \
@@ -69,8 +82,12 @@ test: install-test lint browser-deps validator ## lint, then the whole suite (SQ
 		echo "PostgreSQL is not reachable at $(TEST_DATABASE_URL): skipping the PostgreSQL run (make test-postgres)."; \
 	fi
 
-test-sqlite: install-test ## the suite against the embedded SQLite database
-	$(BIN)/pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
+test-sqlite: install-test ## the suite against the embedded SQLite database (browser tests: test-browser)
+	$(BIN)/pytest -m "not browser" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+# Pages in Chromium at 1280 and 390 px: axe-core, width, weight (tests/browser/pages.py).
+test-browser: install-test browser-deps ## the browser tests (Chromium, SQLite); screenshots in tests/browser/screenshots/
+	$(BIN)/pytest -m browser $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # Live-server and browser tests are left out: a live server runs on its own embedded
 # database whichever database the suite uses, so the SQLite pass has run them.

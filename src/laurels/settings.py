@@ -293,6 +293,8 @@ try:
 except ValueError as error:
     raise ImproperlyConfigured(f"LAURELS_TRUSTED_PROXIES: {error}.") from None
 LAURELS_SIGNUP_ENABLED = env_bool("LAURELS_SIGNUP_ENABLED", True)
+# The name pages show as the brand and in titles (web/context_processors.py).
+LAURELS_SITE_NAME = env_str("LAURELS_SITE_NAME") or "Laurels"
 
 # --- Connected apps (OAuth2 / OpenID Connect) -------------------------------------------
 

@@ -32,5 +32,8 @@ urlpatterns = [
     path("", include("laurels.web.urls")),
 ]
 
+# 403.html and 404.html are found by Django's own handlers; 500 renders without the database.
+handler500 = "laurels.web.error_views.server_error"
+
 admin.site.site_header = "Laurels administration"
 admin.site.site_title = "Laurels admin"

@@ -501,6 +501,75 @@ def _address_claim(user: User, address: str, client_ip: str | None) -> None:
         email_verification_send(address=address)
 
 
+# --- one address at a time (the account pages, `/account/emails/`) ------------------------
+#
+# Each is the `emails` list of PUT /v2/users/self with one change, handed to
+# `email_addresses_replace`: the same rules, limits and mails, whichever way a person
+# changes their addresses.
+
+
+def _addresses_held(user: User) -> list[AddressWanted]:
+    """The account's addresses as an `emails` list, after locking the account's row (so
+    that the list handed on is still the account's when `email_addresses_replace` runs)."""
+    list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+    rows = user.email_addresses.order_by("created_at", "pk").values_list("email", "primary")
+    return [AddressWanted(email, primary) for email, primary in rows]
+
+
+def _held_address(held: list[AddressWanted], email: str) -> str:
+    """`email` normalized, if the account holds it; else ValidationError, which says the
+    same whoever else holds the address."""
+    address = normalize_email_address(email or "")
+    if all(item.email != address for item in held):
+        raise ValidationError({"email": ["This is not one of your addresses."]})
+    return address
+
+
+@transaction.atomic
+def own_email_address_add(*, user: User, email: str, client_ip: str | None) -> None:
+    """Add an address, unverified, and mail its link (`email_addresses_replace`)."""
+    address = _clean_email(email)
+    held = _addresses_held(user)
+    if any(item.email == address for item in held):
+        raise ValidationError({"email": ["This address is on your account already."]})
+    email_addresses_replace(user=user, wanted=[*held, AddressWanted(address)], client_ip=client_ip)
+
+
+@transaction.atomic
+def own_email_address_make_primary(*, user: User, email: str) -> None:
+    """Make a verified address of the account its primary one (an unverified one is
+    refused, ValidationError, as in `email_addresses_replace`)."""
+    held = _addresses_held(user)
+    address = _held_address(held, email)
+    wanted = [AddressWanted(item.email, item.email == address) for item in held]
+    email_addresses_replace(user=user, wanted=wanted, client_ip=None)
+
+
+@transaction.atomic
+def own_email_address_remove(*, user: User, email: str) -> None:
+    """Remove an address; not the primary one (make another primary first, as Badgr
+    asked) nor the last verified one (ValidationError)."""
+    held = _addresses_held(user)
+    address = _held_address(held, email)
+    if any(item.email == address and item.primary for item in held):
+        raise ValidationError(
+            {"email": ["This is your primary address: make another one primary first."]}
+        )
+    wanted = [item for item in held if item.email != address]
+    email_addresses_replace(user=user, wanted=wanted, client_ip=None)
+
+
+def own_email_verification_resend(*, user: User, email: str, client_ip: str | None) -> None:
+    """Mail a fresh link for an unverified address of the account, within the resend
+    limits (RateLimited beyond them); ValidationError for any other address."""
+    address = normalize_email_address(email or "")
+    if not user.email_addresses.filter(email=address, verified=False).exists():
+        raise ValidationError(
+            {"email": ["This is not one of your addresses waiting for its link."]}
+        )
+    email_verification_resend(email=address, client_ip=client_ip)
+
+
 # --- what administrators change (the admin site) ------------------------------------------
 
 

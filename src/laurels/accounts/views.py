@@ -142,6 +142,11 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
+    def get_context_data(self, **kwargs):
+        """Django puts the request's host in `site_name` (no sites framework here), which
+        would hide the configured name the context processor gives every other page."""
+        return {**super().get_context_data(**kwargs), "site_name": settings.LAURELS_SITE_NAME}
+
     def post(self, request, *args, **kwargs):
         try:
             services.login_rate_check(
@@ -268,6 +273,6 @@ def password_change(request: HttpRequest) -> HttpResponse:
             messages.success(
                 request, "Your password is changed. You are logged out everywhere else."
             )
-            return redirect("web:home")
+            return redirect("web:account")
     status = 400 if form.errors else 200
     return render(request, "accounts/password_change.html", {"form": form}, status=status)

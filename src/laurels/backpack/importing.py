@@ -52,12 +52,13 @@ from joserfc.jwk import RSAKey
 
 from laurels.accounts.models import User
 from laurels.backpack.models import ImportedBadge
-from laurels.backpack.selectors import verified_emails
+from laurels.backpack.selectors import local_awards, verified_emails
 from laurels.core.errors import DomainError
 from laurels.core.fetch import FetchRefused, fetch, one_deadline
 from laurels.core.images import CheckedImage, image_from_data_uri, image_from_upload
 from laurels.core.untrusted import clipped, split_http_url
 from laurels.core.versions import BACKPACK, version_name, versions_bump
+from laurels.issuing.models import Assertion
 from laurels.jobs.services import job_enqueue
 from laurels.openbadges import baking
 
@@ -594,19 +595,86 @@ def _source(
     return _url(url, "assertion URL"), "", None
 
 
+LOCAL_ASSERTION_PATH = "/public/assertions/"
+
+
+def local_award(user: User, url: str) -> Assertion | None:
+    """The award made on this server that `url` names (under LAURELS_BASE_URL or the
+    award's own `hosted_origin`), or None when the URL is not one of this server's.
+    Such a badge is already in its earner's backpack: it is never fetched from ourselves
+    (which a server on a loopback address would refuse as private, and a one-worker
+    server could not answer while busy asking) nor kept a second time as an import.
+    An award of this server to someone else is refused as any other's would be."""
+    parts = urlsplit(url.strip())
+    entity_id = parts.path.removeprefix(LOCAL_ASSERTION_PATH).rstrip("/")
+    if not parts.path.startswith(LOCAL_ASSERTION_PATH) or not entity_id or "/" in entity_id:
+        return None
+    award = Assertion.objects.filter(entity_id=entity_id).only("entity_id", "hosted_origin").first()
+    here = _origin(url)
+    ours = {_origin(settings.LAURELS_BASE_URL)}
+    if award is not None and award.hosted_origin:
+        ours.add(_origin(award.hosted_origin))
+    if here not in ours:
+        return None
+    mine = local_awards(user=user, include_revoked=True, include_rejected=True, whole=True).filter(
+        entity_id=entity_id
+    )
+    found = mine.first()
+    if found is None:
+        raise ImportRefused(
+            "This server made no such award to any of your verified email addresses."
+        )
+    if found.revoked:
+        raise _revoked(found.revocation_reason)
+    return found
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What an import would keep, found without keeping anything: the source it stands
+    for (the assertion URL or JWS, which a save verifies again), and either this
+    server's own award, or the verified badge and the earlier import of it if any."""
+
+    url: str
+    token: str
+    local: Assertion | None = None
+    verified: Verified | None = None
+    existing: ImportedBadge | None = None
+
+
+def badge_preview(
+    *,
+    user: User,
+    url: str = "",
+    assertion: str | dict | None = None,
+    baked_image: bytes | None = None,
+) -> Preview:
+    """Every check `badge_import` makes, and no write (the web page's first step)."""
+    url, token, _ = _source(url, assertion, baked_image)
+    if url and (award := local_award(user, url)) is not None:
+        return Preview(url=url, token=token, local=award)
+    with one_deadline():
+        verified = verify_badge(user=user, url=url, token=token)
+    existing = ImportedBadge.objects.filter(user=user, source_id=verified.source_id).first()
+    return Preview(url=url, token=token, verified=verified, existing=existing)
+
+
 def badge_import(
     *,
     user: User,
     url: str = "",
     assertion: str | dict | None = None,
     baked_image: bytes | None = None,
-) -> tuple[ImportedBadge, bool]:
+) -> tuple[ImportedBadge | Assertion, bool]:
     """Import by exactly one of: assertion URL, assertion JSON or JWS, baked image.
-    Answers the badge and whether it is new (a second import returns the first).
+    Answers the badge and whether it is new (a second import returns the first; an
+    award made on this server is answered as itself, `local_award`).
 
     Deliberately not atomic as a whole: verifying waits on remote hosts, and no
     transaction may be open meanwhile (on SQLite it would be the write lock)."""
     url, token, image = _source(url, assertion, baked_image)
+    if url and (award := local_award(user, url)) is not None:
+        return award, False
     with one_deadline():
         verified = verify_badge(user=user, url=url, token=token)
         existing = ImportedBadge.objects.filter(user=user, source_id=verified.source_id).first()

@@ -160,6 +160,95 @@ def _change_keys(entries: QuerySet, source: int) -> QuerySet:
     )
 
 
+# What the backpack pages show a badge as (`entry_status`) and filter by.
+VALID, EXPIRED, REVOKED, PENDING, REJECTED = "valid", "expired", "revoked", "pending", "rejected"
+GRID_STATUSES = (VALID, PENDING, EXPIRED, REVOKED)
+
+
+def entry_status(entry, now: datetime | None = None) -> str:
+    """One word for a backpack badge's state, in this order of precedence: revoked (by
+    its issuer, or an import no longer verifying), expired, rejected, pending (an award
+    not yet accepted), else valid."""
+    now = now or timezone.now()
+    if isinstance(entry, Assertion):
+        revoked = entry.revoked
+    else:
+        revoked = entry.status != ImportedBadge.Status.VERIFIED
+    if revoked:
+        return REVOKED
+    if entry.expires is not None and entry.expires <= now:
+        return EXPIRED
+    if entry.acceptance == Acceptance.REJECTED:
+        return REJECTED
+    return PENDING if entry.acceptance == Acceptance.UNACCEPTED else VALID
+
+
+def _status_filter(status: str, revoked: Q, now: datetime) -> Q:
+    """The rows in `status` (one of GRID_STATUSES), given what marks a row revoked;
+    mirrors `entry_status` so that a filter shows what the badges say."""
+    live = ~revoked & (Q(expires__isnull=True) | Q(expires__gt=now))
+    return {
+        REVOKED: revoked,
+        EXPIRED: ~revoked & Q(expires__lte=now),
+        PENDING: live & Q(acceptance=Acceptance.UNACCEPTED),
+        VALID: live & ~Q(acceptance=Acceptance.UNACCEPTED),
+    }[status]
+
+
+@dataclass(frozen=True)
+class GridPage:
+    """One page of the backpack grid, newest award first, and whether more follow."""
+
+    entries: list
+    has_next: bool
+
+
+def backpack_grid_page(
+    *, user: User, search: str = "", status: str = "", offset: int = 0, limit: int = 48
+) -> GridPage:
+    """The backpack page's badges (awards made here and imports, rejected ones left out),
+    optionally those whose badge or issuer name holds `search` and those in `status`
+    (GRID_STATUSES). One query pages the merged keys, two load the page's rows, so a
+    page costs the same for a backpack of thousands."""
+    now = timezone.now()
+    local = local_awards(user=user, include_revoked=True)
+    imported = imported_badges(user=user, include_revoked=True)
+    if search:
+        local = local.filter(
+            Q(badge_class__name__icontains=search) | Q(issuer__name__icontains=search)
+        )
+        imported = imported.filter(
+            Q(badge_class__name__icontains=search) | Q(issuer__name__icontains=search)
+        )
+    if status:
+        local = local.filter(_status_filter(status, Q(revoked=True), now))
+        imported = imported.filter(
+            _status_filter(status, ~Q(status=ImportedBadge.Status.VERIFIED), now)
+        )
+    keys = list(
+        _grid_keys(local, 0)
+        .union(_grid_keys(imported, 1), all=True)
+        .order_by("-issued_on", "-source", "-id")[offset : offset + limit + 1]
+    )
+    page = keys[:limit]
+    loaded = (
+        local.in_bulk([pk for _, source, pk in page if source == 0]),
+        imported.in_bulk([pk for _, source, pk in page if source == 1]),
+    )
+    return GridPage(
+        entries=[loaded[source][pk] for _, source, pk in page], has_next=len(keys) > limit
+    )
+
+
+def _grid_keys(entries: QuerySet, source: int) -> QuerySet:
+    """(issued_on, source, id) of each entry, for a union of awards and imports."""
+    return (
+        entries.order_by()
+        .annotate(source=Value(source, output_field=IntegerField()))
+        .values_list("issued_on", "source", "id")
+    )
+
+
 def user_collections(*, user: User) -> QuerySet[Collection]:
     return (
         Collection.objects.filter(user=user)

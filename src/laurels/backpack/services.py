@@ -8,8 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from laurels.accounts.models import User
-from laurels.backpack import selectors
+from laurels.backpack import importing, selectors
 from laurels.backpack.models import Collection, CollectionEntry, ImportedBadge
+from laurels.core.ratelimit import Limit, enforce_limits
 from laurels.issuing.models import Acceptance, Assertion
 
 
@@ -31,6 +32,22 @@ def entry_remove(*, entry) -> None:
         entry.delete()
     else:
         entry_acceptance_set(entry=entry, acceptance=Acceptance.REJECTED)
+
+
+# "Check now" on a badge's page: each press fetches from the badge's issuer, so a person
+# (or a script holding their session) may not turn the server into a fetching loop.
+CHECK_NOW_LIMIT, CHECK_NOW_WINDOW = 10, 600
+
+
+def badge_check_now(*, badge: ImportedBadge) -> importing.Recheck:
+    """Re-verify one imported badge at its earner's request, within CHECK_NOW_LIMIT per
+    person per window (RateLimited past it). Counted and fetched with no transaction
+    open; `badge_reverify` writes what it found in its own."""
+    enforce_limits(
+        Limit("backpack:check-now", str(badge.user_id), CHECK_NOW_LIMIT, CHECK_NOW_WINDOW),
+        message="You have checked badges many times in a row. Try again in {wait}.",
+    )
+    return importing.badge_reverify(badge=badge)
 
 
 def _entries_for(user: User, entity_ids: list[str]) -> list[CollectionEntry]:

@@ -16,6 +16,7 @@ from laurels.connect.scopes import scope_description
 from laurels.core.clients import client_address
 from laurels.core.errors import DomainError
 from laurels.core.health import health_report
+from laurels.web import backpack_views
 from laurels.web.forms import PersonalTokenForm
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,11 @@ logger = logging.getLogger(__name__)
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/home.html")
+    """Signed out: what Laurels is. Signed in: badges waiting for an answer, the latest
+    ones, and the person's issuers (`backpack_views.home_context`)."""
+    if not request.user.is_authenticated:
+        return render(request, "web/home.html")
+    return render(request, "web/home.html", backpack_views.home_context(request.user))
 
 
 @never_cache

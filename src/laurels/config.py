@@ -12,6 +12,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -57,6 +58,14 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (case ignored), or `default` when unset or empty."""
+    value = env_str(name, default).lower() or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} is not one of {', '.join(choices)}.")
+    return value
 
 
 def base_url_from_env(name: str = "LAURELS_BASE_URL") -> str:
@@ -212,3 +221,61 @@ def oidc_private_key_from_env_or_file(
     once and kept in the data dir. Several machines must share one: set the variable."""
     from_env = os.environ.get(name, "").strip()
     return from_env or write_once(data_dir / "oidc_rsa_private_key.pem", _new_rsa_private_key_pem)
+
+
+@dataclass(frozen=True)
+class InstitutionLogin:
+    """Log in with your institution: the upstream OpenID Connect provider and this
+    server's registration there (accounts.institution)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    name: str
+    scopes: str
+    create_accounts: bool
+
+
+INSTITUTION_LOGIN_VARIABLES = (
+    "LAURELS_OIDC_ISSUER",
+    "LAURELS_OIDC_CLIENT_ID",
+    "LAURELS_OIDC_CLIENT_SECRET",
+)
+
+
+def institution_login_from_env() -> InstitutionLogin | None:
+    """The upstream provider, or None when none is configured.
+
+    The issuer, client id and secret come together or not at all: one of them alone is
+    a mistake that would otherwise show a button leading nowhere. The issuer must be an
+    https URL (http only on a loopback host, for a provider on the same machine), since
+    its discovery document tells where passwords are typed and tokens are fetched."""
+    values = {name: env_str(name) for name in INSTITUTION_LOGIN_VARIABLES}
+    if not any(values.values()):
+        return None
+    missing = [name for name, value in values.items() if not value]
+    if missing:
+        raise ImproperlyConfigured(
+            f"{', '.join(missing)} must be set too: log-in with an institution needs "
+            f"{', '.join(INSTITUTION_LOGIN_VARIABLES)}."
+        )
+    issuer = values["LAURELS_OIDC_ISSUER"].rstrip("/")
+    parts = urlsplit(issuer)
+    loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise ImproperlyConfigured(
+            f"LAURELS_OIDC_ISSUER={issuer!r} must be an https URL such as "
+            "https://login.example.edu (http only on a loopback host)."
+        )
+    if parts.query or parts.fragment or len(issuer) > 255:
+        raise ImproperlyConfigured(
+            f"LAURELS_OIDC_ISSUER={issuer!r} must carry no query or fragment, in 255 characters."
+        )
+    return InstitutionLogin(
+        issuer=issuer,
+        client_id=values["LAURELS_OIDC_CLIENT_ID"],
+        client_secret=values["LAURELS_OIDC_CLIENT_SECRET"],
+        name=env_str("LAURELS_OIDC_NAME") or "your institution",
+        scopes=env_str("LAURELS_OIDC_SCOPES") or "openid email profile",
+        create_accounts=env_bool("LAURELS_OIDC_CREATE_ACCOUNTS", True),
+    )

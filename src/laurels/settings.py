@@ -17,9 +17,11 @@ from laurels.config import (
     data_dir_from_env,
     encryption_keys_from_env_or_file,
     env_bool,
+    env_choice,
     env_int,
     env_list,
     env_str,
+    institution_login_from_env,
     oidc_private_key_from_env_or_file,
     origin_from_env,
     secret_key_from_env_or_file,
@@ -104,6 +106,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "ninja",
     "oauth2_provider",
+    # Two-factor log-in (accounts.two_factor): TOTP devices and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "laurels.core",
     "laurels.accounts",
     "laurels.connect",
@@ -135,6 +141,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A session logged in without its second factor reaches only the code page (or the
+    # two-factor settings, when LAURELS_TWO_FACTOR_REQUIRED asks for one and it has none).
+    # Not django-otp's OTPMiddleware: it would read the device on every request.
+    "laurels.accounts.two_factor.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -282,6 +292,12 @@ LAURELS_PASSWORD_RESET_RATE_WINDOW = env_int("LAURELS_PASSWORD_RESET_RATE_WINDOW
 # Sign-ups per window per client address.
 LAURELS_SIGNUP_RATE_PER_IP = env_int("LAURELS_SIGNUP_RATE_PER_IP", 20, minimum=1)
 LAURELS_SIGNUP_RATE_WINDOW = env_int("LAURELS_SIGNUP_RATE_WINDOW", 3600, minimum=1)
+# Badge imports per window (the Import page's check and save, POST /v2/backpack/import,
+# Badge Connect's push), per person and per client address: each fetches from whatever
+# host the badge names, so nobody may turn the server into a fetching loop.
+LAURELS_IMPORT_RATE_PER_USER = env_int("LAURELS_IMPORT_RATE_PER_USER", 30, minimum=1)
+LAURELS_IMPORT_RATE_PER_IP = env_int("LAURELS_IMPORT_RATE_PER_IP", 120, minimum=1)
+LAURELS_IMPORT_RATE_WINDOW = env_int("LAURELS_IMPORT_RATE_WINDOW", 600, minimum=1)
 # /v2 requests per minute per connected app (per app and user for first-party apps such as
 # Badgr's `public`, which all their users share); beyond it, 429 with Retry-After.
 LAURELS_API_RATE_PER_APP = env_int("LAURELS_API_RATE_PER_APP", 6000, minimum=1)
@@ -293,8 +309,43 @@ try:
 except ValueError as error:
     raise ImproperlyConfigured(f"LAURELS_TRUSTED_PROXIES: {error}.") from None
 LAURELS_SIGNUP_ENABLED = env_bool("LAURELS_SIGNUP_ENABLED", True)
+# Who must log in with a second factor (accounts.two_factor): nobody, admins (is_staff or
+# is_superuser), or admins and everyone with a role on an issuer.
+LAURELS_TWO_FACTOR_REQUIRED = env_choice(
+    "LAURELS_TWO_FACTOR_REQUIRED", "off", ("off", "admins", "staff")
+)
 # The name pages show as the brand and in titles (web/context_processors.py).
 LAURELS_SITE_NAME = env_str("LAURELS_SITE_NAME") or "Laurels"
+# The name an authenticator app shows beside a two-factor secret made here.
+OTP_TOTP_ISSUER = LAURELS_SITE_NAME
+# No django-otp delays: they grow per device, so anyone with the password could lock the
+# owner out; wrong codes are limited per account and client address instead
+# (accounts.services.two_factor_login_verify).
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+
+# --- Log in with your institution (accounts.institution, docs/accounts.md) --------------
+
+# An upstream OpenID Connect provider (LAURELS_OIDC_ISSUER, _CLIENT_ID, _CLIENT_SECRET);
+# without one there is no button and /oidc/ is not served.
+LAURELS_OIDC = institution_login_from_env()
+LAURELS_OIDC_CREATE_ACCOUNTS = LAURELS_OIDC.create_accounts if LAURELS_OIDC else False
+if LAURELS_OIDC:
+    AUTHENTICATION_BACKENDS = [
+        *AUTHENTICATION_BACKENDS,
+        "laurels.accounts.institution.InstitutionBackend",
+    ]
+    TEMPLATES[0]["OPTIONS"]["context_processors"].append(
+        "laurels.accounts.institution.institution_context"
+    )
+    # mozilla-django-oidc's own settings. The client and the endpoints it is given by
+    # accounts.institution (from LAURELS_OIDC, and the issuer's discovery document).
+    OIDC_RP_SCOPES = LAURELS_OIDC.scopes
+    OIDC_USE_PKCE = True
+    OIDC_USE_NONCE = True
+    OIDC_TOKEN_USE_BASIC_AUTH = True  # client_secret_basic, every provider's default
+    OIDC_AUTHENTICATION_CALLBACK_URL = "institution:callback"
+    OIDC_TIMEOUT = env_int("LAURELS_FETCH_TIMEOUT", 10, minimum=1)
 
 # --- Connected apps (OAuth2 / OpenID Connect) -------------------------------------------
 

@@ -1,5 +1,6 @@
 from functools import partial
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -9,6 +10,7 @@ from laurels.accounts.views import admin_login, admin_password_change
 from laurels.api.api import api, api_v1
 from laurels.api.docs import oauth2_redirect
 from laurels.backpack.views import shared_collection
+from laurels.web.oembed import oembed
 from laurels.web.views import healthz
 
 urlpatterns = [
@@ -27,10 +29,15 @@ urlpatterns = [
     path("", include("laurels.api.badgeconnect")),  # Badge Connect (Open Badges 2.1)
     # Badgr's public address of a shared collection (by its share hash).
     path("public/collections/<str:share_hash>", shared_collection, name="public_collection"),
+    path("public/oembed", oembed, name="public_oembed"),  # Badgr's address for it
     path("public/", include("laurels.openbadges.urls")),
     path("share/", include("laurels.backpack.urls")),
     path("", include("laurels.web.urls")),
 ]
+
+# "Log in with your institution" (accounts.institution): served only while configured.
+if settings.LAURELS_OIDC:
+    urlpatterns.insert(0, path("oidc/", include("laurels.accounts.institution_views")))
 
 # 403.html and 404.html are found by Django's own handlers; 500 renders without the database.
 handler500 = "laurels.web.error_views.server_error"

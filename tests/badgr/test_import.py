@@ -868,6 +868,8 @@ def test_a_run_after_a_user_was_deleted_here_goes_on_without_them(tmp_path, medi
     award (made by no one here), the issuer (without her); her collection is refused."""
     rows = badgr_rows()
     _import_dumpdata(tmp_path, media, capsys, rows)
+    # She hands the issuer over first: its last owner's account cannot be deleted.
+    IssuerStaff.objects.filter(user__email="bob@example.org").update(role="owner")
     accounts.user_delete(user=User.objects.get(email="ada@example.org"))
     rows["issuer_issuer"][0]["description"] = "Since 1901, and still going."
     _add(rows, "issuer_badgeinstance", 36, "NewAwardByAdaLLLLLLLLL", recipient_identifier="b@b.io")

@@ -114,6 +114,10 @@ def live(tmp_path_factory, hostile) -> Iterator[RunningServer]:
         workers=2,
         LAURELS_ALLOW_PRIVATE_FETCH=f"{HOSTILE_HOST}/32",
         LAURELS_FETCH_DEADLINE=str(FETCH_DEADLINE),
+        # These attacks import hundreds of hostile documents as one person: the import
+        # rate limit (tests/api/test_import_rate_limit.py) is not what they test.
+        LAURELS_IMPORT_RATE_PER_USER="100000",
+        LAURELS_IMPORT_RATE_PER_IP="100000",
     ) as server:
         yield server
 

@@ -12,7 +12,7 @@ from django.test import Client
 from laurels.backpack.models import ImportedBadge
 from laurels.openbadges import baking
 from laurels.web.import_views import SOURCE_SALT
-from tests.factories import AssertionFactory, png_bytes, png_data_uri
+from tests.factories import AssertionFactory, UserFactory, png_bytes, png_data_uri
 
 pytestmark = pytest.mark.django_db
 PATH = "/backpack/import/"
@@ -284,3 +284,65 @@ def test_a_private_address(client_logged_in, settings):
 def test_pastes_that_are_not_badges(client_logged_in, pasted):
     response = check(client_logged_in, assertion=pasted)
     assert response.status_code == 400 and "cannot be imported" in html(response)
+
+
+# Rate limits: each check and each save fetches, so both count (LAURELS_IMPORT_RATE_*)
+
+
+@pytest.fixture
+def two_a_day(settings):
+    """Two fetching steps a person (three a client address) a day: a test never straddles
+    a window."""
+    settings.LAURELS_IMPORT_RATE_PER_USER = 2
+    settings.LAURELS_IMPORT_RATE_PER_IP = 3
+    settings.LAURELS_IMPORT_RATE_WINDOW = 86400
+
+
+def test_checks_beyond_the_limit_are_refused_with_429_and_no_fetch(
+    client_logged_in, issuer, two_a_day
+):
+    url = f"{issuer.url}/assertion"
+    for _ in range(2):
+        assert check(client_logged_in, url=url).status_code == 200
+    fetched = issuer.connections
+    refused = check(client_logged_in, url=url)
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    page = html(refused)
+    assert "Too many badges checked or imported in a row. Try again in" in page
+    assert 'role="alert"' in page and f'value="{url}"' in page  # what was given is kept
+    assert "Verified:" not in page and "cannot be imported" not in page
+    assert issuer.connections == fetched  # refused before anything was fetched
+    assert not ImportedBadge.objects.exists()
+
+
+def test_a_save_counts_too(client_logged_in, issuer, two_a_day):
+    """A checked badge's form may be posted again and again: each save fetches, so each
+    one counts, and one beyond the limit keeps nothing."""
+    checked = check(client_logged_in, url=f"{issuer.url}/assertion")
+    source = checked.context["source"]
+    assert client_logged_in.post(PATH, {"source": source}).status_code == 302
+    ImportedBadge.objects.all().delete()
+    refused = client_logged_in.post(PATH, {"source": source})
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert "Too many badges checked or imported in a row" in html(refused)
+    assert not ImportedBadge.objects.exists()
+
+
+def test_one_client_address_is_limited_whoever_asks(client_logged_in, issuer, two_a_day):
+    """Three a day from one address (two_a_day): a second account does not get more."""
+    url = f"{issuer.url}/assertion"
+    other = Client()
+    other.force_login(UserFactory(email="bob@example.org"))
+    for client in (client_logged_in, client_logged_in, other):
+        assert client.post(PATH, {"url": url}, REMOTE_ADDR="192.0.2.7").status_code in (200, 400)
+    assert other.post(PATH, {"url": url}, REMOTE_ADDR="192.0.2.7").status_code == 429
+    elsewhere = Client()
+    elsewhere.force_login(UserFactory(email="cy@example.org"))
+    assert elsewhere.post(PATH, {"url": url}, REMOTE_ADDR="192.0.2.8").status_code == 400
+
+
+def test_a_form_that_fetches_nothing_does_not_count(client_logged_in, two_a_day):
+    for _ in range(3):
+        assert check(client_logged_in).status_code == 400  # nothing given
+    assert check(client_logged_in, url="javascript:alert(1)").status_code == 400

@@ -18,8 +18,7 @@ import laurels.web
 from laurels.web.error_views import server_error
 
 VENDOR = Path(laurels.web.__file__).parent / "static" / "web" / "vendor"
-# Collections (/backpack/collections/) joins once its pages exist.
-NAV = ("/backpack/", "/backpack/import/", "/account/")
+NAV = ("/backpack/", "/backpack/collections/", "/backpack/import/", "/account/")
 
 
 def meta_htmx_config(html: str) -> dict:

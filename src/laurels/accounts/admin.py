@@ -9,11 +9,13 @@ admin's own password page (`User.save` ends the old credentials, `accounts.model
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.password_validation import validate_password
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from laurels.accounts import services
+from laurels.accounts import services, two_factor
 from laurels.accounts.models import EmailAddress, User, normalize_email_address
 from laurels.core.admin import RefusalsShown
 
@@ -121,12 +123,21 @@ class UserAdmin(RefusalsShown, DjangoUserAdmin):
     list_display = ["email", "first_name", "last_name", "is_staff", "is_active", "date_joined"]
     list_filter = ["is_staff", "is_superuser", "is_active"]
     search_fields = ["email", "first_name", "last_name", "email_addresses__email", "entity_id"]
-    readonly_fields = ["entity_id", "email", "date_joined", "last_login", "updated_at"]
+    readonly_fields = [
+        "entity_id",
+        "email",
+        "date_joined",
+        "last_login",
+        "updated_at",
+        "two_factor_status",
+    ]
     inlines = [EmailAddressInline]
+    actions = ["two_factor_reset"]
     fieldsets = [
         (None, {"fields": ["entity_id", "email", "password"]}),
         ("Name", {"fields": ["first_name", "last_name"]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
+        ("Two-factor log-in", {"fields": ["two_factor_status"]}),
         ("Dates", {"fields": ["date_joined", "last_login", "updated_at"]}),
     ]
     add_fieldsets = [
@@ -138,6 +149,17 @@ class UserAdmin(RefusalsShown, DjangoUserAdmin):
             },
         ),
     ]
+
+    @admin.display(description="Two-factor log-in", boolean=True)
+    def two_factor_status(self, obj: User) -> bool:
+        return two_factor.two_factor_on(obj)
+
+    @admin.action(description="Reset two-factor log-in (the password alone logs in again)")
+    def two_factor_reset(self, request, queryset):
+        """For someone who lost their phone and their recovery codes; audited."""
+        for user in queryset:
+            services.two_factor_reset(user=user, actor=request.user)
+        messages.success(request, f"Two-factor log-in reset for {len(queryset)} account(s).")
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
@@ -206,3 +228,11 @@ class EmailAddressAdmin(RefusalsShown):
     def delete_queryset(self, request, queryset):
         for email_address in queryset:
             services.email_address_delete(email_address=email_address)
+
+
+# django-otp's own admin pages would show each secret (and its QR code) to every admin and
+# let devices be made or edited past `accounts.services`: an admin resets a person's
+# two-factor log-in with the user list's action instead (`UserAdmin.two_factor_reset`).
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)

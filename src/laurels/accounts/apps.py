@@ -7,6 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
         from django.db.models.signals import post_delete, post_save, pre_save
 
         from laurels.accounts.models import EmailAddress
@@ -16,8 +17,11 @@ class AccountsConfig(AppConfig):
             tell_owner_password_changed,
         )
         from laurels.accounts.signals import password_changed
+        from laurels.accounts.two_factor import step_at_log_in
 
         password_changed.connect(tell_owner_password_changed, dispatch_uid="accounts-mail")
+        # Every log-in path: whether the session still owes a code (accounts.two_factor).
+        user_logged_in.connect(step_at_log_in, dispatch_uid="accounts-two-factor-step")
         _register_jobs()
         pre_save.connect(address_owner_remember, sender=EmailAddress)
         post_save.connect(address_owners_backpacks_move_on, sender=EmailAddress)

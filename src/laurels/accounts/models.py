@@ -160,3 +160,26 @@ class EmailAddress(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+class InstitutionLink(models.Model):
+    """This account is the person the upstream provider `issuer` calls `subject`
+    ("Log in with your institution", accounts.institution). The pair is how they are
+    found again, whatever their email address becomes on either side; one link per
+    account and provider."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="institution_links")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["issuer"]
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="one_account_per_subject"),
+            models.UniqueConstraint(fields=["user", "issuer"], name="one_link_per_account_issuer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"

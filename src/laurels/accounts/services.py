@@ -2,26 +2,46 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+import django_otp
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.hashers import identify_hasher, is_password_usable
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.sessions.models import Session
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from laurels.accounts.models import EmailAddress, User, normalize_email_address
-from laurels.core.errors import Conflict, DomainError
+from laurels.accounts import signals, two_factor
+from laurels.accounts.models import (
+    EmailAddress,
+    InstitutionLink,
+    User,
+    normalize_email_address,
+)
+from laurels.accounts.signals import account_deleting, account_deletion_blockers
+from laurels.core.errors import Conflict, DomainError, PermissionDenied
 from laurels.core.ratelimit import (
     CountedAttempt,
     Limit,
@@ -33,6 +53,7 @@ from laurels.core.ratelimit import (
     within_limits,
 )
 from laurels.jobs.mail import mail_send
+from laurels.jobs.models import OutboxMail
 
 EMAIL_VERIFICATION_SALT = "laurels.accounts.email-verification"
 NAME_MAX_LENGTH = 150
@@ -592,13 +613,11 @@ def user_access_set(
     return user
 
 
-@transaction.atomic
 def user_delete(*, user: User) -> None:
-    """Delete an account and what is only theirs (addresses, tokens, imported badges,
-    staff places); awards they made stay, no longer naming them. One transaction, so the
-    receivers that move kept answers on (issuing, backpack) run inside it."""
-    User.objects.select_for_update().filter(pk=user.pk).exists()
-    user.delete()
+    """An administrator deletes an account (the admin site, `laurels users delete`): as
+    when its owner does, without their password (`user_account_remove`); refused while
+    they are the last owner of an issuer (AccountDeletionBlocked)."""
+    user_account_remove(user=user)
 
 
 @transaction.atomic
@@ -992,3 +1011,541 @@ def password_reset_on_login(*, user: User, email: str, client_ip: str | None) ->
             "base_url": settings.LAURELS_BASE_URL,
         },
     )
+
+
+# --- Deleting an account -------------------------------------------------------------------
+#
+# The person's data goes; what others made stays. `accounts` is the lowest domain app, so
+# it deletes only its own rows (the user and their addresses) and asks every app above,
+# through `signals.account_deleting` sent inside the one transaction, to remove or detach
+# what it holds of the person. Awards made to them stay the issuers' (they name the
+# recipient's identity, not the account), and so do awards and badge classes they made
+# as staff. What the audit trail said of them is kept under a pseudonym.
+
+DELETED_USER_PREFIX = "deleted-user-"
+
+
+@dataclass(frozen=True)
+class DeletionBlocker:
+    """One thing that stops an account's deletion (the apps above answer them,
+    `signals.account_deletion_blockers`): what it is, its public page, what to do."""
+
+    name: str
+    url: str
+    advice: str
+
+
+class AccountDeletionBlocked(Conflict):
+    """The account holds what nobody else would (the last owner of an issuer): it must be
+    handed over or deleted first. Nothing was deleted."""
+
+    def __init__(self, blockers: Sequence[DeletionBlocker]) -> None:
+        names = ", ".join(blocker.name for blocker in blockers)
+        super().__init__(f"Hand these over or delete them first: {names}.")
+        self.blockers = list(blockers)
+
+
+class AdminAccountNotSelfDeleted(PermissionDenied):
+    """An administrator does not delete their own account: the admin log's entries they
+    made would go with it (`LogEntry.user` cascades, Django's own). Another administrator
+    deletes it in the admin site, and the admin log records who did."""
+
+    default_message = (
+        "This is an administrator's account: another administrator deletes it in the admin "
+        "site, and the admin log records who did. Ask one of them."
+    )
+
+
+def account_is_admin(user: User) -> bool:
+    """Whether the account may use the admin site (and so is not deleted by its owner)."""
+    return bool(user.is_staff or user.is_superuser)
+
+
+def values_pseudonymised(value, names: Sequence[str], pseudonym: str):
+    """`value` (JSON: dicts, lists, strings) with every string equal to one of `names`,
+    ignoring case, replaced by `pseudonym`, however deep. Equality, never a substring: a
+    deleted ada@example.org must not turn somebody else's nada@example.org into
+    "ndeleted-user-…"."""
+    folded = {name.casefold() for name in names}
+    if isinstance(value, str):
+        return pseudonym if value.casefold() in folded else value
+    if isinstance(value, list):
+        return [values_pseudonymised(item, names, pseudonym) for item in value]
+    if isinstance(value, dict):
+        return {key: values_pseudonymised(item, names, pseudonym) for key, item in value.items()}
+    return value
+
+
+def account_pseudonym(user_id: int) -> str:
+    """What the audit trail calls a deleted account: the same for every row of one
+    account, and not to be turned back into the account by anyone without SECRET_KEY
+    (an HMAC of its id, which a plain hash of a small number would not be)."""
+    message = f"laurels.accounts.deleted-user:{user_id}".encode()
+    digest = hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+    return f"{DELETED_USER_PREFIX}{digest[:12]}"
+
+
+def account_deletion_blockers_for(*, user: User) -> list[DeletionBlocker]:
+    """What stops `user`'s account from being deleted now, as the apps above say; empty
+    when nothing does. For the page to show before anyone asks: `account_delete` checks
+    again, under locks."""
+    return [
+        blocker
+        for _receiver, answer in account_deletion_blockers.send(sender=User, user=user)
+        for blocker in answer or ()
+    ]
+
+
+def account_delete(
+    *, user: User, password: str = "", confirmation: str = "", client_ip: str | None = None
+) -> str:
+    """The person deletes their own account, proving it is them: their current password
+    (a stolen session alone must not erase anyone; a wrong one counts as a failed log-in,
+    `password_current_check`), and their primary address typed as `confirmation`, so it
+    is not done by a slip. An account without a usable password (institutional log-in)
+    confirms with the address alone. ValidationError (fields `current_password`,
+    `confirmation`), AccountDeletionBlocked, or AdminAccountNotSelfDeleted for an
+    administrator's account; nothing is deleted then. The pseudonym the audit trail
+    keeps for them."""
+    if account_is_admin(user):
+        raise AdminAccountNotSelfDeleted()
+    errors: dict[str, list[str]] = {}
+    if normalize_email_address(confirmation or "") != normalize_email_address(user.email):
+        errors["confirmation"] = ["Type your primary email address exactly as shown."]
+    if user.has_usable_password():
+        try:
+            password_current_check(user=user, current_password=password, client_ip=client_ip)
+        except ValidationError as error:
+            errors.update(error.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    return user_account_remove(user=user)
+
+
+@transaction.atomic
+def user_account_remove(*, user: User) -> str:
+    """Delete the account and what is only the person's, in one transaction: every app
+    above does its part (`signals.account_deleting`) or refuses the whole of it
+    (AccountDeletionBlocked). Unsent mail to their addresses goes too, and so do their
+    log-in sessions once this commits. The audit trail's pseudonym for them."""
+    User.objects.select_for_update().filter(pk=user.pk).exists()
+    pseudonym = account_pseudonym(user.pk)
+    addresses = list(user.email_addresses.values_list("email", flat=True))
+    account_deleting.send(sender=User, user=user, pseudonym=pseudonym)
+    OutboxMail.objects.filter(to__in=addresses).delete()
+    _admin_log_pseudonymise(user, [user.entity_id, *addresses], pseudonym)
+    user_id = user.pk
+    user.delete()
+    transaction.on_commit(lambda: _sessions_end(user_id))
+    return pseudonym
+
+
+def _admin_log_pseudonymise(user: User, names: list[str], pseudonym: str) -> None:
+    """The admin log's entries about the account and its address rows name the person:
+    `object_repr` is the user's (or address's) text, and `change_message` names inline
+    addresses added or changed. Both get the pseudonym; the entries stay."""
+    about_user = Q(content_type=ContentType.objects.get_for_model(User), object_id=str(user.pk))
+    address_ids = [str(pk) for pk in user.email_addresses.values_list("pk", flat=True)]
+    about_addresses = Q(
+        content_type=ContentType.objects.get_for_model(EmailAddress), object_id__in=address_ids
+    )
+    for entry in LogEntry.objects.filter(about_user | about_addresses):
+        try:
+            said = json.loads(entry.change_message)
+            message = json.dumps(values_pseudonymised(said, names, pseudonym))
+        except ValueError:  # not the JSON Django writes: nothing to keep of it
+            message = ""
+        LogEntry.objects.filter(pk=entry.pk).update(object_repr=pseudonym, change_message=message)
+
+
+def _sessions_end(user_id: int) -> None:
+    """Delete the deleted account's sessions (stored in the database, keyed by session,
+    not by user: each live session is decoded, so the cost grows with every session on
+    the server, after the commit; nothing tracks sessions per user, and a password change
+    needs no such list, since Django derives each session's hash from the password).
+    Harmless before this runs: a session naming a user id that no longer exists is
+    anonymous, and ids are never reused."""
+    if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
+        return
+    live = Session.objects.filter(expire_date__gt=timezone.now())
+    ended = [s.pk for s in live.iterator() if s.get_decoded().get(SESSION_KEY) == str(user_id)]
+    Session.objects.filter(pk__in=ended).delete()
+
+
+# --- Institution log-in -------------------------------------------------------------------
+#
+# Which account a person of the institution's OpenID Connect provider logs in to, and the
+# links (`InstitutionLink`: issuer and subject) that find it again; `accounts.institution`
+# (discovery, the ID-token checks, the authentication backend) calls these with claims it
+# has checked. The owner is mailed each time an identity is linked to, or unlinked from,
+# an existing account: a link is a way in that a password change does not end.
+
+institution_logger = logging.getLogger("laurels.accounts.institution")
+
+
+class InstitutionLoginRefused(DomainError):
+    """The provider answered, but this log-in cannot go on (the message says why)."""
+
+    status = 400
+    default_message = "{name} did not confirm who you are, so you are not logged in. Start again."
+
+
+class UnverifiedEmailTaken(Conflict):
+    default_message = (
+        "An account here already uses the email address {name} gave, but {name} does not say "
+        "that the address is verified, so the two are not joined. Log in with your email "
+        "address and password, then link {name} from your account settings."
+    )
+
+
+class InstitutionLinkedElsewhere(Conflict):
+    default_message = (
+        "This {name} account is linked to another account here. Log in with {name} to use "
+        "that account, or unlink it there first."
+    )
+
+
+class AccountsNotCreated(PermissionDenied):
+    default_message = (
+        "There is no account here for you yet, and this server does not create accounts on "
+        "a first log-in with {name}. Ask its administrator for one."
+    )
+
+
+class NoUsableEmail(InstitutionLoginRefused):
+    default_message = (
+        "{name} did not share a valid email address, which a new account here needs. Ask "
+        "{name} to release your email address to this server, or sign up with a password."
+    )
+
+
+# Why an account without a usable password may neither link nor unlink.
+INSTITUTION_UNLINK_REFUSED = (
+    "Set a password first (“Forgot your password?” on the log-in page mails a link to your "
+    "verified address): without one you could not log in again."
+)
+INSTITUTION_LINK_REFUSED = (
+    "Set a password first (“Forgot your password?” on the log-in page mails a link to your "
+    "verified address): linking asks for it, so that nobody else can link an account to yours."
+)
+
+
+def _email_verified(claims: dict) -> bool:
+    """`email_verified: true`; some providers send the string "true"."""
+    value = claims.get("email_verified")
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _institution_mail(user: User, template: str) -> None:
+    """Tell the owner an identity was linked or unlinked (after the commit)."""
+    context = {
+        "user": user,
+        "name": settings.LAURELS_OIDC.name if settings.LAURELS_OIDC else "your institution",
+        "account_url": _absolute(reverse("web:account")),
+        "reset_url": _absolute(reverse("accounts:password_reset")),
+    }
+    mail_send(user.email, template, context)
+
+
+def _institution_link_make(user: User, issuer: str, subject: str, *, logged_in: bool) -> None:
+    """Link an existing account to the provider's subject, and tell its owner."""
+    used = timezone.now() if logged_in else None
+    InstitutionLink.objects.create(user=user, issuer=issuer, subject=subject, last_login_at=used)
+    _institution_mail(user, "accounts/email/institution_linked")
+
+
+def _institution_new_account(claims: dict, address: str, verified: bool) -> User:
+    if not settings.LAURELS_OIDC_CREATE_ACCOUNTS:
+        raise AccountsNotCreated()
+    try:
+        return user_create(
+            email=address,
+            password=None,
+            first_name=str(claims.get("given_name") or "")[:NAME_MAX_LENGTH],
+            last_name=str(claims.get("family_name") or "")[:NAME_MAX_LENGTH],
+            verified=verified,
+        )
+    except ValidationError:
+        raise NoUsableEmail() from None
+
+
+def _institution_link_to(
+    user: User, issuer: str, subject: str, existing: InstitutionLink | None
+) -> User:
+    """Link the signed-in `user` (who gave their password on the account page) to this
+    subject."""
+    if existing is not None and existing.user_id != user.pk:
+        raise InstitutionLinkedElsewhere()
+    if existing is None:
+        if InstitutionLink.objects.filter(user=user, issuer=issuer).exists():
+            raise InstitutionLinkedElsewhere(
+                "Your account is linked to another {name} account. Unlink it first."
+            )
+        _institution_link_make(user, issuer, subject, logged_in=False)
+    return user
+
+
+def _institution_account_for(
+    claims: dict, issuer: str, subject: str, existing: InstitutionLink | None
+) -> tuple[User, str]:
+    """(the account, how it was found) for a log-in that is not a linking."""
+    if existing is not None:
+        existing.last_login_at = timezone.now()
+        existing.save(update_fields=["last_login_at"])
+        return existing.user, "link"
+    address = normalize_email_address(str(claims.get("email") or ""))
+    address = "" if "\x00" in address else address  # PostgreSQL refuses NUL in text
+    verified = _email_verified(claims)
+    holder = EmailAddress.objects.select_related("user").filter(email=address, verified=True)
+    if address and (held := holder.first()) is not None:
+        if not verified:
+            raise UnverifiedEmailTaken()
+        if InstitutionLink.objects.filter(user=held.user, issuer=issuer).exists():
+            raise InstitutionLinkedElsewhere(
+                "The account here with your address is linked to another {name} account. "
+                "Log in with that one, or with your email address and password."
+            )
+        _institution_link_make(held.user, issuer, subject, logged_in=True)
+        return held.user, "verified email"
+    if not address:
+        raise NoUsableEmail()
+    # A new account: nobody else's way in to tell about, so no mail.
+    user = _institution_new_account(claims, address, verified)
+    InstitutionLink.objects.create(
+        user=user, issuer=issuer, subject=subject, last_login_at=timezone.now()
+    )
+    return user, "new account"
+
+
+def institution_user_for_claims(*, claims: dict, link_to: User | None = None) -> User:
+    """The account the provider's person (`claims`, checked) logs in to: a stored link
+    first; else the account holding the address verified, only when the provider says
+    `email_verified` too (an address it did not verify never opens an existing account:
+    whoever controls the upstream profile could type anybody's into it); else a new
+    account. `link_to`: the signed-in account that asked to be linked."""
+    issuer = settings.LAURELS_OIDC.issuer
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject or len(subject) > 255 or "\x00" in subject:
+        raise InstitutionLoginRefused()
+    try:
+        with transaction.atomic():
+            existing = (
+                InstitutionLink.objects.select_related("user")
+                .filter(issuer=issuer, subject=subject)
+                .first()
+            )
+            if link_to is not None:
+                user = _institution_link_to(link_to, issuer, subject, existing)
+                how = "linked from settings"
+            else:
+                user, how = _institution_account_for(claims, issuer, subject, existing)
+    except IntegrityError:
+        # The same person's first log-in twice at once: the other one made the link.
+        raise InstitutionLoginRefused("Two log-ins with {name} crossed. Start again.") from None
+    institution_logger.info(
+        "institution log-in: account %s through %s subject %s (%s)",
+        user.entity_id,
+        issuer,
+        subject,
+        how,
+    )
+    return user
+
+
+def institution_link_authorize(*, user: User, current_password: str, client_ip: str | None) -> None:
+    """Before the signed-in account is sent to the provider to be linked: its current
+    password, so that a stolen session alone cannot add a way in that outlives a password
+    change (a wrong one counts as a failed log-in; RateLimited beyond the limits). An
+    account without a usable password cannot link. ValidationError on `current_password`."""
+    if not user.has_usable_password():
+        raise ValidationError({"current_password": [INSTITUTION_LINK_REFUSED]})
+    password_current_check(user=user, current_password=current_password, client_ip=client_ip)
+
+
+@transaction.atomic
+def institution_unlink(*, user: User) -> int:
+    """Remove the account's links to the provider, and tell the owner. Refused
+    (ValidationError) when the account has no usable password: it could not log in
+    again."""
+    if not user.has_usable_password():
+        raise ValidationError(INSTITUTION_UNLINK_REFUSED)
+    removed, _ = InstitutionLink.objects.filter(user=user).delete()
+    if removed:
+        _institution_mail(user, "accounts/email/institution_unlinked")
+    institution_logger.info("institution log-in: account %s unlinked", user.entity_id)
+    return removed
+
+
+# --- Two-factor log-in ------------------------------------------------------------------
+#
+# An authenticator app (django-otp's TOTP device) and ten single-use recovery codes (its
+# static device). Turning it on takes a code from the app, so that nobody is locked out by
+# a secret their app never took, and the password (a stolen session alone must not put an
+# attacker's app on the account); so do turning it off and new recovery codes. An account
+# without a usable password (institutional log-in) has none to give: the code alone. A
+# changed password keeps the device. Every change is sent as `signals.two_factor_changed`
+# in its transaction (`connect` audits it, and ends the account's tokens when it is turned
+# on) and mailed to the owner. Who has it and who must: `accounts.two_factor`.
+
+RECOVERY_CODE_COUNT = 10
+TWO_FACTOR_DEVICE_NAME = "Authenticator app"
+RECOVERY_DEVICE_NAME = "Recovery codes"
+CODE_WRONG = "This code is not right, or was used already. Check the time on your device."
+CODE_LIMITED = "Too many wrong codes. Try again in {wait}."
+# What a code looks like: six digits from the app, or a recovery code (8 base32
+# characters, `StaticToken.random_token`). Each shape is tried on its own device only.
+TOTP_CODE_SHAPE = re.compile(r"[0-9]{6}")
+RECOVERY_CODE_SHAPE = re.compile(r"[a-z2-7]{8}")
+
+
+class TwoFactorRequired(DomainError):
+    default_message = "Your administrators require two-factor log-in for your account."
+
+
+def _two_factor_announce(user: User, change: str, actor: User | None = None) -> None:
+    """Tell the apps above (`connect` audits it) and the owner, by mail once the change
+    commits: a change they did not make must not go unnoticed."""
+    signals.two_factor_changed.send(sender=User, user=user, change=change, actor=actor or user)
+    mail_send(
+        user.email,
+        "accounts/email/two_factor_changed",
+        {
+            "user": user,
+            "change": change,
+            "settings_url": _absolute(reverse("web:two_factor")),
+            "reset_url": _absolute(reverse("accounts:password_reset")),
+        },
+    )
+
+
+@transaction.atomic
+def two_factor_start(*, user: User) -> TOTPDevice:
+    """A new secret for the user's authenticator app, unconfirmed (so not yet asked at
+    log-in) until `two_factor_confirm` gets a code made from it; one made earlier and
+    never confirmed is replaced. ValidationError while it is on (turn it off first: that
+    takes the password, which a new secret would otherwise get around)."""
+    if two_factor.two_factor_on(user):
+        raise ValidationError("Two-factor log-in is on already.")
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name=TWO_FACTOR_DEVICE_NAME, confirmed=False)
+
+
+def two_factor_confirm(
+    *, user: User, code: str, current_password: str = "", client_ip: str | None = None
+) -> tuple[TOTPDevice, list[str]]:
+    """Turn two-factor log-in on with the password (`password_current_check`, skipped for
+    an account without a usable password) and the first code of the secret
+    `two_factor_start` made: the device and the recovery codes, shown this once.
+    ValidationError on `current_password` or `code` otherwise.
+
+    Every session of the account ends (`_sessions_end`), and every token (`connect`, on
+    `two_factor_changed`), as a new password ends them: whatever got in with the password
+    alone is out. The view saves the session it was made in anew, verified
+    (`two_factor.session_verified`)."""
+    device = two_factor.totp_device(user, confirmed=False)
+    if device is None:
+        raise ValidationError({"code": ["Start again: this set-up has ended."]})
+    if user.has_usable_password():
+        password_current_check(user=user, current_password=current_password, client_ip=client_ip)
+    if django_otp.verify_token(user, device.persistent_id, _code_clean(code)) is None:
+        raise ValidationError({"code": [CODE_WRONG]})
+    with transaction.atomic():
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        codes = _recovery_codes_make(user)
+        _two_factor_announce(user, "turned_on")
+        _sessions_end(user.pk)
+    return device, codes
+
+
+def two_factor_disable(*, user: User, current_password: str, client_ip: str | None) -> None:
+    """Turn two-factor log-in off, with the password (`password_current_check`: a wrong
+    one counts as a failed log-in). TwoFactorRequired when the configuration asks this
+    account for it."""
+    if two_factor.two_factor_required(user):
+        raise TwoFactorRequired()
+    password_current_check(user=user, current_password=current_password, client_ip=client_ip)
+    with transaction.atomic():
+        _two_factor_delete(user)
+        _two_factor_announce(user, "turned_off")
+
+
+def two_factor_reset(*, user: User, actor: User | None) -> None:
+    """An administrator takes the user's two-factor log-in away (a lost phone and lost
+    codes): they log in with the password alone, and set it up again if it is required."""
+    with transaction.atomic():
+        _two_factor_delete(user)
+        _two_factor_announce(user, "reset", actor)
+
+
+def recovery_codes_renew(*, user: User, current_password: str, client_ip: str | None) -> list[str]:
+    """New recovery codes for an account with two-factor log-in, with the password; the
+    old ones stop working. ValidationError when two-factor log-in is off."""
+    password_current_check(user=user, current_password=current_password, client_ip=client_ip)
+    with transaction.atomic():
+        if not two_factor.two_factor_on(user):
+            raise ValidationError("Two-factor log-in is off: there are no recovery codes.")
+        codes = _recovery_codes_make(user)
+        _two_factor_announce(user, "recovery_codes_renewed")
+    return codes
+
+
+def two_factor_login_verify(*, user: User, code: str, client_ip: str | None) -> Device:
+    """The device that accepts `code` for a session logged in with the password: six digits
+    are tried on the authenticator app only, a recovery code's shape on the recovery codes
+    only (and used up). ValidationError on `code` otherwise.
+
+    Wrong codes are limited per account and client address, and per client address
+    (`_code_limits`; RateLimited beyond them, saying how long to wait), never per account
+    alone: somebody holding the password must not be able to lock the owner out from
+    their own address. django-otp's own growing delays are off (OTP_*_THROTTLE_FACTOR=0):
+    they were per device, so anyone with the password could stretch them for ever."""
+    code = _code_clean(code)
+    attempt = attempt_count(*_code_limits(user, client_ip))
+    raise_if_refused(attempt.verdict, message=CODE_LIMITED)
+    if TOTP_CODE_SHAPE.fullmatch(code):
+        device = two_factor.totp_device(user)
+    elif RECOVERY_CODE_SHAPE.fullmatch(code):
+        device = two_factor.recovery_device(user)
+    else:
+        device = None
+    if device is not None and django_otp.verify_token(user, device.persistent_id, code):
+        attempt.take_back()
+        return device
+    raise ValidationError({"code": [CODE_WRONG]})
+
+
+def _code_limits(user: User, client_ip: str | None) -> tuple[Limit, ...]:
+    """The code page's limits, with the log-in's numbers (LAURELS_LOGIN_RATE_*): the client
+    address's own first (an attempt it refuses counts nowhere), then the account's from
+    that address."""
+    window = settings.LAURELS_LOGIN_RATE_WINDOW
+    client = address_key(client_ip)
+    return (
+        Limit("two-factor:ip", client, settings.LAURELS_LOGIN_RATE_PER_IP, window),
+        Limit(
+            "two-factor:account-ip",
+            f"user:{user.pk}\0{client}",
+            settings.LAURELS_LOGIN_RATE_PER_ACCOUNT_AND_IP,
+            window,
+        ),
+    )
+
+
+def _code_clean(code: str) -> str:
+    """What was typed, without the spaces and dashes people copy with codes."""
+    return "".join(ch for ch in (code or "")[:64] if ch not in " -\t").lower()
+
+
+def _recovery_codes_make(user: User) -> list[str]:
+    """RECOVERY_CODE_COUNT fresh codes replacing any the user had."""
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME, confirmed=True)
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    return codes
+
+
+def _two_factor_delete(user: User) -> None:
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()

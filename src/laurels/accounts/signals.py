@@ -24,3 +24,29 @@ password_changed = Signal()
 # log-in page is shown. A receiver may open the page's policy in place: `connect` lets
 # the form end at an app already approved when `next_url` is an authorization request.
 login_page_shown = Signal()
+
+# Sent with `user` and `pseudonym` (`accounts.services.account_pseudonym`) inside the
+# transaction that deletes an account (`accounts.services.account_delete`, the admin,
+# `laurels users delete`), before the user's row goes. Each app above removes or detaches
+# what it holds of the person (issuing: staff places and invitations; backpack:
+# collections and imported badges; connect: tokens, consents, the audit trail's name for
+# them). A receiver refuses the whole deletion by raising
+# `accounts.services.AccountDeletionBlocked` (issuing does, for the last owner of an
+# issuer): nothing is deleted then.
+account_deleting = Signal()
+
+# Sent with `user`; each receiver answers a list of `accounts.services.DeletionBlocker`:
+# what stops the account from being deleted now, for the deletion page to show before
+# anyone asks. A receiver of `account_deleting` checks the same again, under its locks.
+account_deletion_blockers = Signal()
+
+# Sent with `user`, `change` ("turned_on", "turned_off", "recovery_codes_renewed",
+# "reset") and `actor` (who made it: the owner, or the admin who reset it) inside the
+# transaction of a change to the account's two-factor log-in (`accounts.services`).
+# `connect` records it in the audit trail.
+two_factor_changed = Signal()
+
+# Sent with `user`; each receiver answers True when an app above `accounts` gives the
+# user a role for which LAURELS_TWO_FACTOR_REQUIRED=staff asks for two-factor log-in
+# (issuer staff), so that `accounts.two_factor` need not know what those roles are.
+two_factor_role_asked = Signal()

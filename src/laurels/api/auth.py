@@ -14,9 +14,10 @@ from ninja.security import APIKeyCookie, HttpBearer
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 from redis.exceptions import RedisError
 
+from laurels.accounts import two_factor
 from laurels.connect import services
 from laurels.connect.permissions import Caller
-from laurels.core.errors import RateLimited
+from laurels.core.errors import PermissionDenied, RateLimited
 from laurels.core.ratelimit import BatchedLimiter, Limit, wait_text
 
 logger = logging.getLogger(__name__)
@@ -114,7 +115,9 @@ class SessionCaller(APIKeyCookie):
     """A logged-in browser session (the interactive docs, our own pages' scripts).
 
     Unsafe methods need Django's CSRF token, as any session-authenticated write must. A
-    request that carries an Authorization header is judged by that header alone.
+    request that carries an Authorization header is judged by that header alone. A
+    session that still owes its second factor (`accounts.two_factor.step_owed`) is
+    refused, 403 in the API's own shape (the log-in's code page is for pages only).
     """
 
     param_name = settings.SESSION_COOKIE_NAME
@@ -123,9 +126,11 @@ class SessionCaller(APIKeyCookie):
         if "HTTP_AUTHORIZATION" in request.META:
             return None
         user = request.user
-        if user.is_authenticated and user.is_active:
-            return Caller(user=user)
-        return None
+        if not (user.is_authenticated and user.is_active):
+            return None
+        if (step := two_factor.step_owed(request)) is not None:
+            raise PermissionDenied(two_factor.STEP_MESSAGES[step])
+        return Caller(user=user)
 
 
 API_AUTH = [BearerCaller(), SessionCaller()]

@@ -28,6 +28,7 @@ from laurels.backpack import importing, selectors, services
 from laurels.backpack.models import Collection
 from laurels.backpack.presenters import EXPAND, badge_json, share_link
 from laurels.connect.permissions import Permission, require
+from laurels.core.clients import client_address
 from laurels.core.images import data_uri_bytes
 from laurels.core.public import iso
 
@@ -311,6 +312,8 @@ def backpack_import(request: HttpRequest, payload: ImportIn):
     given = [name for name in ("url", "assertion", "image") if getattr(payload, name)]
     if len(given) != 1:
         raise ValidationError("Give exactly one of url, assertion or image.")
+    # Each import fetches from the badge's issuer: limited per person and address (429).
+    services.badge_import_rate_check(user=request.auth.user, client_ip=client_address(request))
     badge, created = importing.badge_import(
         user=request.auth.user,
         url=payload.url or "",

@@ -39,6 +39,7 @@ from laurels.backpack.presenters import badge_json
 from laurels.connect.names import BRAND
 from laurels.connect.permissions import Caller, InsufficientScope, Permission, require
 from laurels.connect.scopes import Scope
+from laurels.core.clients import client_address
 from laurels.core.errors import DomainError, PermissionDenied, RateLimited
 from laurels.core.middleware import request_problem
 from laurels.core.storage import StorageUnavailable, log_storage_fault, storage_fault
@@ -359,8 +360,11 @@ def _pushed_url(request: HttpRequest) -> str:
 def _push(request: HttpRequest, caller: Caller) -> HttpResponse:
     """Import the assertion into the backpack (fetched and verified before anything is
     written, no transaction held meanwhile). A badge already there is a 400 naming
-    DUPLICATE_BADGE, as in Badgr, and is marked accepted again."""
-    badge, created = importing.badge_import(user=caller.user, url=_pushed_url(request))
+    DUPLICATE_BADGE, as in Badgr, and is marked accepted again. Counted in the import
+    limits of every other way in (`services.badge_import_rate_check`; 429 beyond)."""
+    url = _pushed_url(request)
+    services.badge_import_rate_check(user=caller.user, client_ip=client_address(request))
+    badge, created = importing.badge_import(user=caller.user, url=url)
     if not created:
         if badge.acceptance != Acceptance.ACCEPTED:
             services.entry_acceptance_set(entry=badge, acceptance=Acceptance.ACCEPTED)

@@ -33,7 +33,6 @@ from pathlib import Path
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.files.base import ContentFile
-from django.core.validators import URLValidator
 from django.db import DatabaseError, models, transaction
 from django.utils.dateparse import parse_datetime
 
@@ -62,11 +61,12 @@ from laurels.issuing.models import (
     RecipientType,
     Role,
     instant_in_range,
+    validate_alignments,
 )
 from laurels.issuing.services import (
     Recipient,
-    _clean_evidence,
     assertion_revoke,
+    clean_evidence,
     recipient_identity_hash,
     recipient_normalized,
 )
@@ -94,8 +94,6 @@ GRANT_TYPES = {
     "password": Application.GRANT_PASSWORD,
 }
 ENTITY_ID_CHARACTERS = re.compile(r"[A-Za-z0-9_-]+")
-# Links that pages and documents show: web addresses only, never `javascript:` and kin.
-WEB_URL = URLValidator(schemes=["http", "https"])
 # Badgr's public image paths, for --fetch-images.
 IMAGE_PATHS = {Kind.ISSUER: "issuers", Kind.BADGE_CLASS: "badges"}
 SHARE_HASH_MAX = 32
@@ -224,12 +222,13 @@ def _reason(error: Exception) -> str:
 
 def _clean_alignment(alignment: dict) -> None:
     """Refused unless the alignment names its target and links it by a web URL (as Open
-    Badges asks): its `targetUrl` is a link on badge pages and in documents."""
-    if not alignment.get("targetName"):
-        raise Refused("an alignment has no target name")
+    Badges asks: `validate_alignments(complete=True)`): its `targetUrl` is a link on
+    badge pages and in documents. The reasons are worded for the import's report."""
     try:
-        WEB_URL(alignment.get("targetUrl", ""))
-    except ValidationError:
+        validate_alignments([alignment], complete=True)
+    except ValidationError as error:
+        if error.code == "target_name":
+            raise Refused("an alignment has no target name") from None
         raise Refused(
             f"alignment {alignment['targetName'][:100]}: target URL "
             f"{alignment.get('targetUrl', '')[:200]!r} is not a web address"
@@ -830,7 +829,7 @@ class _Import:
         award.recipient_salt = salt
 
     def _evidence(self, row: dict) -> list[dict]:
-        """Badgr's evidence, checked as the API checks it (`_clean_evidence`: web URLs
+        """Badgr's evidence, checked as the API checks it (`clean_evidence`: web URLs
         only); empty items, which Badgr kept, are left out."""
         items = [
             {
@@ -839,7 +838,7 @@ class _Import:
             }
             for evidence in self._kids("issuer_badgeinstanceevidence", row)
         ]
-        return _clean_evidence([item for item in items if any(item.values())], "evidence")
+        return clean_evidence([item for item in items if any(item.values())], "evidence")
 
     def _collection(self, row: dict, existing: Collection | None, image) -> Collection:
         user_id = self._target(Kind.USER, row.get("created_by_id"), "owner")

@@ -360,7 +360,9 @@ class OwnerActingToken(models.Model):
 class AuditEvent(models.Model):
     """Who did what with tokens, grants and apps, and the issuing changes that matter
     afterwards (revocations, staff, deletions, signing keys): written in the same
-    transaction as the change (issuing's through `issuing.signals`), never edited."""
+    transaction as the change (issuing's through `issuing.signals`), never edited but
+    when an account is deleted: its rows then name a pseudonym instead of the person
+    (`connect.receivers.account_connections_end`, `audit_rows_pseudonymise`)."""
 
     class Kind(models.TextChoices):
         CONSENT_GRANTED = "consent_granted", "Consent granted"
@@ -382,12 +384,17 @@ class AuditEvent(models.Model):
         BADGE_CLASS_DELETED = "badge_class_deleted", "Badge class deleted"
         SIGNING_KEY_CHANGED = "signing_key_changed", "Issuer signing key changed"
         APP_ACTS_AS_OWNER = "app_acts_as_owner", "App's acting as its owner switched"
+        ACCOUNT_DELETED = "account_deleted", "Account deleted"
+        TWO_FACTOR_CHANGED = "two_factor_changed", "Two-factor log-in changed"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # Who `user` was once their account is deleted (`accounts.services.account_pseudonym`):
+    # the rows of one deleted account stay together without naming the person.
+    user_pseudonym = models.CharField(max_length=64, blank=True)
     application = models.ForeignKey(
         settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
         null=True,

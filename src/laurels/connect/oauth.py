@@ -18,6 +18,8 @@ from oauth2_provider.oauth2_validators import GRANT_TYPE_MAPPING, OAuth2Validato
 from oauthlib.oauth2.rfc6749 import errors
 
 from laurels.accounts.backends import user_may_act
+from laurels.accounts.services import login_attempt_count
+from laurels.accounts.two_factor import two_factor_on, two_factor_required
 from laurels.connect import services
 from laurels.connect.models import (
     Application,
@@ -126,6 +128,22 @@ class LaurelsOAuth2Validator(OAuth2Validator):
         (Application.allows_grant_type), so the toolkit's blanket RFC 9700 gate for it is
         replaced by that rule."""
         return request.client.allows_grant_type(*GRANT_TYPE_MAPPING[grant_type])
+
+    def validate_user(self, username, password, client, request, *args, **kwargs):
+        """The password grant (Badgr's log-in) gives a token for a password alone, so it
+        is refused to an account with two-factor log-in, or required to have it
+        (`accounts.two_factor`): such a person logs in on the web, or makes a personal
+        token for their scripts. The refusal is a wrong password's, to the letter and in
+        the log-in limits, so that it never tells a guesser the password was right."""
+        valid = super().validate_user(username, password, client, request, *args, **kwargs)
+        if valid and (two_factor_on(request.user) or two_factor_required(request.user)):
+            # Counted as the failed log-in it answers as (never taken back).
+            login_attempt_count(
+                account=f"user:{request.user.pk}", client_ip=presenting_address(request)
+            )
+            request.user = None
+            return False
+        return valid
 
     def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs):
         """Scopes the app is registered for (r:profile always), no user scopes on an app

@@ -170,22 +170,31 @@ def instant_in_range(value: datetime) -> datetime:
     return in_range
 
 
-def validate_alignments(value) -> None:
+def validate_alignments(value, *, complete: bool = False) -> None:
     """Open Badges alignments: objects whose `targetUrl`, when given, is a web address.
     The URL is published in the badge class's document and linked from its page, so a
-    `javascript:` or `data:` one must never be stored."""
+    `javascript:` or `data:` one must never be stored.
+
+    `complete` also requires what Open Badges 2.0 requires of an alignment, a
+    `targetName` and a `targetUrl`: a Badgr server's rows are held to it when brought
+    over (`badgr.services`), while the API takes partial ones as Badgr's did. The error's
+    `code` says which rule failed ("alignments", "target_name", "target_url"), so that a
+    caller can word it its own way."""
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise ValidationError("Alignments are a list of objects.")
+        raise ValidationError("Alignments are a list of objects.", code="alignments")
     web_url = URLValidator(schemes=["http", "https"])
     for item in value:
+        if complete and not item.get("targetName"):
+            raise ValidationError("An alignment needs a targetName.", code="target_name")
         target_url = item.get("targetUrl")
-        if target_url in (None, ""):
+        if target_url in (None, "") and not complete:
             continue
         try:
-            web_url(str(target_url))
+            web_url("" if target_url is None else str(target_url))
         except ValidationError:
             raise ValidationError(
-                f"targetUrl {str(target_url)[:200]!r} is not a web address (http or https)."
+                f"targetUrl {str(target_url)[:200]!r} is not a web address (http or https).",
+                code="target_url",
             ) from None
 
 

@@ -8,10 +8,28 @@ Bulk writes that send no signals (the batch award insert) bump in their service.
 
 from __future__ import annotations
 
-from laurels.accounts.models import User
+from django.db.models import Exists, OuterRef, QuerySet
+from django.dispatch import receiver
+
+from laurels.accounts.models import EmailAddress, User
+from laurels.accounts.services import AccountDeletionBlocked, DeletionBlocker
+from laurels.accounts.signals import (
+    account_deleting,
+    account_deletion_blockers,
+    two_factor_role_asked,
+)
 from laurels.core import versions
+from laurels.core.public import url_of
 from laurels.core.versions import version_name
-from laurels.issuing.models import Assertion, BadgeClass, Issuer, RecipientType
+from laurels.issuing.models import (
+    Assertion,
+    BadgeClass,
+    Issuer,
+    IssuerStaff,
+    RecipientType,
+    Role,
+    StaffInvitation,
+)
 
 OLD_RECIPIENT = "_laurels_old_recipient"
 
@@ -118,3 +136,65 @@ def creator_leaving(sender, instance: User, **kwargs) -> None:
         Assertion.objects.filter(created_by=instance).values_list("issuer_id", flat=True).distinct()
     )
     versions.versions_bump(version_name(versions.ISSUER_AWARDS, pk) for pk in issuer_ids)
+
+
+# --- an account being deleted (`accounts.signals`; connected here, when `IssuingConfig.ready`
+# imports this module) ---------------------------------------------------------------------
+
+LAST_OWNER_ADVICE = (
+    "Make another member an owner, or delete the issuer once its awards are revoked or expired."
+)
+
+
+def issuers_only_owned_by(user: User) -> QuerySet[Issuer]:
+    """The issuers `user` owns with no other owner: an issuer always keeps one, so these
+    stop the account's deletion."""
+    other_owners = IssuerStaff.objects.filter(issuer=OuterRef("pk"), role=Role.OWNER).exclude(
+        user=user
+    )
+    owned = Issuer.objects.filter(staff__user=user, staff__role=Role.OWNER)
+    return owned.exclude(Exists(other_owners)).order_by("name", "pk")
+
+
+def _blockers(user: User) -> list[DeletionBlocker]:
+    return [
+        DeletionBlocker(name=issuer.name, url=url_of("issuers", issuer), advice=LAST_OWNER_ADVICE)
+        for issuer in issuers_only_owned_by(user)
+    ]
+
+
+@receiver(account_deletion_blockers, dispatch_uid="issuing-last-owner")
+def last_owner_blocks_deletion(sender, *, user: User, **kwargs) -> list[DeletionBlocker]:
+    return _blockers(user)
+
+
+@receiver(account_deleting, dispatch_uid="issuing-account-leaving")
+def account_leaves_issuers(sender, *, user: User, **kwargs) -> None:
+    """The person leaves every issuer's staff (each audited as a staff change), refused
+    while they are an issuer's last owner; their invitations, sent and received, end.
+    What they made as staff stays the issuer's (`created_by` is set null). The issuers
+    are locked first, as every staff change does, so two owners deleting their accounts
+    at once cannot leave an issuer without one."""
+    from laurels.issuing import services  # here: `services` imports this module
+
+    memberships = IssuerStaff.objects.filter(user=user).order_by("issuer_id")
+    issuer_ids = list(memberships.values_list("issuer_id", flat=True))
+    list(Issuer.objects.select_for_update().filter(pk__in=issuer_ids).order_by("pk").values("pk"))
+    if blockers := _blockers(user):
+        raise AccountDeletionBlocked(blockers)
+    for issuer in Issuer.objects.filter(pk__in=issuer_ids).order_by("pk"):
+        services.issuer_staff_remove(issuer=issuer, person=user.entity_id, actor=user)
+    verified = EmailAddress.objects.filter(user=user, verified=True).values("email")
+    StaffInvitation.objects.filter(invited_by=user).delete()
+    StaffInvitation.objects.filter(email__in=verified).delete()
+
+
+# --- who must use two-factor log-in (`accounts.signals`; connected here, when
+# `IssuingConfig.ready` imports this module) ------------------------------------------------
+
+
+@receiver(two_factor_role_asked, dispatch_uid="issuing-two-factor-staff")
+def issuer_staff_needs_two_factor(sender, *, user: User, **kwargs) -> bool:
+    """A role on any issuer makes issuer staff, whom LAURELS_TWO_FACTOR_REQUIRED=staff
+    asks for two-factor log-in (`accounts.two_factor.two_factor_required`)."""
+    return IssuerStaff.objects.filter(user=user).exists()

@@ -681,7 +681,10 @@ def badge_class_delete(*, badge_class: BadgeClass, actor: User | None = None) ->
 # --- awards ----------------------------------------------------------------------------------
 
 
-def _clean_evidence(evidence: list[dict], field_name: str) -> list[dict]:
+def clean_evidence(evidence: list[dict], field_name: str) -> list[dict]:
+    """Evidence as it is kept: each item a `url` (http or https only: pages link it) or a
+    `narrative` or both, trimmed; ValidationError under `field_name` otherwise. Public
+    because every way an award is written checks it alike (the API, `badgr.services`)."""
     cleaned = []
     for item in evidence or []:
         url = (item.get("url") or "").strip()
@@ -724,7 +727,7 @@ def _award_row(
         "recipient_salt": salt,
         "recipient_name": (recipient.name or "").strip()[:255],
         "narrative": award.narrative or "",
-        "evidence": _clean_evidence(award.evidence, f"{prefix}evidence"),
+        "evidence": clean_evidence(award.evidence, f"{prefix}evidence"),
         "issued_on": issued_on,
         "expires": expires,
         "revoked": False,
@@ -939,7 +942,7 @@ def assertion_update(
     if extensions is not None:
         assertion.extensions = extensions
     if evidence is not None:
-        assertion.evidence = _clean_evidence(evidence, "evidence")
+        assertion.evidence = clean_evidence(evidence, "evidence")
     if clear_expiry:
         assertion.expires = None
     elif expires is not None:

@@ -6,7 +6,9 @@ Step 2 (`save`) imports it. The save never trusts step 1's answer: the page carr
 the source (the assertion URL or the JWS, in a salted, signed, short-lived field) and the
 save verifies it again through `importing.badge_import`, so a revocation in between is
 caught and a forged form can at most ask to import a badge that still verifies as
-the person's. Each step is a plain form POST; no transaction spans the fetches.
+the person's. Each step is a plain form POST; no transaction spans the fetches. Both
+steps fetch, so both count in the import limits every way in shares
+(`services.badge_import_rate_check`): beyond them the page says when to come back (429).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from laurels.backpack import importing
-from laurels.core.errors import DomainError
+from laurels.backpack import importing, services
+from laurels.core.clients import client_address
+from laurels.core.errors import DomainError, RateLimited
 from laurels.core.untrusted import shown_url
 from laurels.web.account_forms import Described
 
@@ -116,10 +119,28 @@ def _shown(verified: importing.Verified) -> dict:
     }
 
 
+def _too_many(request: HttpRequest, context: dict, error: RateLimited) -> HttpResponse:
+    """The page refused by the import limits: 429 (503 when they cannot be counted), with
+    Retry-After."""
+    response = render(request, TEMPLATE, context, status=error.status)
+    response["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def _count(request: HttpRequest) -> None:
+    """Count one fetching step against the import limits (RateLimited beyond them)."""
+    services.badge_import_rate_check(user=request.user, client_ip=client_address(request))
+
+
 def _check(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST, request.FILES)
     if not form.is_valid():
         return render(request, TEMPLATE, {"form": form}, status=400)
+    try:
+        _count(request)
+    except RateLimited as error:
+        form.add_error(None, error.message)  # about no one input: the form keeps what was given
+        return _too_many(request, {"form": form}, error)
     try:
         preview = importing.badge_preview(user=request.user, **form.source())
     except DomainError as error:
@@ -134,9 +155,12 @@ def _check(request: HttpRequest) -> HttpResponse:
 def _save(request: HttpRequest) -> HttpResponse:
     try:
         source = _unsigned_source(request.POST["source"])
+        _count(request)
         badge, _ = importing.badge_import(
             user=request.user, url=source["url"], assertion=source["token"] or None
         )
+    except RateLimited as error:
+        return _too_many(request, {"form": ImportForm(), "problem": error.message}, error)
     except DomainError as error:
         return render(
             request, TEMPLATE, {"form": ImportForm(), "problem": error.message}, status=400

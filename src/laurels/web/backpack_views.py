@@ -118,27 +118,51 @@ def backpack(request: HttpRequest) -> HttpResponse:
     query = GridFilter(request.GET or None)
     if request.GET and not query.is_valid():
         return render(request, "web/backpack_grid.html", {"query": query, "cards": []}, status=400)
-    wanted = query.cleaned_data if request.GET else {}
-    number = wanted.get("page") or 1
-    found = selectors.backpack_grid_page(
-        user=request.user,
-        search=wanted.get("q", "").strip(),
-        status=wanted.get("status", ""),
-        offset=(number - 1) * PAGE_SIZE,
-        limit=PAGE_SIZE,
-    )
-    keep = {k: v for k, v in (("q", wanted.get("q")), ("status", wanted.get("status"))) if v}
+    page = grid_page(request, query, PAGE_SIZE)
     return render(
         request,
         "web/backpack_grid.html",
         {
             "query": query,
-            "filtered": bool(keep),
-            "cards": [card(e) for e in found.entries],
-            "previous": urlencode({**keep, "page": number - 1}) if number > 1 else None,
-            "next": urlencode({**keep, "page": number + 1}) if found.has_next else None,
-            "page_number": number,
+            "filtered": page.filtered,
+            "cards": [card(e) for e in page.entries],
+            "previous": page.previous,
+            "next": page.next,
+            "page_number": page.number,
         },
+    )
+
+
+@dataclass(frozen=True)
+class GridPage:
+    """One page of the person's badges as a grid shows it, with its paging links."""
+
+    entries: list
+    filtered: bool
+    number: int
+    previous: str | None
+    next: str | None
+
+
+def grid_page(request: HttpRequest, query: GridFilter, page_size: int) -> GridPage:
+    """The page `query` (valid, or unbound when nothing was asked) picks: the backpack's
+    grid and a collection's "Add badges" list share the search, filters and paging."""
+    wanted = query.cleaned_data if query.is_bound else {}
+    number = wanted.get("page") or 1
+    found = selectors.backpack_grid_page(
+        user=request.user,
+        search=wanted.get("q", "").strip(),
+        status=wanted.get("status", ""),
+        offset=(number - 1) * page_size,
+        limit=page_size,
+    )
+    keep = {k: v for k, v in (("q", wanted.get("q")), ("status", wanted.get("status"))) if v}
+    return GridPage(
+        entries=list(found.entries),
+        filtered=bool(keep),
+        number=number,
+        previous=urlencode({**keep, "page": number - 1}) if number > 1 else None,
+        next=urlencode({**keep, "page": number + 1}) if found.has_next else None,
     )
 
 

@@ -13,7 +13,6 @@ redirects; a POST that names something it cannot act on is a 400.
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
@@ -32,7 +31,7 @@ from laurels.backpack.views import share_url
 from laurels.core.errors import NotFound
 from laurels.web.account_forms import Described
 from laurels.web.account_views import _add_errors
-from laurels.web.backpack_views import GridFilter, card
+from laurels.web.backpack_views import GridFilter, card, grid_page
 
 ADD_PAGE_SIZE = 24  # backpack badges offered per page under "Add badges"
 MAX_ADD = 200  # badges one "Add" may name (a page offers ADD_PAGE_SIZE)
@@ -124,24 +123,15 @@ def _candidates(request: HttpRequest, in_it: list[str]) -> dict:
     query = GridFilter(request.GET or None)
     if request.GET and not query.is_valid():
         return {"query": query, "candidates": [], "bad_query": True}
-    wanted = query.cleaned_data if request.GET else {}
-    number = wanted.get("page") or 1
-    found = selectors.backpack_grid_page(
-        user=request.user,
-        search=wanted.get("q", "").strip(),
-        status=wanted.get("status", ""),
-        offset=(number - 1) * ADD_PAGE_SIZE,
-        limit=ADD_PAGE_SIZE,
-    )
-    keep = {k: wanted.get(k) for k in ("q", "status") if wanted.get(k)}
+    page = grid_page(request, query, ADD_PAGE_SIZE)
     taken = set(in_it)
     return {
         "query": query,
-        "filtered": bool(keep),
-        "candidates": [card(e) for e in found.entries if e.entity_id not in taken],
-        "page_number": number,
-        "previous_page": urlencode({**keep, "page": number - 1}) if number > 1 else None,
-        "next_page": urlencode({**keep, "page": number + 1}) if found.has_next else None,
+        "filtered": page.filtered,
+        "candidates": [card(e) for e in page.entries if e.entity_id not in taken],
+        "page_number": page.number,
+        "previous_page": page.previous,
+        "next_page": page.next,
     }
 
 

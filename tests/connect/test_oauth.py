@@ -10,6 +10,8 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 
 from laurels.connect import services
 from laurels.connect.models import AppConsent, AuditEvent
+from laurels.connect.oauth import checksum
+from laurels.connect.views import TokenView
 from tests.connect.oauth_helpers import (
     REDIRECT_URI,
     authorize_url,
@@ -179,6 +181,16 @@ class TestAuthorizeRefusals:
 
 
 class TestCodeExchange:
+    @pytest.mark.parametrize("device_code", [None, "a-guess"])
+    def test_the_device_grant_is_not_offered(self, app, device_code):
+        """The toolkit's device grant read `device_code` unchecked: a 500 without one."""
+        form = {"grant_type": "urn:ietf:params:oauth:grant-type:device_code"}
+        if device_code:
+            form["device_code"] = device_code
+        response = token_request(Client(), app, **form)
+        assert response.status_code == 400
+        assert response.json()["error"] == "unsupported_grant_type"
+
     def test_code_is_single_use_and_replay_revokes_its_tokens(self, browser, app):
         code = obtain_code(browser, app)
         first = exchange(Client(), app, code)
@@ -332,6 +344,33 @@ class TestRefresh:
             Client(), app, grant_type="refresh_token", refresh_token=second["refresh_token"]
         )
         assert again.status_code == 400
+
+    def test_a_refresh_whose_new_tokens_a_concurrent_reuse_ended_still_answers(
+        self, browser, app, monkeypatch
+    ):
+        """The thief's duplicate, from another client, can revoke the family between the
+        commit of the winner's new tokens and its answer; the toolkit then looked the new
+        access token up with `get()` and answered 500. The winner gets its tokens, dead."""
+        first = dance(browser, app)
+        spent = RefreshToken.objects.get(token_checksum=checksum(first["refresh_token"]))
+        issue = TokenView.create_token_response
+
+        def issue_then_reuse(view, request):
+            answer = issue(view, request)
+            services.refresh_token_reuse_record(  # what the thief's request does meanwhile
+                spent=spent, revoke_family=True, ip_address="192.0.2.9", seconds_since_spent=0
+            )
+            return answer
+
+        monkeypatch.setattr(TokenView, "create_token_response", issue_then_reuse)
+        response = token_request(
+            Client(), app, grant_type="refresh_token", refresh_token=first["refresh_token"]
+        )
+        assert response.status_code == 200, response.content
+        new = response.json()
+        assert Client().get("/v2/users/self", headers=bearer(new["access_token"])).status_code == (
+            401
+        )
 
     def test_a_duplicate_in_the_grace_spares_the_grant_only_from_the_same_client(
         self, browser, app

@@ -522,31 +522,15 @@ def _progress(done: int, total: int, width: int = 30) -> None:
 
 
 def _csv_awards(path: str):
-    """Rows of identity, name, narrative, evidence URL; a header row is skipped."""
-    import csv
+    """(line, award) of each row of the CSV file (`laurels.issuing.award_files`, the
+    reader the web's CSV upload uses too); UnreadableCsv naming each problem."""
+    from laurels.issuing.award_files import UnreadableCsv, csv_rows
 
-    from laurels.issuing.services import AwardInput, Recipient
-
-    awards = []
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        for number, row in enumerate(csv.reader(handle), start=1):
-            cells = [cell.strip() for cell in row] + ["", "", "", ""]
-            if number == 1 and cells[0].lower() == "identity":
-                continue
-            if not any(cells):
-                continue
-            identity, name, narrative, evidence_url = cells[:4]
-            awards.append(
-                (
-                    number,
-                    AwardInput(
-                        recipient=Recipient(identity=identity, name=name),
-                        narrative=narrative,
-                        evidence=[{"url": evidence_url}] if evidence_url else [],
-                    ),
-                )
-            )
-    return awards
+    with open(path, "rb") as handle:
+        checked = csv_rows(handle.read())
+    if checked.problems:
+        raise UnreadableCsv("\n".join(str(problem) for problem in checked.problems))
+    return checked.awards()
 
 
 def cmd_award(args: argparse.Namespace) -> int:
@@ -587,10 +571,15 @@ def cmd_award(args: argparse.Namespace) -> int:
             )
             return 2
         actor = address.user
+    from laurels.issuing.award_files import UnreadableCsv
+
     try:
         rows = _csv_awards(args.csv)
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
         print(f"error: cannot read {args.csv}: {error}", file=sys.stderr)
+        return 2
+    except UnreadableCsv as error:
+        print(f"error: cannot read {args.csv}: {error}\nNothing was awarded.", file=sys.stderr)
         return 2
     if not rows:
         print("error: the CSV file has no rows to award", file=sys.stderr)

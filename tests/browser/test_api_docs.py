@@ -5,6 +5,7 @@ import subprocess
 import httpx
 import pytest
 
+from tests.browser.pages import assert_accessible, assert_no_sideways_scroll, check_page
 from tests.servers import LAURELS, laurels_server, server_env
 
 pytestmark = [pytest.mark.server, pytest.mark.browser]
@@ -76,3 +77,46 @@ def test_docs_publish_the_oauth_scheme(server):
     assert flow["tokenUrl"] == f"{server.base_url}/o/token"
     assert "rw:backpack" in flow["scopes"]
     assert httpx.get(f"{server.base_url}/docs/oauth2-redirect").status_code == 200
+
+
+def test_docs_page_links_back_hides_the_session_scheme_and_takes_a_revocation_reason(
+    server, chromium
+):
+    """What issue 18 found wrong with /docs, checked in Chromium: no way back to the site,
+    a stray "SessionCaller" field in the Authorize dialog, and no field for the reason
+    when revoking an award."""
+    page = chromium.new_page()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{server.base_url}/docs")
+    page.locator(".opblock").first.wait_for()
+    assert_accessible(page, "api-docs")
+    page.locator("button.authorize").first.click()
+    modal = page.locator(".modal-ux")
+    modal.wait_for()
+    assert_accessible(page, "api-docs-authorize")
+    assert "BearerCaller" in modal.inner_text()
+    assert "SessionCaller" not in modal.inner_text()
+    modal.locator("button.close-modal").click()
+
+    revoke = page.locator("#operation-assertion_revoke, .opblock-delete").filter(
+        has_text="/v2/assertions/{entity_id}"
+    )
+    revoke.locator(".opblock-summary").first.click()
+    revoke.get_by_role("button", name="Try it out").click()
+    revoke.locator("input[placeholder=entity_id]").fill("no-such-award")
+    revoke.locator("input[placeholder=revocation_reason]").fill("Issued in error")
+    revoke.get_by_role("button", name="Execute").click()
+    request_url = revoke.locator(".request-url pre")
+    request_url.wait_for()
+    assert "revocation_reason=Issued%20in%20error" in request_url.inner_text()
+
+    page.set_viewport_size({"width": 390, "height": 900})
+    # Not check_page's 100 KB weight: Swagger UI's bundle alone is 1.4 MB (docs/admin.md).
+    assert_no_sideways_scroll(page, "api-docs")
+    assert_accessible(page, "api-docs")
+    back = page.get_by_role("link", name="Laurels")
+    assert back.get_attribute("href") == "/"
+    back.click()
+    page.wait_for_url(f"{server.base_url}/")
+    check_page(page, "api-docs-back-home")
+    page.close()

@@ -16,6 +16,10 @@ from laurels.connect.scopes import APP_LEVEL_SCOPES, SCOPE_DESCRIPTIONS
 from laurels.connect.services import API_DOCS_CLIENT_ID
 from laurels.core.csp import allow_sources
 
+# Schemes the docs page leaves out of what it shows (swagger-init.js): the session cookie
+# is the browser's own, and Swagger UI would ask for its value in the Authorize dialog.
+HIDDEN_SECURITY_SCHEMES = ["SessionCaller"]
+
 
 def docs_scopes() -> dict[str, str]:
     return {str(s): d for s, d in SCOPE_DESCRIPTIONS.items() if s not in APP_LEVEL_SCOPES}
@@ -44,6 +48,8 @@ class LaurelsSwagger(Swagger):
         self.settings["url"] = self.get_openapi_url(api, kwargs)
         self.settings["oauth2RedirectUrl"] = f"{settings.LAURELS_BASE_URL}/docs/oauth2-redirect"
         self.settings["persistAuthorization"] = False
+        # Deep links put a link inside each operation's button (axe: nested-interactive).
+        self.settings["deepLinking"] = False
         init_oauth = {
             "clientId": API_DOCS_CLIENT_ID,
             "usePkceWithAuthorizationCodeGrant": True,
@@ -55,6 +61,8 @@ class LaurelsSwagger(Swagger):
             "init_oauth": json.dumps(init_oauth),
             "api": api,
             "add_csrf": True,
+            "hidden_schemes": json.dumps(HIDDEN_SECURITY_SCHEMES),
+            "site_name": settings.LAURELS_SITE_NAME,
         }
         # Swagger UI's stylesheet draws its icons from data: URIs; nothing else is opened.
         return allow_sources(render(request, self.template, context), img_src=["data:"])

@@ -692,13 +692,14 @@ def assertion_update(request: HttpRequest, entity_id: str, payload: AssertionUpd
 @router.delete(
     "/assertions/{entity_id}", response=_ok(AssertionEnvelope, 409), summary="Revoke an award"
 )
-def assertion_revoke(request: HttpRequest, entity_id: str):
-    """Body `{"revocation_reason": "..."}` (or `?revocation_reason=`). The award stays
-    visible, marked revoked with its reason."""
+def assertion_revoke(request: HttpRequest, entity_id: str, revocation_reason: str = ""):
+    """Body `{"revocation_reason": "..."}`, or the query parameter `revocation_reason`
+    (for clients that send no body with DELETE, such as the interactive docs). The award
+    stays visible, marked revoked with its reason."""
     assertion = issuing_selectors.assertion_for(
         caller=request.auth, entity_id=entity_id, action=Action.AWARD_REVOKE
     )
-    data = {"revocation_reason": request.GET.get("revocation_reason", "")}
+    data = {"revocation_reason": revocation_reason}
     if request.body:
         data = body_data(request)
         if not isinstance(data, dict):

@@ -28,6 +28,8 @@ def issuer_json(issuer: Issuer) -> dict:
             for member in issuer.staff.all()
         ],
         "extensions": issuer.extensions,
+        # Laurels' addition (read-only): an administrator or a domain check verified it.
+        "verified": issuer.verified_at is not None,
     }
 
 

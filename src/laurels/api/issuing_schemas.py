@@ -64,6 +64,7 @@ class IssuerOut(BaseModel):
     url: str
     staff: list[StaffOut]
     extensions: dict[str, Any]
+    verified: bool = False
 
 
 class ExpiresRule(BaseModel):

@@ -40,6 +40,7 @@ LOCAL_AWARD_FIELDS = (
     "issuer__hosted_origin",
     "issuer__name",
     "issuer__url",
+    "issuer__verified_at",  # the cards' "Verified issuer" (`web.backpack_views.card`)
 )
 
 

@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
 from oauth2_provider.models import get_application_model
 
 from laurels.connect import services
@@ -39,7 +41,7 @@ class ApplicationAdmin(admin.ModelAdmin):
         "acts_as_owner",
         "registration_source",
     ]
-    search_fields = ["name", "client_id", "website_url"]
+    search_fields = ["name", "client_id", "website_url", "user__email"]
     # Review and enabling change through the actions, which call their services.
     readonly_fields = [
         "client_id",
@@ -81,6 +83,20 @@ class ApplicationAdmin(admin.ModelAdmin):
     formfield_overrides = {
         models.URLField: {"form_class": forms.URLField, "assume_scheme": "https"}
     }
+
+    def get_urls(self):
+        """`review/`: the review queue, the apps pending review with the actions
+        Approve and Reject (linked from the admin's index page)."""
+        queue = path(
+            "review/",
+            self.admin_site.admin_view(self.review_queue),
+            name="connect_application_review",
+        )
+        return [queue, *super().get_urls()]
+
+    def review_queue(self, request):
+        changelist = reverse("admin:connect_application_changelist")
+        return HttpResponseRedirect(f"{changelist}?review__exact={Application.Review.PENDING}")
 
     def save_model(self, request, obj, form, change):
         """The admin may name an app anything, but hears when the name would be refused
@@ -145,6 +161,22 @@ class AuditEventAdmin(ViewOnly):
     """The audit trail is shown only: nobody adds, edits or deletes its rows here."""
 
     list_display = ["created_at", "kind", "user", "client_id", "ip_address"]
-    list_filter = ["kind"]
+    list_filter = ["kind", "created_at"]
+    date_hierarchy = "created_at"
     search_fields = ["user__email", "client_id", "ip_address"]
+    list_select_related = ["user"]
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+
+# The index page links to the review queue of pending apps (`ApplicationAdmin.get_urls`)
+# and says how many wait, so that an admin sees at once whether there is work.
+admin.site.index_template = "admin/laurels_index.html"
+_site_index = admin.site.index
+
+
+def _index_with_review_count(request, extra_context=None):
+    pending = Application.objects.filter(review=Application.Review.PENDING).count()
+    return _site_index(request, {**(extra_context or {}), "apps_pending_review": pending})
+
+
+admin.site.index = _index_with_review_count

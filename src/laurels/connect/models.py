@@ -386,6 +386,7 @@ class AuditEvent(models.Model):
         APP_ACTS_AS_OWNER = "app_acts_as_owner", "App's acting as its owner switched"
         ACCOUNT_DELETED = "account_deleted", "Account deleted"
         TWO_FACTOR_CHANGED = "two_factor_changed", "Two-factor log-in changed"
+        ISSUER_VERIFICATION_CHANGED = "issuer_verified", "Issuer verification changed"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)

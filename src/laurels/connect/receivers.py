@@ -31,6 +31,7 @@ ISSUING_AUDIT_KINDS = {
     issuing_signals.issuer_deleted: AuditEvent.Kind.ISSUER_DELETED,
     issuing_signals.badge_class_deleted: AuditEvent.Kind.BADGE_CLASS_DELETED,
     issuing_signals.signing_key_changed: AuditEvent.Kind.SIGNING_KEY_CHANGED,
+    issuing_signals.issuer_verification_changed: AuditEvent.Kind.ISSUER_VERIFICATION_CHANGED,
 }
 
 

@@ -211,3 +211,27 @@ def _token_state_sql(expressions: tuple[str, ...]) -> str:
         f"JOIN {User._meta.db_table} u ON u.id = t.user_id "
         "WHERE t.token_checksum = %(checksum)s"
     )
+
+
+# --- the developer portal ---------------------------------------------------------------------
+
+
+def user_developer_apps(*, viewer: User) -> QuerySet[Application]:
+    """The apps the viewer owns (Application.user), however they were registered."""
+    return Application.objects.filter(user=viewer).order_by("name", "pk")
+
+
+def user_developer_app(*, viewer: User, client_id: str) -> Application | None:
+    """One of the viewer's apps; None for another person's or an unknown client id."""
+    return user_developer_apps(viewer=viewer).filter(client_id=client_id).first()
+
+
+def application_refused_at_authorize(client_id: str) -> Application | None:
+    """The app a client id names when it exists but may not start a flow (pending review,
+    rejected or turned off); None for a usable app and for an unknown client id."""
+    if not client_id or len(client_id) > 100 or "\x00" in client_id:
+        return None  # no such client id (and NUL is no text to PostgreSQL)
+    application = Application.objects.filter(client_id=client_id).first()
+    if application is None or application.is_usable(None):
+        return None
+    return application

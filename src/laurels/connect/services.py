@@ -196,9 +196,11 @@ def application_create(
     grant_type: str = Application.GRANT_AUTHORIZATION_CODE,
     source: str = Application.RegistrationSource.MANUAL,
     ip_address: str | None = None,
+    owner: User | None = None,
 ) -> CreatedApplication:
     """Register an app. Public apps get no secret and must use PKCE; a confidential app
-    without redirect URIs is a service that only uses client credentials."""
+    without redirect URIs is a service that only uses client credentials. `owner` (the
+    app's user) manages it in the developer portal."""
     if not name.strip():
         raise ValidationError({"name": ["An app needs a name."]})
     if not redirect_uris and grant_type == Application.GRANT_AUTHORIZATION_CODE:
@@ -224,6 +226,7 @@ def application_create(
         review=review,
         registration_source=source,
         algorithm=Application.RS256_ALGORITHM,
+        user=owner,
     )
     if client_id:
         application.client_id = client_id
@@ -231,6 +234,7 @@ def application_create(
     application.save()
     audit_record(
         AuditEvent.Kind.APP_REGISTERED,
+        user=owner,
         application=application,
         ip_address=ip_address,
         detail={"scopes": application.allowed_scopes, "review": review, "source": source},
@@ -309,21 +313,10 @@ def application_self_register(
     *, metadata: ClientMetadata, ip_address: str | None = None
 ) -> SelfRegistration:
     """Register an app from checked RFC 7591 metadata, approved only within the policy."""
-    check_badge_connect(metadata, testing=False)
-    review = _self_registration_review(metadata.scopes, None)
     try:
         with transaction.atomic():
-            _ensure_name_free(metadata.client_name)
-            created = application_create(
-                name=metadata.client_name,
-                redirect_uris=list(metadata.redirect_uris),
-                scopes=list(metadata.scopes),
-                public=metadata.public,
-                review=review,
-                grant_type=metadata.grant_type,
-                source=Application.RegistrationSource.DCR,
-                ip_address=ip_address,
-                **metadata.stored_fields(),
+            created = _application_from_metadata(
+                metadata, source=Application.RegistrationSource.DCR, ip_address=ip_address
             )
             token = _issue_registration_token(created.application, None)
     except ValidationError as error:
@@ -340,31 +333,12 @@ def application_self_update(
 ) -> SelfRegistration:
     """Replace a self-registered app's metadata (RFC 7592 §2.2) under the same rules as
     registering it; scopes beyond what was approved wait for an admin again."""
-    if metadata.public != (application.client_type == Application.CLIENT_PUBLIC):
-        raise ClientMetadataError(
-            "token_endpoint_auth_method", "cannot be changed; register a new app instead."
-        )
-    check_badge_connect(metadata, testing=application.testing)
-    review = _self_registration_review(metadata.scopes, application)
     try:
         with transaction.atomic():
-            _ensure_name_free(metadata.client_name, other_than=application)
-            application.name = metadata.client_name
-            application.redirect_uris = " ".join(metadata.redirect_uris)
-            application.allowed_scopes = _clean_scopes(list(metadata.scopes))
-            application.authorization_grant_type = metadata.grant_type
-            application.review = review
-            for field, value in metadata.stored_fields().items():
-                setattr(application, field, value)
-            application.full_clean(exclude=["client_secret"])
-            application.save()
-            token = _registration_token_renew(application, presented_token)
-            audit_record(
-                AuditEvent.Kind.APP_CHANGED,
-                application=application,
-                ip_address=ip_address,
-                detail={"scopes": application.allowed_scopes, "review": review, "source": "dcr"},
+            _application_metadata_apply(
+                application, metadata, user=None, ip_address=ip_address, source="dcr"
             )
+            token = _registration_token_renew(application, presented_token)
     except ValidationError as error:
         raise metadata_error_from(error) from None
     return SelfRegistration(application, token)
@@ -379,13 +353,21 @@ def _registration_token_renew(application: Application, presented: AbstractAcces
 
 
 @transaction.atomic
-def application_self_delete(*, application: Application, ip_address: str | None = None) -> None:
-    """RFC 7592 §2.3: the app deletes its own registration, with its tokens and grants."""
+def application_self_delete(
+    *,
+    application: Application,
+    ip_address: str | None = None,
+    user: User | None = None,
+    source: str = "dcr",
+) -> None:
+    """RFC 7592 §2.3: the app deletes its own registration, with its tokens and grants
+    (also its owner's Delete in the developer portal: `user`, source "portal")."""
     audit_record(
         AuditEvent.Kind.APP_DELETED,
+        user=user,
         application=application,
         ip_address=ip_address,
-        detail={"source": "dcr"},
+        detail={"source": source},
     )
     application.delete()
 
@@ -398,14 +380,20 @@ def application_get(*, client_id: str) -> Application:
 
 
 @transaction.atomic
-def application_rotate_secret(*, application: Application) -> str:
-    """A new client secret (returned once); the old one stops working at once."""
+def application_rotate_secret(*, application: Application, actor: User | None = None) -> str:
+    """A new client secret (returned once); the old one stops working at once. `actor`
+    (the app's owner on the portal; None from the command line) goes into the audit."""
     if application.client_type == Application.CLIENT_PUBLIC:
         raise ValidationError("A public app has no client secret.")
     secret = generate_client_secret()
     application.client_secret = secret
     application.save()
-    audit_record(AuditEvent.Kind.APP_CHANGED, application=application, detail={"rotated": "secret"})
+    audit_record(
+        AuditEvent.Kind.APP_CHANGED,
+        user=actor,
+        application=application,
+        detail={"rotated": "secret"},
+    )
     return secret
 
 
@@ -975,3 +963,120 @@ def _issuer_token_make(application: Application, owner: User, issuer_id: str) ->
     stale = older.order_by("-created", "-pk").values_list("pk", flat=True)[ISSUER_TOKENS_KEPT:]
     get_access_token_model().objects.filter(pk__in=list(stale)).delete()
     return IssuerToken(issuer=issuer_id, token=key, expires=access_token.expires)
+
+
+# --- Apps registered in the developer portal ------------------------------------------------
+# The portal (web.developer_views) builds RFC 7591 metadata from its form and checks it with
+# connect.client_metadata, then registers and changes apps under exactly the rules of
+# /o/register: the review policy, the name rules and Badge Connect's requirements.
+
+
+def _application_from_metadata(
+    metadata: ClientMetadata,
+    *,
+    source: str,
+    ip_address: str | None,
+    owner: User | None = None,
+) -> CreatedApplication:
+    """Register an app from checked metadata under the self-registration policy. Called
+    inside a transaction; a model's ValidationError is the caller's to translate."""
+    check_badge_connect(metadata, testing=False)
+    _ensure_name_free(metadata.client_name)
+    return application_create(
+        name=metadata.client_name,
+        redirect_uris=list(metadata.redirect_uris),
+        scopes=list(metadata.scopes),
+        public=metadata.public,
+        review=_self_registration_review(metadata.scopes, None),
+        grant_type=metadata.grant_type,
+        source=source,
+        ip_address=ip_address,
+        owner=owner,
+        **metadata.stored_fields(),
+    )
+
+
+def _application_metadata_apply(
+    application: Application,
+    metadata: ClientMetadata,
+    *,
+    user: User | None,
+    ip_address: str | None,
+    source: str,
+) -> None:
+    """Replace an app's metadata under the rules of registering it; scopes beyond what was
+    approved wait for an admin again. Called inside a transaction."""
+    if metadata.public != (application.client_type == Application.CLIENT_PUBLIC):
+        raise ClientMetadataError(
+            "token_endpoint_auth_method", "cannot be changed; register a new app instead."
+        )
+    check_badge_connect(metadata, testing=application.testing)
+    review = _self_registration_review(metadata.scopes, application)
+    _ensure_name_free(metadata.client_name, other_than=application)
+    application.name = metadata.client_name
+    application.redirect_uris = " ".join(metadata.redirect_uris)
+    application.allowed_scopes = _clean_scopes(list(metadata.scopes))
+    application.authorization_grant_type = metadata.grant_type
+    application.review = review
+    for field, value in metadata.stored_fields().items():
+        setattr(application, field, value)
+    application.full_clean(exclude=["client_secret"])
+    application.save()
+    audit_record(
+        AuditEvent.Kind.APP_CHANGED,
+        user=user,
+        application=application,
+        ip_address=ip_address,
+        detail={"scopes": application.allowed_scopes, "review": review, "source": source},
+    )
+
+
+def application_portal_register(
+    *, owner: User, metadata: ClientMetadata, ip_address: str | None = None
+) -> CreatedApplication:
+    """An app registered by a signed-in person in the developer portal, owned by them:
+    the same checks and review policy as POST /o/register (the caller counts it in
+    `self_registration_rate_check` first, as /o/register does), without a registration
+    token (its owner manages it in the portal). Raises ClientMetadataError."""
+    try:
+        with transaction.atomic():
+            return _application_from_metadata(
+                metadata,
+                source=Application.RegistrationSource.MANUAL,
+                ip_address=ip_address,
+                owner=owner,
+            )
+    except ValidationError as error:
+        raise metadata_error_from(error) from None
+
+
+def application_portal_update(
+    *,
+    application: Application,
+    owner: User,
+    metadata: ClientMetadata,
+    ip_address: str | None = None,
+) -> Application:
+    """The owner changes their app's name, redirect URIs, scopes or links in the portal,
+    under the rules of RFC 7592's update. Raises ClientMetadataError."""
+    if application.user_id != owner.pk:
+        raise NotFound("You have no such app.")
+    try:
+        with transaction.atomic():
+            _application_metadata_apply(
+                application, metadata, user=owner, ip_address=ip_address, source="portal"
+            )
+    except ValidationError as error:
+        raise metadata_error_from(error) from None
+    return application
+
+
+def application_portal_delete(
+    *, application: Application, owner: User, ip_address: str | None = None
+) -> None:
+    """The owner deletes their app: its tokens, codes and consents go with it."""
+    if application.user_id != owner.pk:
+        raise NotFound("You have no such app.")
+    application_self_delete(
+        application=application, ip_address=ip_address, user=owner, source="portal"
+    )

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
-from django.shortcuts import resolve_url
+from django.shortcuts import render, resolve_url
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -145,6 +145,11 @@ class AuthorizationView(dot_views.AuthorizationView):
     form_class = ConsentForm
 
     def get(self, request, *args, **kwargs):
+        refused = selectors.application_refused_at_authorize(request.GET.get("client_id", ""))
+        if refused is not None:
+            # A known app that may not start a flow: say which and why, instead of the
+            # generic invalid client_id; nothing goes back to the app.
+            return render(request, "connect/app_unavailable.html", {"app": refused}, status=403)
         prompt = requested_prompt(request)
         if "none" in prompt and len(prompt) > 1:  # Core §3.1.2.1: none stands alone
             return self._error_to_app_after_validation("invalid_request")

@@ -16,8 +16,9 @@ from django.db import models, transaction
 
 from laurels.core.admin import NoWrites, RefusalsShown, ViewOnly
 from laurels.core.errors import DomainError
+from laurels.core.public import url_of
 from laurels.issuing import services
-from laurels.issuing.models import Assertion, BadgeClass, Issuer, IssuerStaff
+from laurels.issuing.models import Assertion, BadgeClass, Issuer, IssuerStaff, IssuerVerification
 
 
 class ServiceBacked(RefusalsShown):
@@ -40,8 +41,10 @@ class IssuerStaffInline(NoWrites, admin.TabularInline):
 
 @admin.register(Issuer)
 class IssuerAdmin(ServiceBacked):
-    list_display = ["name", "entity_id", "email", "created_at"]
-    search_fields = ["name", "entity_id", "email"]
+    list_display = ["name", "entity_id", "email", "verified", "created_at"]
+    list_filter = [("verified_at", admin.EmptyFieldListFilter), "verified_by"]
+    search_fields = ["name", "url", "entity_id", "email"]
+    actions = ["verify", "unverify"]
     fields = [
         "entity_id",
         "name",
@@ -49,12 +52,45 @@ class IssuerAdmin(ServiceBacked):
         "email",
         "description",
         "image",
+        "verified_at",
+        "verified_by",
         "created_by",
         "created_at",
         "updated_at",
     ]
-    readonly_fields = ["entity_id", "image", "created_by", "created_at", "updated_at"]
+    readonly_fields = [
+        "entity_id",
+        "image",
+        "verified_at",
+        "verified_by",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [IssuerStaffInline]
+
+    def view_on_site(self, obj):
+        return url_of("issuers", obj)
+
+    @admin.display(description="Verified", boolean=True, ordering="verified_at")
+    def verified(self, obj: Issuer) -> bool:
+        return obj.verified_at is not None
+
+    def has_verify_permission(self, request):
+        return request.user.has_perm("issuing.change_issuer")
+
+    @admin.action(description="Mark verified", permissions=["verify"])
+    def verify(self, request, queryset):
+        """An administrator vouches for the selected issuers (`services.issuer_verify`)."""
+        for issuer in queryset:
+            services.issuer_verify(issuer=issuer, by=IssuerVerification.ADMIN, actor=request.user)
+        self.message_user(request, f"Verified {len(queryset)} issuer(s).", messages.SUCCESS)
+
+    @admin.action(description="Remove verification", permissions=["verify"])
+    def unverify(self, request, queryset):
+        for issuer in queryset.exclude(verified_at=None):
+            services.issuer_unverify(issuer=issuer, actor=request.user)
+        self.message_user(request, "Verification removed.", messages.SUCCESS)
 
     def has_add_permission(self, request):
         return False
@@ -95,6 +131,9 @@ class BadgeClassAdmin(ServiceBacked):
     ]
     readonly_fields = ["entity_id", "issuer", "image", "created_by", "created_at", "updated_at"]
 
+    def view_on_site(self, obj):
+        return url_of("badges", obj)
+
     def has_add_permission(self, request):
         return False
 
@@ -131,6 +170,9 @@ class AssertionAdmin(ViewOnly):
     list_select_related = ["badge_class", "issuer"]
     action_form = RevokeForm
     actions = ["revoke"]
+
+    def view_on_site(self, obj):
+        return url_of("assertions", obj)
 
     def has_revoke_permission(self, request):
         return request.user.has_perm("issuing.change_assertion")

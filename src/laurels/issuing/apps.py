@@ -22,3 +22,14 @@ class IssuingConfig(AppConfig):
         post_save.connect(receivers.catalog_entry_changed, sender=BadgeClass)
         post_save.connect(receivers.catalog_entry_changed, sender=Issuer)
         pre_delete.connect(receivers.creator_leaving, sender=User)
+        _register_jobs()
+
+
+def _register_jobs() -> None:
+    from laurels.issuing.services import AWARD_BATCH_TASK, award_batch_run, award_batches_prune
+    from laurels.jobs.registry import periodic, task
+
+    # A CSV batch of awards (web/award_views.py), in chunks that each commit with the
+    # batch's progress: run again, it goes on where it stopped.
+    task(AWARD_BATCH_TASK, award_batch_run, timeout_seconds=30 * 60)
+    periodic("award-batches-prune", 24 * 3600, award_batches_prune)

@@ -45,6 +45,15 @@ class Role(models.TextChoices):
 ROLE_RANK = {Role.STAFF: 1, Role.EDITOR: 2, Role.OWNER: 3}
 
 
+class IssuerVerification(models.TextChoices):
+    """How an issuer came to be shown as verified: anyone may name an issuer after a
+    university, so public pages say so only after an administrator's review, or after the
+    issuer proved it controls its website's domain."""
+
+    ADMIN = "admin", "An administrator"
+    DOMAIN = "domain", "A domain check"
+
+
 class Issuer(models.Model):
     entity_id = entity_id_field()
     name = models.CharField(max_length=255)
@@ -56,6 +65,10 @@ class Issuer(models.Model):
     # kept as given and given back.
     extensions = models.JSONField(default=dict, blank=True)
     hosted_origin = _hosted_origin_field()
+    # Set by issuing.services.issuer_verify, cleared by issuer_unverify (and by a change
+    # of the name or website, which the verification was about).
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verified_by = models.CharField(max_length=10, choices=IssuerVerification.choices, blank=True)
     created_by = _created_by_field()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -339,3 +352,47 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} [{self.key}]"
+
+
+class AwardBatchStatus(models.TextChoices):
+    READY = "ready", "checked, not started"
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    DONE = "done", "done"
+    FAILED = "failed", "failed"
+
+
+class AwardBatch(models.Model):
+    """A CSV of awards checked on the web (`issuing.award_files`), then awarded by a
+    queued job in chunks (`services.award_batch_run`).
+
+    `rows` are the checked rows as JSON (`{"line", "type", "identity", "name",
+    "narrative", "evidence_url"}`); `results` one `[line, identity, award entityId,
+    error]` per row done, in order. `done` counts the rows done: each chunk's awards and
+    the move of `done` and `results` commit together, so a job run again goes on from
+    `done` and never awards a row twice."""
+
+    entity_id = entity_id_field()
+    issuer = models.ForeignKey(Issuer, on_delete=models.CASCADE, related_name="+")
+    badge_class = models.ForeignKey(
+        BadgeClass, on_delete=models.CASCADE, related_name="award_batches"
+    )
+    created_by = _created_by_field()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    status = models.CharField(
+        max_length=10, choices=AwardBatchStatus.choices, default=AwardBatchStatus.READY
+    )
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    notify = models.BooleanField(default=False)
+    allow_duplicate_awards = models.BooleanField(default=True)
+    file_name = models.CharField(max_length=255, blank=True)
+    rows = models.JSONField(default=list)
+    results = models.JSONField(default=list)
+
+    class Meta:
+        verbose_name_plural = "award batches"
+
+    def __str__(self) -> str:
+        return f"{self.badge_class}: {self.total} awards ({self.status})"

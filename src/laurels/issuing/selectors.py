@@ -7,16 +7,34 @@ nothing of `connect` (docs/architecture.md)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from laurels.accounts.models import EmailAddress, User, normalize_email_address
 from laurels.core.sql import Stamp
 from laurels.core.versions import ISSUER_AWARDS, version_sql
-from laurels.issuing.models import Assertion, BadgeClass, Issuer, IssuerStaff, StaffInvitation
+from laurels.issuing.models import (
+    Acceptance,
+    Assertion,
+    BadgeClass,
+    Issuer,
+    IssuerStaff,
+    StaffInvitation,
+)
 
 # What an award list shows (the related rows are only needed for their entity ids).
 ASSERTION_LIST_FIELDS = (
@@ -185,3 +203,172 @@ def _issuer_awards_stamp_sql() -> tuple[str, ...]:
         f"WHERE s.user_id = u.id AND s.issuer_id = ({issuer})",
         version_sql(ISSUER_AWARDS, f"({issuer})"),
     )
+
+
+# --- the issuer workspace (web pages): lists and dashboard figures, one query each ---------
+
+
+def issuers_of_member(*, user: User) -> QuerySet[Issuer]:
+    """Issuers `user` is staff of, newest first, each annotated with `member_role` (their
+    role), `badge_class_count` and `award_count` (awards not revoked): one query however
+    many issuers, each count a correlated subquery on an index beginning with `issuer`."""
+    role = IssuerStaff.objects.filter(issuer=OuterRef("pk"), user=user).values("role")[:1]
+    return (
+        Issuer.objects.filter(staff__user=user)
+        .annotate(
+            member_role=Subquery(role),
+            badge_class_count=_count_of(BadgeClass.objects.all()),
+            award_count=_count_of(Assertion.objects.filter(revoked=False)),
+        )
+        .order_by("-id")
+    )
+
+
+def _count_of(rows: QuerySet) -> Coalesce:
+    counted = (
+        rows.filter(issuer=OuterRef("pk"))
+        .order_by()
+        .values("issuer")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def issuer_awards_by_month(*, issuer: Issuer, months: int = 12) -> list[tuple[datetime, int]]:
+    """Awards made by `issuer` (revoked ones too) in each of the last `months` calendar
+    months (UTC), oldest first, months without awards as 0: one GROUP BY query."""
+    now = timezone.now()
+    starts = []
+    year, month = now.year, now.month
+    for _ in range(months):
+        starts.append(datetime(year, month, 1, tzinfo=UTC))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    starts.reverse()
+    counted = (
+        Assertion.objects.filter(issuer=issuer, issued_on__gte=starts[0], issued_on__lte=now)
+        .annotate(month=TruncMonth("issued_on", tzinfo=UTC))
+        .order_by()
+        .values("month")
+        .annotate(n=Count("id"))
+    )
+    by_month = {(row["month"].year, row["month"].month): row["n"] for row in counted}
+    return [(start, by_month.get((start.year, start.month), 0)) for start in starts]
+
+
+def issuer_acceptance_counts(*, issuer: Issuer) -> dict[str, int]:
+    """How many of the issuer's live awards (neither revoked nor expired) each answer of
+    their earners (`Acceptance`) has: one GROUP BY query."""
+    live = Assertion.objects.filter(issuer=issuer, revoked=False).filter(
+        Q(expires__isnull=True) | Q(expires__gt=timezone.now())
+    )
+    counted = live.order_by().values("acceptance").annotate(n=Count("id"))
+    found = {row["acceptance"]: row["n"] for row in counted}
+    return {answer: found.get(answer, 0) for answer in Acceptance.values}
+
+
+# --- the issuer workspace (web pages): the award list, its revoking and its CSV export ------
+
+# The award list's columns: what the /v2 list reads, and the names it shows.
+AWARD_TABLE_FIELDS = (*ASSERTION_LIST_FIELDS, "recipient_name", "badge_class__name")
+# The greatest code point: every text that begins with a prefix sorts before
+# `prefix + RANGE_END`, so a prefix is a range on an index (no LIKE, no scan).
+RANGE_END = "\U0010ffff"
+AWARD_STATUSES = ("valid", "revoked", "expired")
+
+
+def awards_listed(
+    *,
+    issuer: Issuer,
+    badge_class: BadgeClass | None = None,
+    recipient: str = "",
+    exact: bool = False,
+    status: str = "",
+    issued_since: datetime | None = None,
+    issued_until: datetime | None = None,
+) -> QuerySet[Assertion]:
+    """`assertions_filtered` for the award list of an issuer (or of one of its badge
+    classes): `recipient` (normalized as that function does: trimmed, lower-cased)
+    matched exactly or as a prefix (a range on the index (issuer, recipient_plaintext,
+    id)), one status of AWARD_STATUSES (valid: neither revoked nor expired) and an
+    issue-date range; newest first."""
+    key = normalize_email_address(recipient)
+    assertions = Assertion.objects.filter(issuer=issuer)
+    if badge_class is not None and key:
+        # Searching one badge class's awards: the same rows, but compared as an
+        # expression no index serves, so that the planner takes the recipient index
+        # (without statistics SQLite would rather walk the issuer's awards by id).
+        assertions = assertions.alias(in_class=F("badge_class_id") + 0).filter(
+            in_class=badge_class.pk
+        )
+    elif badge_class is not None:
+        assertions = assertions.filter(badge_class=badge_class)
+    rows = assertions_filtered(
+        assertions,
+        recipients=[key] if exact and key else (),
+        revoked={"valid": False, "revoked": True, "expired": False}.get(status),
+        include_expired=status != "valid",
+        issued_since=issued_since,
+        issued_until=issued_until,
+    )
+    if key and not exact:
+        rows = rows.filter(recipient_plaintext__gte=key, recipient_plaintext__lt=key + RANGE_END)
+    if status == "expired":
+        rows = rows.filter(expires__lte=timezone.now())
+    return rows.only(*AWARD_TABLE_FIELDS)
+
+
+@dataclass(frozen=True)
+class AwardsPage:
+    """One page of a newest-first award list: `newer` / `older` are the row ids to page
+    from (`before=` / `after=`), None at either end."""
+
+    awards: list[Assertion]
+    newer: int | None
+    older: int | None
+
+
+def awards_page(
+    rows: QuerySet[Assertion], *, size: int, after: int | None = None, before: int | None = None
+) -> AwardsPage:
+    """Keyset paging by id: the `size` rows older than `after`, or newer than `before`,
+    or the newest; one more row is read to know whether the list goes on. No OFFSET, no
+    COUNT: every page costs one query on an index, however long the list."""
+    if before is not None:
+        found = list(rows.filter(id__gt=before).order_by("id")[: size + 1])
+        more_newer = len(found) > size
+        found = found[:size][::-1]
+        return AwardsPage(
+            found,
+            newer=found[0].id if more_newer else None,
+            older=found[-1].id if found else None,
+        )
+    if after is not None:
+        rows = rows.filter(id__lt=after)
+    found = list(rows[: size + 1])
+    more_older = len(found) > size
+    found = found[:size]
+    return AwardsPage(
+        found,
+        newer=found[0].id if after is not None and found else None,
+        older=found[-1].id if more_older else None,
+    )
+
+
+def awards_in_chunks(rows: QuerySet[Assertion], *, chunk: int = 1000) -> Iterator[Assertion]:
+    """Every row of a newest-first list, read `chunk` at a time by keyset (an export of
+    a million awards holds one chunk in memory at a time)."""
+    last = None
+    while True:
+        part = list((rows if last is None else rows.filter(id__lt=last))[:chunk])
+        yield from part
+        if len(part) < chunk:
+            return
+        last = part[-1].id
+
+
+def issuer_awards_named(*, issuer: Issuer, entity_ids: Iterable[str]) -> dict[str, Assertion]:
+    """The issuer's awards among `entity_ids` (others' and unknown ones left out), by
+    entity id, with what revoking one needs loaded: one query."""
+    found = Assertion.objects.filter(issuer=issuer, entity_id__in=list(entity_ids))
+    return {a.entity_id: a for a in found.select_related("badge_class", "issuer", "created_by")}

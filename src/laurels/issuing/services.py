@@ -36,10 +36,13 @@ from laurels.issuing.models import (
     LATEST_INSTANT,
     Acceptance,
     Assertion,
+    AwardBatch,
+    AwardBatchStatus,
     BadgeClass,
     ExpiryUnit,
     Issuer,
     IssuerStaff,
+    IssuerVerification,
     RecipientType,
     Role,
     StaffInvitation,
@@ -47,6 +50,7 @@ from laurels.issuing.models import (
 )
 from laurels.issuing.receivers import award_versions
 from laurels.jobs.mail import Mail, mail_render, mail_send, mails_send
+from laurels.jobs.services import job_enqueue
 
 TELEPHONE = re.compile(r"^\+?[0-9]{6,15}$")
 MAX_BATCH = 10_000
@@ -232,7 +236,9 @@ def issuer_update(
 ) -> Issuer:
     """Change an issuer's details and, when `staff` is given, replace its staff as
     `issuer_staff_set` does. Everything is checked before anything is written, and the
-    writes commit together: a bad staff list leaves the details unchanged too."""
+    writes commit together: a bad staff list leaves the details unchanged too. A new
+    name or website clears the issuer's verification, which was about them."""
+    before = (issuer.name, issuer.url)
     for name in ("name", "url", "description"):
         if fields.get(name) is not None:
             setattr(issuer, name, fields[name].strip() if name != "description" else fields[name])
@@ -246,6 +252,8 @@ def issuer_update(
         if plan is not None:
             _staff_apply(issuer, plan, actor=actor)
         _store_image(issuer, image)
+        if issuer.verified_at is not None and (issuer.name, issuer.url) != before:
+            _verification_set(issuer, by="", actor=actor)
         issuer.save()  # last: its receiver moves versions on (`laurels.core.versions`)
     return issuer
 
@@ -978,3 +986,250 @@ def assertion_revoke(*, assertion: Assertion, reason: str, actor: User | None = 
         },
     )
     return assertion
+
+
+# --- Award batches ---------------------------------------------------------------------------
+# A CSV checked row by row (`issuing.award_files`), kept as an `AwardBatch`, then awarded
+# by the queued task `issuing.award_batch` in chunks (docs/issuing.md, "Award batches").
+
+AWARD_BATCH_TASK = "issuing.award_batch"
+AWARD_BATCH_CHUNK = 500
+# Live awards looked up per query when a check refuses duplicates.
+_DUPLICATE_LOOKUP_CHUNK = 500
+
+
+def award_batch_input(row: dict) -> AwardInput:
+    """The award one checked batch row (`AwardBatch.rows`) stands for."""
+    evidence_url = row.get("evidence_url") or ""
+    return AwardInput(
+        recipient=Recipient(
+            identity=row.get("identity") or "",
+            type=row.get("type") or RecipientType.EMAIL,
+            name=row.get("name") or "",
+        ),
+        narrative=row.get("narrative") or "",
+        evidence=[{"url": evidence_url}] if evidence_url else [],
+    )
+
+
+def awards_check(
+    *, badge_class: BadgeClass, awards: list[AwardInput], allow_duplicate_awards: bool = True
+) -> dict[int, list[str]]:
+    """Every problem of every award, by its index, as `assertions_award` would refuse
+    it (the same row checks), without writing anything. With `allow_duplicate_awards`
+    False, a recipient named twice, or already holding a live award of `badge_class`,
+    is a problem too (checked again when the awards are written)."""
+    now = timezone.now()
+    problems: dict[int, list[str]] = {}
+    keys: dict[int, tuple[str, str]] = {}
+    for index, award in enumerate(awards):
+        try:
+            row = _award_row(badge_class, award, None, now, "")
+        except ValidationError as error:
+            problems[index] = [m for messages in error.message_dict.values() for m in messages]
+        else:
+            keys[index] = (row["recipient_type"], row["recipient_plaintext"])
+    if allow_duplicate_awards:
+        return problems
+    first: dict[tuple[str, str], int] = {}
+    for index, key in keys.items():
+        if key in first:
+            problems.setdefault(index, []).append(f"{key[1]} appears more than once in the file.")
+        else:
+            first[key] = index
+    identities = sorted({identity for _, identity in first})
+    held: set[str] = set()
+    live = Assertion.objects.filter(badge_class=badge_class, revoked=False)
+    for start in range(0, len(identities), _DUPLICATE_LOOKUP_CHUNK):
+        chunk = identities[start : start + _DUPLICATE_LOOKUP_CHUNK]
+        held.update(
+            live.filter(recipient_plaintext__in=chunk).values_list("recipient_plaintext", flat=True)
+        )
+    for key, index in first.items():
+        if key[1] in held:
+            problems.setdefault(index, []).append(f"{key[1]} already holds this badge.")
+    return problems
+
+
+@transaction.atomic
+def award_batch_create(
+    *,
+    badge_class: BadgeClass,
+    rows: list[dict],
+    actor: User | None,
+    allow_duplicate_awards: bool = True,
+    file_name: str = "",
+) -> AwardBatch:
+    """Keep checked rows (`award_files.CheckedCsv.rows`) as a batch ready to start.
+    The caller has checked the rows and the actor's right to award."""
+    if not rows:
+        raise ValidationError({"file": ["The file has no rows to award."]})
+    if len(rows) > MAX_BATCH:
+        raise ValidationError({"file": [f"At most {MAX_BATCH} rows per file."]})
+    return AwardBatch.objects.create(
+        issuer_id=badge_class.issuer_id,
+        badge_class=badge_class,
+        created_by=actor,
+        total=len(rows),
+        rows=rows,
+        allow_duplicate_awards=allow_duplicate_awards,
+        file_name=(file_name or "")[:255],
+    )
+
+
+@transaction.atomic
+def award_batch_start(*, batch: AwardBatch, notify: bool = False) -> AwardBatch:
+    """Queue a ready batch's awards (once: a batch already started is a Conflict). The
+    job exists exactly when this commits (`laurels.jobs.services.job_enqueue`)."""
+    started = AwardBatch.objects.filter(pk=batch.pk, status=AwardBatchStatus.READY).update(
+        status=AwardBatchStatus.QUEUED, notify=notify, updated_at=timezone.now()
+    )
+    if not started:
+        raise Conflict("This batch has already been started.")
+    job_enqueue(AWARD_BATCH_TASK, batch=batch.pk)
+    batch.status, batch.notify = AwardBatchStatus.QUEUED, notify
+    return batch
+
+
+def award_batch_run(*, batch: int) -> None:
+    """The task: award the batch's rows chunk by chunk until every row is done. Safe to
+    run again (jobs run at least once): it goes on from the rows already done."""
+    while _award_batch_step(batch):
+        pass
+
+
+def _award_batch_step(batch_pk: int) -> bool:
+    """Award the next chunk; whether rows are left. The chunk's awards, the batch's
+    `done` and its `results` commit in one transaction, taken under a lock on the
+    batch's row, so that two runners never award the same rows."""
+    with transaction.atomic():
+        batch = (
+            AwardBatch.objects.select_for_update(of=("self",))
+            .select_related("badge_class__issuer", "created_by")
+            .filter(pk=batch_pk)
+            .first()
+        )
+        if batch is None or batch.status not in (
+            AwardBatchStatus.QUEUED,
+            AwardBatchStatus.RUNNING,
+        ):
+            return False
+        if not _award_batch_creator_may_award(batch):
+            _award_batch_refuse_rest(batch, BATCH_CREATOR_LEFT)
+            batch.save(update_fields=["results", "done", "status", "updated_at"])
+            return False
+        chunk = batch.rows[batch.done : batch.done + AWARD_BATCH_CHUNK]
+        if chunk:
+            batch.results = [*batch.results, *_award_batch_chunk(batch, chunk)]
+        batch.done += len(chunk)
+        finished = batch.done >= batch.total or not chunk
+        batch.status = AwardBatchStatus.DONE if finished else AwardBatchStatus.RUNNING
+        batch.save(update_fields=["results", "done", "status", "updated_at"])
+    return not finished
+
+
+# A checked file nobody started is dropped after a day; a finished batch (its rows and
+# results: recipients' addresses) after 90 days (docs/issuing.md, "Award batches").
+UNSTARTED_BATCH_KEPT = timedelta(days=1)
+FINISHED_BATCH_KEPT = timedelta(days=90)
+
+
+def award_batches_prune(now: datetime | None = None) -> int:
+    """The periodic task: delete batches checked but never started, and finished ones
+    past their keeping time; how many went. Queued and running batches stay."""
+    now = now or timezone.now()
+    unstarted = models.Q(status=AwardBatchStatus.READY, updated_at__lt=now - UNSTARTED_BATCH_KEPT)
+    finished = models.Q(
+        status__in=(AwardBatchStatus.DONE, AwardBatchStatus.FAILED),
+        updated_at__lt=now - FINISHED_BATCH_KEPT,
+    )
+    deleted, _ = AwardBatch.objects.filter(unstarted | finished).delete()
+    return deleted
+
+
+BATCH_CREATOR_LEFT = (
+    "Not awarded: whoever started the batch is no longer on the issuer's staff "
+    "(or their account is closed)."
+)
+
+
+def _award_batch_creator_may_award(batch: AwardBatch) -> bool:
+    """Whether the person who started the batch may still award: checked before every
+    chunk, since a batch runs after the page that started it (staff may be removed, an
+    account closed, in between). Awarding needs any role on the issuer's staff."""
+    creator = batch.created_by
+    if creator is None or not creator.is_active:
+        return False
+    return selectors.issuer_role(user=creator, issuer=batch.badge_class.issuer) is not None
+
+
+def _award_batch_refuse_rest(batch: AwardBatch, reason: str) -> None:
+    """End the batch as failed: each row not yet done gets `reason` in the results."""
+    rest = batch.rows[batch.done :]
+    batch.results = [*batch.results, *([row["line"], row["identity"], "", reason] for row in rest)]
+    batch.done = batch.total
+    batch.status = AwardBatchStatus.FAILED
+
+
+def _award_batch_chunk(batch: AwardBatch, chunk: list[dict]) -> list[list]:
+    """Award `chunk` at once; when any row is refused (a recipient awarded since the
+    check, say), each row on its own, so the others are still awarded and the refused
+    ones say why. One `[line, identity, award entityId, error]` per row."""
+    options = {
+        "badge_class": batch.badge_class,
+        "actor": batch.created_by,
+        "notify": batch.notify,
+        "allow_duplicate_awards": batch.allow_duplicate_awards,
+    }
+    try:
+        with transaction.atomic():
+            made = assertions_award(awards=[award_batch_input(r) for r in chunk], **options)
+        return [
+            [r["line"], r["identity"], a.entity_id, ""] for r, a in zip(chunk, made, strict=True)
+        ]
+    except (ValidationError, Conflict):
+        pass
+    results = []
+    for row in chunk:
+        try:
+            with transaction.atomic():
+                award = assertion_award(award=award_batch_input(row), **options)
+        except ValidationError as error:
+            results.append([row["line"], row["identity"], "", " ".join(error.messages)])
+        except Conflict as error:
+            results.append([row["line"], row["identity"], "", error.message])
+        else:
+            results.append([row["line"], row["identity"], award.entity_id, ""])
+    return results
+
+
+# --- verified issuers ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def issuer_verify(*, issuer: Issuer, by: str, actor: User | None = None) -> Issuer:
+    """Show the issuer as verified: `by` is an `IssuerVerification` (an administrator's
+    review, or a domain check, `issuing.verification`). Audited."""
+    if by not in IssuerVerification.values:
+        raise ValidationError({"verified_by": ["Unknown kind of verification."]})
+    _verification_set(issuer, by=by, actor=actor)
+    issuer.save()
+    return issuer
+
+
+@transaction.atomic
+def issuer_unverify(*, issuer: Issuer, actor: User | None = None) -> Issuer:
+    """Stop showing the issuer as verified. Audited."""
+    _verification_set(issuer, by="", actor=actor)
+    issuer.save()
+    return issuer
+
+
+def _verification_set(issuer: Issuer, *, by: str, actor: User | None) -> None:
+    """Set (or, with `by=""`, clear) the verification in memory and record the change;
+    the caller saves the issuer in the same transaction."""
+    issuer.verified_at = timezone.now() if by else None
+    issuer.verified_by = by
+    signals.issuer_verification_changed.send(
+        sender=Issuer, actor=actor, detail={"issuer": issuer.entity_id, "verified_by": by}
+    )

@@ -22,6 +22,10 @@ issuer_staff_changed = Signal()
 issuer_deleted = Signal()
 # A badge class was deleted (it had no awards); detail: issuer, badge class, name.
 badge_class_deleted = Signal()
+# An issuer was marked verified, or its verification was removed (by an administrator,
+# or by a change of its name or website); detail: the issuer and how it is verified now
+# ("admin", "domain", or "" when no longer).
+issuer_verification_changed = Signal()
 # An issuer's signing key was made, rotated or retired; detail: the issuer, the change
 # and the key's entityId (openbadges sends it: keys live there).
 signing_key_changed = Signal()

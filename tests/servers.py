@@ -44,8 +44,12 @@ def server_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def laurels_server(home: Path, *, workers: int = 1, **extra_env: str) -> Iterator[RunningServer]:
-    port = free_port()
+def laurels_server(
+    home: Path, *, workers: int = 1, port: int | None = None, **extra_env: str
+) -> Iterator[RunningServer]:
+    """`laurels serve` on `port` (a free one unless given: a server whose address another
+    party must know before it starts, such as an OAuth callback, is given its port)."""
+    port = port or free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = server_env(home, LAURELS_BASE_URL=base_url, PYTHONUNBUFFERED="1", **extra_env)
     log_path = home.parent / f"{home.name}-server-{port}.log"

@@ -103,9 +103,7 @@ def world(tmp_path_factory) -> Iterator[World]:
             laurels_server(root / "upstream", LAURELS_ALLOW_PRIVATE_FETCH="true")
         )
         port, env = institution_env(upstream)
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(servers, "free_port", lambda: port)  # the port the app names
-            here = stack.enter_context(laurels_server(root / "here", **env))
+        here = stack.enter_context(laurels_server(root / "here", port=port, **env))
         issuer_api = stack.enter_context(api_client_for(here, "dean@harbour.example.org"))
         issuer, badge = issuer_with_badge(
             issuer_api, "Harbour College", badge_name="Knot Tying", image=png_data_uri((200, 200))

@@ -55,6 +55,9 @@ class Card:
     issued_on: object
     status: str
     image: str
+    # An award made here whose issuer is verified (`issuing.services.issuer_verify`);
+    # an imported badge's issuer lives on another server, so never.
+    issuer_verified: bool = False
 
     @property
     def status_label(self) -> str:
@@ -78,6 +81,7 @@ def card(entry) -> Card:
         issued_on=entry.issued_on,
         status=selectors.entry_status(entry),
         image=image,
+        issuer_verified=isinstance(entry, Assertion) and entry.issuer.verified_at is not None,
     )
 
 

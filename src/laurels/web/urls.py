@@ -4,9 +4,14 @@ from laurels.issuing import views as issuing_views
 from laurels.web import (
     account_delete_views,
     account_views,
+    award_views,
+    awards_list_views,
     backpack_views,
+    badge_class_views,
     collection_views,
+    developer_views,
     import_views,
+    issuer_views,
     oembed,
     two_factor_views,
     views,
@@ -16,6 +21,32 @@ app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("issuers/<str:issuer>/awards/", awards_list_views.awards_list, name="awards_list"),
+    path(
+        "issuers/<str:issuer>/awards/export.csv",
+        awards_list_views.awards_export,
+        name="awards_export",
+    ),
+    path(
+        "issuers/<str:issuer>/awards/revoke/",
+        awards_list_views.awards_revoke_selected,
+        name="awards_revoke_selected",
+    ),
+    path(
+        "issuers/<str:issuer>/awards/<str:award>/revoke/",
+        awards_list_views.award_revoke,
+        name="awards_revoke",
+    ),
+    path(
+        "issuers/<str:issuer>/badges/<str:badge>/awards/",
+        awards_list_views.awards_list,
+        name="awards_badge_list",
+    ),
+    path(
+        "issuers/<str:issuer>/badges/<str:badge>/awards/export.csv",
+        awards_list_views.awards_export,
+        name="awards_badge_export",
+    ),
     path("backpack/", backpack_views.backpack, name="backpack"),
     path("backpack/import/", import_views.backpack_import, name="backpack_import"),
     path("backpack/collections/", collection_views.collections, name="collections"),
@@ -60,4 +91,82 @@ urlpatterns = [
     path("account/apps/", views.connected_apps, name="connected_apps"),
     path("account/tokens/", views.personal_tokens, name="personal_tokens"),
     path("account/invitations/", issuing_views.staff_invitations, name="staff_invitations"),
+    # The developer portal (issue 18, E): the signed-in person's own apps.
+    path("developer/apps/", developer_views.developer_apps, name="developer_apps"),
+    path("developer/apps/new/", developer_views.developer_app_new, name="developer_app_new"),
+    path("developer/apps/<str:client_id>/", developer_views.developer_app, name="developer_app"),
+    path(
+        "developer/apps/<str:client_id>/rotate/",
+        developer_views.developer_app_rotate,
+        name="developer_app_rotate",
+    ),
+    path(
+        "developer/apps/<str:client_id>/delete/",
+        developer_views.developer_app_delete,
+        name="developer_app_delete",
+    ),
+    # The issuer workspace (issue 18, A): issuers, their staff, dashboard.
+    path("issuers/", issuer_views.issuers, name="issuers"),
+    path("issuers/new/", issuer_views.issuer_new, name="issuer_new"),
+    path("issuers/<str:entity_id>/", issuer_views.issuer_dashboard, name="issuer_dashboard"),
+    path("issuers/<str:entity_id>/edit/", issuer_views.issuer_edit, name="issuer_edit"),
+    path("issuers/<str:entity_id>/staff/", issuer_views.issuer_staff, name="issuer_staff"),
+    path("issuers/<str:entity_id>/delete/", issuer_views.issuer_delete, name="issuer_delete"),
+    path(
+        "issuers/<str:entity_id>/verify-domain/",
+        issuer_views.issuer_verify_domain,
+        name="issuer_verify_domain",
+    ),
+    # Badge classes (issue 18, B).
+    path(
+        "issuers/markdown-preview",
+        badge_class_views.markdown_preview,
+        name="badge_class_markdown_preview",
+    ),
+    path(
+        "issuers/<str:issuer_id>/badges/",
+        badge_class_views.badge_classes,
+        name="badge_class_list",
+    ),
+    path(
+        "issuers/<str:issuer_id>/badges/new/",
+        badge_class_views.badge_class_new,
+        name="badge_class_new",
+    ),
+    path(
+        "issuers/<str:issuer_id>/badges/<str:badge_id>/",
+        badge_class_views.badge_class_detail,
+        name="badge_class_detail",
+    ),
+    path(
+        "issuers/<str:issuer_id>/badges/<str:badge_id>/edit/",
+        badge_class_views.badge_class_edit,
+        name="badge_class_edit",
+    ),
+    path(
+        "issuers/<str:issuer_id>/badges/<str:badge_id>/delete/",
+        badge_class_views.badge_class_delete,
+        name="badge_class_delete",
+    ),
+    # Awarding (issue 18, C): one award, a CSV batch, its progress and results.
+    path(
+        "issuers/<str:issuer_id>/badges/<str:badge_id>/award/",
+        award_views.award_single,
+        name="award_single",
+    ),
+    path(
+        "issuers/<str:issuer_id>/badges/<str:badge_id>/award/csv/",
+        award_views.award_csv,
+        name="award_csv",
+    ),
+    path(
+        "issuers/<str:issuer_id>/batches/<str:batch_id>/",
+        award_views.batch_detail,
+        name="batch_detail",
+    ),
+    path(
+        "issuers/<str:issuer_id>/batches/<str:batch_id>/results.csv",
+        award_views.batch_results_csv,
+        name="batch_results_csv",
+    ),
 ]

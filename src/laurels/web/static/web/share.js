@@ -1,6 +1,6 @@
-// Copy-link buttons on the badge page: a button with data-copy="<input id>" copies that
-// input's value. Without JavaScript the button stays hidden and the link can be copied
-// from its read-only input.
+// Copy buttons: a button with data-copy="<input id>" copies that input's value and says
+// so in words its data-copied attribute may give (a link by default). Without JavaScript
+// the button stays hidden and the value can be copied from its read-only input.
 (function () {
   "use strict";
   document.querySelectorAll("button[data-copy]").forEach(function (button) {
@@ -10,8 +10,8 @@
     button.hidden = false;
     button.addEventListener("click", function () {
       navigator.clipboard.writeText(input.value).then(
-        function () { status.textContent = "Link copied."; },
-        function () { input.select(); status.textContent = "Select the link and copy it."; }
+        function () { status.textContent = button.getAttribute("data-copied") || "Link copied."; },
+        function () { input.select(); status.textContent = "Select it and copy it."; }
       );
     });
   });

@@ -2,6 +2,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from laurels.accounts.models import User
 from tests.api.contract import answers_checked
 from tests.browsers import chromium  # noqa: F401  (one Chromium for the whole session)
 from tests.factories import UserFactory
@@ -33,6 +34,14 @@ def user(db):
 def client_logged_in(user) -> Client:
     client = Client()
     client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def admin_client(db) -> Client:
+    """Logged in as a superuser (pytest-django's own fixture needs a username field)."""
+    client = Client()
+    client.force_login(User.objects.create_superuser("root@example.org", "an admin passphrase"))
     return client
 
 

@@ -17,13 +17,6 @@ pytestmark = pytest.mark.django_db
 TAKEN = "An account with this email address already exists."
 
 
-@pytest.fixture
-def admin_client() -> Client:
-    client = Client()
-    client.force_login(User.objects.create_superuser("root@example.org", "an admin passphrase"))
-    return client
-
-
 def backpack_version(user: User) -> int:
     found = Version.objects.filter(name=version_name(BACKPACK, user.pk)).values_list("n")
     return found[0][0] if found else 0

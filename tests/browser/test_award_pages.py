@@ -67,7 +67,7 @@ def test_award_one_then_a_thousand_from_a_csv(tmp_path, chromium):
             page.get_by_role("button", name="Award 1000 people").click()
             page.wait_for_url(batch_url)
             # htmx polls every second until the batch is done, with no reload.
-            page.get_by_text("1000 awarded").wait_for(timeout=60_000)
+            page.locator(".batch-summary", has_text="1000 awarded").wait_for(timeout=60_000)
             assert page.locator("progress").get_attribute("value") == "1000"
             assert "(100 %)" in page.locator(".batch-progress").inner_text()
             with page.expect_download() as download:

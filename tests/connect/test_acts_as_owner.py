@@ -280,13 +280,6 @@ def test_the_same_app_may_again_once_it_no_longer_acts_as_its_owner():
 # --- the admin site and the CLI ------------------------------------------------------------
 
 
-@pytest.fixture
-def admin_client():
-    client = Client()
-    client.force_login(User.objects.create_superuser("root@example.org", "an admin passphrase"))
-    return client
-
-
 def admin_form(application: Application, **changes) -> dict:
     data = {
         "name": application.name,

@@ -1,18 +1,9 @@
 import pytest
-from django.test import Client
 
-from laurels.accounts.models import User
 from laurels.connect.models import Application, AuditEvent
 from tests.connect.oauth_helpers import register_app
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client():
-    client = Client()
-    client.force_login(User.objects.create_superuser("root@example.org", "an admin passphrase"))
-    return client
 
 
 def test_admins_see_the_audit_trail(admin_client):

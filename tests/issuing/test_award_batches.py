@@ -8,11 +8,13 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from laurels.core.errors import Conflict
 from laurels.issuing import services
 from laurels.issuing.award_files import UnreadableCsv, csv_checked, csv_rows
 from laurels.issuing.models import Assertion, AwardBatch, AwardBatchStatus, IssuerStaff, Role
+from laurels.jobs import registry
 from laurels.jobs.models import Job, OutboxMail
 from laurels.jobs.runner import drain
 from tests.factories import AssertionFactory, BadgeClassFactory, UserFactory
@@ -67,6 +69,7 @@ def test_every_problem_is_named_by_its_line():
         b"\n"
         b"d@example.org\n"
         b"nope-again\n"
+        b"e@example.org," + b"n" * 256 + b"\n"
     )
     checked = csv_checked(data, badge_class=badge_class)
     assert [str(p) for p in checked.problems] == [
@@ -74,6 +77,7 @@ def test_every_problem_is_named_by_its_line():
         "Line 3: ftp://nope is not a valid URL.",
         "Line 4: Too many columns: identity, name, narrative, evidence URL.",
         "Line 7: nope-again is not a valid email identity.",
+        "Line 8: The name is longer than 255 characters.",
     ]
 
 
@@ -213,6 +217,32 @@ def test_a_batch_whose_starter_left_awards_no_further_chunk(leaves):
     refused = batch.results[services.AWARD_BATCH_CHUNK :]
     assert len(refused) == 2 and all(not row[2] for row in refused)
     assert all(row[3] == services.BATCH_CREATOR_LEFT for row in refused)
+
+
+def test_a_batch_whose_job_fails_every_attempt_ends_failed_not_running(monkeypatch):
+    """Its page polls until the batch ends: a job that gave up must end it too."""
+    badge_class = BadgeClassFactory()
+    batch = batch_of(badge_class, csv_of(services.AWARD_BATCH_CHUNK + 2))
+    services.award_batch_start(batch=batch)
+    services._award_batch_step(batch.pk)  # the first chunk is awarded
+
+    def broken(**_):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(services, "assertions_award", broken)
+    monkeypatch.setattr(services, "assertion_award", broken)
+    attempts = registry.TASKS[services.AWARD_BATCH_TASK].max_attempts
+    for _ in range(attempts):
+        Job.objects.update(run_after=timezone.now())
+        batch.refresh_from_db()
+        assert batch.status == AwardBatchStatus.RUNNING  # retried meanwhile
+        assert drain("runner-a")["tasks"] == 1
+    batch.refresh_from_db()
+    assert batch.status == AwardBatchStatus.FAILED and batch.done == batch.total
+    refused = batch.results[services.AWARD_BATCH_CHUNK :]
+    assert len(refused) == 2 and all(row[3] == services.BATCH_GAVE_UP for row in refused)
+    assert all(row[2] for row in batch.results[: services.AWARD_BATCH_CHUNK])
+    assert Job.objects.get().failed_at is not None
 
 
 def test_ten_thousand_rows_in_a_job_with_queries_per_chunk_not_per_row():

@@ -146,6 +146,28 @@ def test_the_domain_check_fails_without_the_token(website, route):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_token_served_by_another_host_after_a_redirect_does_not_count(website):
+    """Whoever controls the redirect's target would otherwise verify the issuer."""
+    elsewhere = website({})
+    server = website({})
+    issuer = _issuer_at(server)
+    token = issuer_domain_check_token(issuer)
+    page = f'<meta name="laurels-issuer-verification" content="{token}">'.encode()
+    elsewhere.routes[WELL_KNOWN] = (200, {"Content-Type": "text/plain"}, f"{token}\n".encode(), 0)
+    elsewhere.routes["/"] = (200, {"Content-Type": "text/html"}, page, 0)
+    for path in (WELL_KNOWN, "/"):
+        server.routes[path] = (302, {"Location": elsewhere.url + path}, b"", 0)
+    with pytest.raises(DomainCheckFailed):
+        issuer_domain_check(issuer, actor=None)
+    # A redirect within the host is followed.
+    server.routes[WELL_KNOWN] = (302, {"Location": "/tokens.txt"}, b"", 0)
+    server.routes["/tokens.txt"] = (200, {"Content-Type": "text/plain"}, f"{token}\n".encode(), 0)
+    issuer_domain_check(issuer, actor=None)
+    issuer.refresh_from_db()
+    assert issuer.verified_by == IssuerVerification.DOMAIN
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_huge_file_with_the_token_first_is_still_refused(website):
     server = website({})
     issuer = _issuer_at(server)

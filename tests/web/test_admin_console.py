@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from laurels.accounts.models import User
 from laurels.connect.models import Application, AuditEvent
 from laurels.issuing import services as issuing_services
 from laurels.issuing.models import IssuerVerification
@@ -14,13 +13,6 @@ from tests.connect.oauth_helpers import register_app
 from tests.factories import AssertionFactory, IssuerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client():
-    client = Client()
-    client.force_login(User.objects.create_superuser("root@example.org", "an admin passphrase"))
-    return client
 
 
 def test_admins_mark_issuers_verified_and_remove_it(admin_client):
@@ -39,6 +31,35 @@ def test_admins_mark_issuers_verified_and_remove_it(admin_client):
     )
     issuer.refresh_from_db()
     assert issuer.verified_at is None
+
+
+def _admin_form_data(answer) -> dict:
+    """What the admin's change form would post unchanged: its fields and inlines."""
+    data = {}
+    for form in [answer.context["adminform"].form] + [
+        f for inline in answer.context["inline_admin_formsets"] for f in inline.formset.forms
+    ]:
+        data.update({form.add_prefix(k): v for k, v in form.initial.items() if v is not None})
+    for inline in answer.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        data.update({management.add_prefix(k): v for k, v in management.initial.items()})
+    return data
+
+
+def test_renaming_a_verified_issuer_in_the_admin_clears_its_verification(admin_client):
+    """The mark was about the old name: as through the API and the workspace."""
+    issuer = IssuerFactory(name="Harvard University")
+    issuing_services.issuer_verify(issuer=issuer, by=IssuerVerification.ADMIN)
+    url = f"/admin/issuing/issuer/{issuer.pk}/change/"
+    data = _admin_form_data(admin_client.get(url))
+    described = admin_client.post(url, {**data, "description": "Now described"})
+    assert described.status_code == 302
+    issuer.refresh_from_db()
+    assert issuer.description == "Now described" and issuer.verified_at is not None
+    renamed = admin_client.post(url, {**data, "name": "Harvard Universlty"})
+    assert renamed.status_code == 302
+    issuer.refresh_from_db()
+    assert issuer.name == "Harvard Universlty" and issuer.verified_at is None
 
 
 def test_staff_without_the_change_permission_cannot_verify():

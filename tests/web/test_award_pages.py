@@ -122,6 +122,21 @@ def test_a_file_too_big_is_refused(client_logged_in, badge_class):
     assert answer.status_code == 400 and b"larger than 5 MB" in answer.content
 
 
+def test_a_body_declared_past_the_request_cap_is_refused_unread(
+    client_logged_in, badge_class, settings
+):
+    """Django streams a form's files to disk whatever their size: the cap is checked on
+    the declared length first, on pages as on the API."""
+    url = f"{base(badge_class)}/award/csv/"
+    too_big = str(settings.LAURELS_MAX_REQUEST_BYTES + 1)
+    for length, status in ((too_big, 413), ("²", 400), ("-1", 400)):
+        answer = client_logged_in.generic(
+            "POST", url, b"x", content_type="multipart/form-data; boundary=b", CONTENT_LENGTH=length
+        )
+        assert answer.status_code == status, length
+    assert not AwardBatch.objects.exists()
+
+
 def test_a_clean_file_is_awarded_with_progress_and_results(
     client_logged_in, badge_class, django_assert_max_num_queries
 ):
@@ -160,7 +175,8 @@ def test_a_clean_file_is_awarded_with_progress_and_results(
     second = client_logged_in.get(page_url + "?page=2")
     assert b"p149@example.org" in second.content
     assert client_logged_in.get(page_url + "?page=3").status_code == 400
-    assert client_logged_in.get(page_url + "?page=x").status_code == 400
+    for bad in ("x", "²", "٢", "99999999999999999999"):
+        assert client_logged_in.get(page_url + f"?page={bad}").status_code == 400
     results = client_logged_in.get(page_url + "results.csv")
     assert results["Content-Type"].startswith("text/csv")
     lines = results.content.decode().splitlines()

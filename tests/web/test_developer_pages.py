@@ -165,6 +165,7 @@ def test_registering_shows_the_secret_once_and_the_app_is_mine(client_logged_in,
     app = app_of(response)
     secret = secret_on(response)
     assert secret and app.user == user and app.review == "approved"
+    assert app.registration_source == Application.Source.PORTAL
     assert app.client_secret != secret  # only a digest is kept
     assert app.website_url == "https://app.example.org"
     assert "shown this once only" in response.content.decode()

@@ -43,6 +43,7 @@ from laurels.core.clients import client_address
 from laurels.core.errors import DomainError, PermissionDenied, RateLimited
 from laurels.core.middleware import request_problem
 from laurels.core.storage import StorageUnavailable, log_storage_fault, storage_fault
+from laurels.core.untrusted import whole_number
 from laurels.issuing.models import Acceptance, in_utc
 
 logger = logging.getLogger(__name__)
@@ -342,8 +343,8 @@ def _list(request: HttpRequest, caller: Caller) -> HttpResponse:
 def _pushed_url(request: HttpRequest) -> str:
     """The assertion id of a push: `{"assertion": {"id": URL}}` (Badgr also read a bare
     `{"id": URL}`). Its being an http(s) URL is the import's to check."""
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+    declared = whole_number(request.META.get("CONTENT_LENGTH") or "0")
+    if declared is None or declared > MAX_BODY_BYTES:
         raise BodyTooLarge()
     if request.content_type not in BODY_TYPES:
         raise UnsupportedMediaType()

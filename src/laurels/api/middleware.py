@@ -18,20 +18,13 @@ from django.http import HttpRequest, HttpResponse
 from laurels.api.envelope import API_PREFIXES, error_response
 from laurels.api.errors import domain_error_response
 from laurels.api.inputs import multipart_problem, url_bad_input
+from laurels.core.middleware import declared_length, too_large_message
 
 MULTIPART = "multipart/form-data"
 # Badgr's three: integrations send forms as well as JSON (see `api.inputs.body_data`).
 ACCEPTED_BODY_TYPES = ("application/json", "application/x-www-form-urlencoded", MULTIPART)
 # DELETE too: revoking an award takes its reason in a JSON body.
 METHODS_WITH_BODY = {"POST", "PUT", "PATCH", "DELETE"}
-
-
-def _declared_length(request: HttpRequest) -> int | None:
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return None
-    return length if length >= 0 else None
 
 
 class ApiEnvelopeMiddleware:
@@ -55,12 +48,11 @@ class ApiEnvelopeMiddleware:
     def _refuse_body(request: HttpRequest) -> HttpResponse | None:
         if request.method not in METHODS_WITH_BODY:
             return None
-        length = _declared_length(request)
+        length = declared_length(request)
         if length is None:
             return error_response(400, "The Content-Length header is not a number.")
-        cap = settings.LAURELS_MAX_REQUEST_BYTES
-        if length > cap:
-            return error_response(413, f"The request body is too large (at most {cap} bytes).")
+        if length > settings.LAURELS_MAX_REQUEST_BYTES:
+            return error_response(413, too_large_message())
         media_type = request.content_type or ""
         if length and media_type not in ACCEPTED_BODY_TYPES:
             return error_response(
@@ -72,7 +64,7 @@ class ApiEnvelopeMiddleware:
             try:
                 problem = multipart_problem(request)
             except RequestDataTooBig:
-                return error_response(413, f"The request body is too large (at most {cap} bytes).")
+                return error_response(413, too_large_message())
             if problem is not None:
                 return domain_error_response(problem)
         return None

@@ -73,6 +73,22 @@ class Application(AbstractApplication):
         PENDING = "pending", "Pending review"
         REJECTED = "rejected", "Rejected"
 
+    class Source(models.TextChoices):
+        """django-oauth-toolkit's sources, and the developer portal's."""
+
+        MANUAL = "manual", "Registered by an administrator"
+        DCR = "dcr", "Self-registered (POST /o/register)"
+        CIMD = "cimd", "Client ID Metadata Document"
+        PORTAL = "portal", "Registered in the developer portal"
+
+    registration_source = models.CharField(
+        "registration source",
+        max_length=32,
+        choices=Source.choices,
+        default=Source.MANUAL,
+        help_text="How this app was registered.",
+    )
+
     website_url = web_url_field()
     logo_url = web_url_field()
     terms_url = web_url_field("terms of service URL")

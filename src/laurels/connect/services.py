@@ -194,7 +194,7 @@ def application_create(
     client_id: str | None = None,
     review: str = Application.Review.APPROVED,
     grant_type: str = Application.GRANT_AUTHORIZATION_CODE,
-    source: str = Application.RegistrationSource.MANUAL,
+    source: str = Application.Source.MANUAL,
     ip_address: str | None = None,
     owner: User | None = None,
 ) -> CreatedApplication:
@@ -316,7 +316,7 @@ def application_self_register(
     try:
         with transaction.atomic():
             created = _application_from_metadata(
-                metadata, source=Application.RegistrationSource.DCR, ip_address=ip_address
+                metadata, source=Application.Source.DCR, ip_address=ip_address
             )
             token = _issue_registration_token(created.application, None)
     except ValidationError as error:
@@ -1042,7 +1042,7 @@ def application_portal_register(
         with transaction.atomic():
             return _application_from_metadata(
                 metadata,
-                source=Application.RegistrationSource.MANUAL,
+                source=Application.Source.PORTAL,
                 ip_address=ip_address,
                 owner=owner,
             )

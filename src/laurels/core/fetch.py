@@ -51,6 +51,7 @@ from laurels.core.untrusted import (
     clipped,
     inflate,
     split_http_url,
+    whole_number,
 )
 
 MAX_REDIRECTS = 3
@@ -324,8 +325,8 @@ def _read(url: str, answer: httpcore.Response, cap: int, content_types) -> Fetch
             f"{clipped(url)} answered {clipped(content_type, 60) or 'no content type'}, "
             f"not {' or '.join(content_types)}."
         )
-    declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > cap:
+    declared = whole_number(headers.get("content-length", ""))
+    if declared is not None and declared > cap:
         raise FetchRefused(f"{clipped(url)} is larger than {cap} bytes.")
     body = bytearray()
     for chunk in answer.iter_stream():

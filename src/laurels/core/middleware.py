@@ -13,6 +13,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpR
 from django.http.multipartparser import MultiPartParserError
 from django.http.request import split_domain_port
 
+from laurels.core.untrusted import whole_number
+
 # Paths whose middleware answers the same refusal in its own format (the /v2 envelope,
 # Badge Connect's status envelope), and reads its own bodies (api.inputs): the API's
 # (`api.envelope.API_PREFIXES`) and Badge Connect's (`api.badgeconnect`).
@@ -78,14 +80,34 @@ def request_problem(request: HttpRequest) -> tuple[str, str | None] | None:
     return url_problem(request) or _form_problem(request) or _authorization_problem(request)
 
 
+def declared_length(request: HttpRequest) -> int | None:
+    """The body's length as its Content-Length header declares it (0 without one);
+    None when the header is not a number."""
+    return whole_number(request.META.get("CONTENT_LENGTH") or "0")
+
+
+def too_large_message() -> str:
+    return f"The request body is too large (at most {settings.LAURELS_MAX_REQUEST_BYTES} bytes)."
+
+
 class UnreadableRequestMiddleware:
-    """400 for a request that `request_problem` refuses, on every page outside /v2."""
+    """400 for a request that `request_problem` refuses, and 413 for a body declared
+    larger than LAURELS_MAX_REQUEST_BYTES, on every page outside /v2. Django caps a
+    form's fields in memory but streams its files to disk whatever their size: an
+    upload is refused here before any of it is read."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(OWN_REFUSALS):
+            length = declared_length(request)
+            if length is None:
+                return HttpResponseBadRequest(
+                    "The Content-Length header is not a number.", content_type="text/plain"
+                )
+            if length > settings.LAURELS_MAX_REQUEST_BYTES:
+                return HttpResponse(too_large_message(), status=413, content_type="text/plain")
             problem = request_problem(request)
             if problem is not None:
                 return HttpResponseBadRequest(problem[0], content_type="text/plain")

@@ -31,6 +31,15 @@ def clipped(value: object, limit: int = SHOWN_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def whole_number(text: str, *, max_digits: int = 18) -> int | None:
+    """`text` as a non-negative integer when it is 1 to `max_digits` ASCII digits, else
+    None. `str.isdigit()` and `int()` also take other scripts' digits ("²" passes the
+    first and fails the second), so a query or header value is checked here instead."""
+    if 1 <= len(text) <= max_digits and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def split_http_url(url: str, *, max_length: int = MAX_URL_LENGTH) -> SplitResult:
     """The parts of an absolute http or https URL with a host, a valid port and no
     credentials; ValueError saying what is wrong otherwise. Only such URLs are fetched,

@@ -26,10 +26,15 @@ class IssuingConfig(AppConfig):
 
 
 def _register_jobs() -> None:
-    from laurels.issuing.services import AWARD_BATCH_TASK, award_batch_run, award_batches_prune
+    from laurels.issuing.services import (
+        AWARD_BATCH_TASK,
+        award_batch_gave_up,
+        award_batch_run,
+        award_batches_prune,
+    )
     from laurels.jobs.registry import periodic, task
 
     # A CSV batch of awards (web/award_views.py), in chunks that each commit with the
     # batch's progress: run again, it goes on where it stopped.
-    task(AWARD_BATCH_TASK, award_batch_run, timeout_seconds=30 * 60)
+    task(AWARD_BATCH_TASK, award_batch_run, timeout_seconds=30 * 60, gave_up=award_batch_gave_up)
     periodic("award-batches-prune", 24 * 3600, award_batches_prune)

@@ -19,6 +19,8 @@ COLUMNS = ("identity", "name", "narrative", "evidence_url")
 # The longest cell kept; longer ones are a problem of their row (a narrative is text, not
 # a document).
 MAX_CELL = 10_000
+# The longest recipient name an award keeps (`Assertion.recipient_name`).
+MAX_NAME = 255
 
 
 class UnreadableCsv(ValueError):
@@ -83,6 +85,10 @@ def csv_rows(
             if any(len(value) > MAX_CELL for value in row.values()):
                 checked.problems.append(
                     LineProblem(number, f"A cell is longer than {MAX_CELL:,} characters.")
+                )
+            elif len(row["name"]) > MAX_NAME:
+                checked.problems.append(
+                    LineProblem(number, f"The name is longer than {MAX_NAME} characters.")
                 )
             checked.rows.append({"line": number, "type": str(recipient_type), **row})
     except csv.Error as error:

@@ -237,8 +237,11 @@ def issuer_update(
     """Change an issuer's details and, when `staff` is given, replace its staff as
     `issuer_staff_set` does. Everything is checked before anything is written, and the
     writes commit together: a bad staff list leaves the details unchanged too. A new
-    name or website clears the issuer's verification, which was about them."""
+    name or website clears the issuer's verification, which was about them (compared
+    with the stored row: a caller such as the admin's form may have set them already)."""
     before = (issuer.name, issuer.url)
+    if issuer.verified_at is not None and issuer.pk is not None:
+        before = Issuer.objects.values_list("name", "url").get(pk=issuer.pk)
     for name in ("name", "url", "description"):
         if fields.get(name) is not None:
             setattr(issuer, name, fields[name].strip() if name != "description" else fields[name])
@@ -1151,6 +1154,21 @@ BATCH_CREATOR_LEFT = (
     "Not awarded: whoever started the batch is no longer on the issuer's staff "
     "(or their account is closed)."
 )
+BATCH_GAVE_UP = (
+    "Not awarded: the batch stopped on an unexpected error, retried and failed again "
+    "(the server's log says why). Upload the rows not awarded as a new file to try again."
+)
+
+
+def award_batch_gave_up(*, batch: int) -> None:
+    """The task's last attempt failed: end the batch as failed, each row not yet done
+    saying why, so its page stops waiting and the rows already awarded stay listed."""
+    with transaction.atomic():
+        found = AwardBatch.objects.select_for_update().filter(pk=batch).first()
+        if found is None or found.status not in (AwardBatchStatus.QUEUED, AwardBatchStatus.RUNNING):
+            return
+        _award_batch_refuse_rest(found, BATCH_GAVE_UP)
+        found.save(update_fields=["results", "done", "status", "updated_at"])
 
 
 def _award_batch_creator_may_award(batch: AwardBatch) -> bool:

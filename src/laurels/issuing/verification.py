@@ -6,7 +6,10 @@ issuer's entityId under the server's secret key: nobody can make it without the 
 it stays the same as long as the key does. The issuer publishes it at
 `https://<host>/.well-known/laurels-issuer.txt` (the file holds the token, alone on a line)
 or in a `<meta name="laurels-issuer-verification" content="TOKEN">` tag of its home page.
-Only the host of the issuer's website counts, never its path. The pages are fetched with
+Only the host of the issuer's website counts, never its path, and the answer must come
+from that host: a redirect to another host (or from https down to http) does not count,
+or any site that redirects its home page elsewhere would lend its name to whoever
+controls the target. The pages are fetched with
 the safe fetcher (`core.fetch`: no private addresses, a byte cap, deadlines), outside any
 transaction, before the verification is written.
 
@@ -82,11 +85,24 @@ def issuer_domain_check(issuer: Issuer, actor: User | None) -> Issuer:
 
 
 def _fetched(url: str, cap: int) -> bytes | None:
+    """The body of a 200 answer from `url`'s own host, else None."""
     try:
         answer = fetch(url, accept="text/plain, text/html", max_bytes=cap)
     except FetchRefused:
         return None
-    return answer.content if answer.status == 200 else None
+    if answer.status != 200 or not _same_host(url, answer.url):
+        return None
+    return answer.content
+
+
+def _same_host(asked: str, answered: str) -> bool:
+    """Whether the answer came from the host asked (same name and port), over https
+    or over the scheme asked."""
+    before, after = split_http_url(asked), split_http_url(answered)
+    return (after.hostname, after.port) == (before.hostname, before.port) and after.scheme in (
+        "https",
+        before.scheme,
+    )
 
 
 def _token_in_file(url: str, token: str) -> bool:

@@ -17,12 +17,15 @@ class Task:
     """Work queued with `laurels.jobs.services.job_enqueue`, called with the keyword
     arguments given there (JSON values). It may run more than once (at least once): a
     runner that dies mid-task, or a task that outlives `timeout_seconds`, leaves it to
-    run again, so a task must be safe to repeat."""
+    run again, so a task must be safe to repeat. `gave_up`, when given, is called with
+    the same arguments once the last attempt has failed, so that work left half done
+    can say so (a batch whose page would otherwise wait for it forever)."""
 
     name: str
     run: Callable[..., object]
     timeout_seconds: int = 15 * 60
     max_attempts: int = 8
+    gave_up: Callable[..., object] | None = None
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,20 @@ def run_task(runner: str, job) -> None:
         task.run(**job.arguments)
     except Exception as failure:
         logger.exception("Task %s (job %s) failed", job.task, job.pk)
-        services.job_failed(job, repr(failure), max_attempts=task.max_attempts)
+        final = services.job_failed(job, repr(failure), max_attempts=task.max_attempts)
+        if final and task.gave_up is not None:
+            _give_up(task, job)
     else:
         services.job_done(job)
+
+
+def _give_up(task, job) -> None:
+    """Tell a task that failed its last attempt; a failure here is logged, not raised
+    (the runner goes on with the rest of the queue)."""
+    try:
+        task.gave_up(**job.arguments)
+    except Exception:
+        logger.exception("Task %s (job %s): giving up failed too", job.task, job.pk)
 
 
 def deliver_mail(runner: str) -> int:

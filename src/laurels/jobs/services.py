@@ -107,8 +107,9 @@ def job_done(job: Job) -> None:
     Job.objects.filter(pk=job.pk).delete()
 
 
-def job_failed(job: Job, error: str, *, max_attempts: int) -> None:
-    """Try again later, or keep it as failed once it has had every attempt."""
+def job_failed(job: Job, error: str, *, max_attempts: int) -> bool:
+    """Try again later, or keep it as failed once it has had every attempt; whether
+    that was its last attempt."""
     now = timezone.now()
     final = job.attempts >= max_attempts
     Job.objects.filter(pk=job.pk).update(
@@ -118,6 +119,7 @@ def job_failed(job: Job, error: str, *, max_attempts: int) -> None:
         failed_at=now if final else None,
         run_after=now + _backoff(job.attempts),
     )
+    return final
 
 
 # --- the e-mail outbox -----------------------------------------------------------------------

@@ -30,6 +30,7 @@ from laurels.connect.permissions import Caller, require_issuing
 from laurels.connect.permissions import IssuingAction as Action
 from laurels.core.errors import Conflict
 from laurels.core.public import public_url, url_of
+from laurels.core.untrusted import whole_number
 from laurels.issuing import services
 from laurels.issuing.award_files import UnreadableCsv, csv_checked
 from laurels.issuing.models import AwardBatch, AwardBatchStatus, BadgeClass
@@ -163,10 +164,10 @@ def _batch(request: HttpRequest, issuer_id: str, batch_id: str, *, rows: bool) -
 
 
 def _page_number(request: HttpRequest, pages: int) -> int | None:
-    number = request.GET.get("page", "1")
-    if not number.isdigit() or not 1 <= int(number) <= max(pages, 1):
+    number = whole_number(request.GET.get("page", "1"), max_digits=9)
+    if number is None or not 1 <= number <= max(pages, 1):
         return None
-    return int(number)
+    return number
 
 
 def _status_context(request: HttpRequest, batch: AwardBatch) -> dict | HttpResponse:

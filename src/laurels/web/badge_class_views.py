@@ -28,7 +28,7 @@ from laurels.connect.permissions import Caller
 from laurels.connect.permissions import IssuingAction as Action
 from laurels.core.csp import policy_allows
 from laurels.core.public import url_of
-from laurels.core.untrusted import shown_url
+from laurels.core.untrusted import shown_url, whole_number
 from laurels.issuing import services
 from laurels.issuing.models import Acceptance, Assertion, BadgeClass, Issuer
 from laurels.openbadges.pages import badge_class_page, markdown_html
@@ -77,10 +77,9 @@ def badge_classes(request: HttpRequest, issuer_id: str) -> HttpResponse:
     query for the page, however many there are); `?page=` pages by PAGE_SIZE."""
     caller = Caller(user=request.user)
     issuer = workspace_issuer(caller, issuer_id, Action.BADGECLASS_VIEW)
-    number = request.GET.get("page", "1")
-    if not number.isdigit() or not 1 <= int(number) <= MAX_PAGE:
+    number = whole_number(request.GET.get("page", "1"), max_digits=9)
+    if number is None or not 1 <= number <= MAX_PAGE:
         return HttpResponseBadRequest(f"page is a number from 1 to {MAX_PAGE}.")
-    number = int(number)
     live_awards = Count("assertions", filter=_live("assertions__"))
     rows = list(
         issuing_selectors.badge_classes_visible(caller=caller, issuer=issuer)

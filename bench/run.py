@@ -23,6 +23,7 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 
@@ -93,10 +94,33 @@ def peak_rss_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# The server whose processes' CPU time each measured wrk run is charged to (measure()).
+SERVER = {"pid": None}
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants so far (the
+    server's own counters, from /proc): the workers' cost, whatever the load's rate."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 # --- wrk -------------------------------------------------------------------------------------
 
 
 WRK_THREADS = 2
+# Connections of the write scenarios (token refresh, one award): each runs at both.
+WRITE_CONNECTIONS = (8, 32)
 # Unmeasured load before each scenario meant to be warm.
 WARMUP_SECONDS = 1.0
 # Rounds of each warm GET scenario (see get_scenarios).
@@ -111,6 +135,8 @@ def lua_for(
     body: str | None = None,
     paths: list[str] | None = None,
     bodies: list[str] | None = None,
+    paths_once: list[str] | None = None,
+    bearer_tokens: list[str] | None = None,
 ) -> str:
     lines = [f'wrk.method = "{method}"']
     for name, value in (headers or {}).items():
@@ -132,6 +158,23 @@ def lua_for(
         lines.append(
             "request = function() j = j + 1 return wrk.format(nil, nil, nil, "
             f"bodies[(j * {WRK_THREADS} + offset) % #bodies + 1]) end"
+        )
+    if paths_once or bearer_tokens:
+        # Each path (or token) once, as for bodies: thread k takes k, k + n, k + 2n, ...
+        items, make = (
+            (paths_once, "wrk.format(nil, items[n])")
+            if paths_once
+            else (bearer_tokens, 'wrk.format(nil, nil, {Authorization = "Bearer " .. items[n]})')
+        )
+        lines.append("local items = " + "{" + ",".join(json.dumps(i) for i in items) + "}")
+        lines.append("local threads = 0")
+        lines.append(
+            'function setup(thread) thread:set("offset", threads) threads = threads + 1 end'
+        )
+        lines.append("local j = -1")
+        lines.append(
+            f"request = function() j = j + 1 local n = (j * {WRK_THREADS} + offset) % #items + 1 "
+            f"return {make} end"
         )
     return "\n".join(lines) + "\n"
 
@@ -155,8 +198,13 @@ def wrk(
             script = Path(scripts) / "scenario.lua"
             script.write_text(lua)
             command[1:1] = ["-s", str(script)]
+        cpu_before = tree_cpu_seconds(SERVER["pid"]) if SERVER["pid"] else None
         run = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
-    return parse_wrk(run.stdout)
+        cpu_after = tree_cpu_seconds(SERVER["pid"]) if SERVER["pid"] else None
+    result = parse_wrk(run.stdout)
+    if cpu_before is not None and result["requests"]:
+        result["cpu_ms"] = round((cpu_after - cpu_before) * 1000 / result["requests"], 3)
+    return result
 
 
 def _ms(value: str) -> float:
@@ -169,7 +217,9 @@ def parse_wrk(output: str) -> dict:
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    requests = re.search(r"(\d+) requests in", output)
     return {
+        "requests": int(requests.group(1)) if requests else 0,
         "rps": round(rps, 1),
         "p50_ms": round(p50, 2),
         "p99_ms": round(p99, 2),
@@ -220,6 +270,7 @@ def get_scenarios(
     earner = {"Authorization": f"Bearer {earner_token}"}
     owner = {"Authorization": f"Bearer {owner_token}"}
     cold_paths = [f"/public/assertions/{a}" for a in data["assertion_sample"]]
+    first_page = f"{base}/v2/issuers/{data['issuer']}/assertions?num=100"
     warm = {
         "assertion_json_warm": (
             f"{base}/public/assertions/{assertion}",
@@ -232,12 +283,23 @@ def get_scenarios(
             lua_for(headers=owner),
         ),
         "baked_png_cached": (f"{base}/public/assertions/{assertion}/image", None),
+        # One object, Bearer-authenticated: nothing of these answers is kept.
+        "get_users_self": (f"{base}/v2/users/self", lua_for(headers=owner)),
+        "get_issuer": (f"{base}/v2/issuers/{data['issuer']}", lua_for(headers=owner)),
+        "get_badge_class": (
+            f"{base}/v2/badgeclasses/{data['badge_class']}",
+            lua_for(headers=owner),
+        ),
+        "get_assertion": (f"{base}/v2/assertions/{data['award']}", lua_for(headers=owner)),
     }
+    results = cold_working_set(base, data, accept_ld, accept_page, duration)
     # Cold means the first request for each award: every pass, with full load or over one
     # connection, takes its own slice of the sample (at ~2,000 req/s a 1 s pass needs
-    # fewer requests than a slice has).
+    # fewer requests than a slice has). So does the new-token scenario, with its tokens.
     slices = [cold_paths[k :: 2 * ROUNDS] for k in range(2 * ROUNDS)]
-    rounds: dict[str, list[dict]] = {name: [] for name in ["assertion_json_cold", *warm]}
+    token_slices = [data["new_tokens"][k :: 2 * ROUNDS] for k in range(2 * ROUNDS)]
+    names = ["assertion_json_cold", *warm, "list_first_page_new_token"]
+    rounds: dict[str, list[dict]] = {name: [] for name in names}
     for number in range(ROUNDS):
         fresh, fresh_too = slices[2 * number], slices[2 * number + 1]
         measured = wrk(base, min(duration, 1.0), lua=lua_for(headers=accept_ld, paths=fresh))
@@ -248,9 +310,45 @@ def get_scenarios(
             warmup = WARMUP_SECONDS if number == 0 else 0
             measured = wrk(url, duration, lua=lua, warmup=warmup)
             rounds[name].append(with_one_connection_pass(measured, url, lua))
-    results = {name: median_of_rounds(measured) for name, measured in rounds.items()}
-    order = ["assertion_json_warm", "assertion_json_cold", *list(warm)[1:]]
-    return {name: results[name] for name in order}
+        if data["new_tokens"]:
+            tokens, tokens_too = token_slices[2 * number], token_slices[2 * number + 1]
+            measured = wrk(first_page, min(duration, 3.0), lua=lua_for(bearer_tokens=tokens))
+            measured["tokens_reused"] = measured["requests"] > len(tokens)
+            rounds["list_first_page_new_token"].append(
+                with_one_connection_pass(measured, first_page, lua_for(bearer_tokens=tokens_too))
+            )
+    results.update(
+        {name: median_of_rounds(measured) for name, measured in rounds.items() if measured}
+    )
+    order = [
+        "assertion_json_warm",
+        "assertion_json_cold",
+        "assertion_json_cold_100k",
+        "assertion_html_cold_100k",
+        *list(warm)[1:],
+        "list_first_page_new_token",
+    ]
+    return {name: results[name] for name in order if name in results}
+
+
+def cold_working_set(
+    base: str, data: dict, accept_ld: dict, accept_page: dict, duration: float
+) -> dict:
+    """Hosted JSON, then the public HTML page, over the working set: distinct awards
+    none of which was requested before (each wrk thread takes its own share, once).
+    Only from SCALE=100k: at 10k there is no such working set."""
+    paths = [f"/public/assertions/{a}" for a in data["working_set"]]
+    if not paths:
+        return {}
+    results = {}
+    for name, headers in (
+        ("assertion_json_cold_100k", accept_ld),
+        ("assertion_html_cold_100k", accept_page),
+    ):
+        measured = wrk(base, duration, lua=lua_for(headers=headers, paths_once=paths))
+        measured["repeated"] = measured["requests"] > len(paths)
+        results[name] = measured
+    return results
 
 
 def with_one_connection_pass(measured: dict, url: str, lua: str | None) -> dict:
@@ -264,9 +362,13 @@ def with_one_connection_pass(measured: dict, url: str, lua: str | None) -> dict:
 
 def median_of_rounds(rounds: list[dict]) -> dict:
     """Each figure's median over the rounds; non-2xx answers of all rounds added up."""
-    figures = ("rps", "p50_ms", "p99_ms", "light_p50_ms", "light_p99_ms")
+    figures = ("rps", "p50_ms", "p99_ms", "light_p50_ms", "light_p99_ms", "cpu_ms")
     return {
-        **{figure: statistics.median(r[figure] for r in rounds) for figure in figures},
+        **{
+            figure: statistics.median(r[figure] for r in rounds)
+            for figure in figures
+            if all(figure in r for r in rounds)
+        },
         "non_2xx": sum(r["non_2xx"] for r in rounds),
         "rounds": rounds,
     }
@@ -279,19 +381,37 @@ def write_scenarios(base: str, data: dict, owner_token: str, duration: float) ->
         f"grant_type=refresh_token&client_id=public&refresh_token={t}"
         for t in data["refresh_tokens"]
     ]
-    results["token_refresh"] = wrk(
+    award = json.dumps({"recipient": {"identity": "bench-single@example.org"}})
+    headers = {"Authorization": f"Bearer {owner_token}", "Content-Type": "application/json"}
+    # Writers under contention: SQLite takes one writer at a time, whichever process.
+    for connections in WRITE_CONNECTIONS:
+        # Each refresh token once: the two runs take halves of them.
+        half = refresh_bodies[connections == WRITE_CONNECTIONS[-1] :: 2]
+        results[f"token_refresh_c{connections}"] = wrk(
+            f"{base}/o/token",
+            min(duration, 3.0),
+            connections=connections,
+            lua=lua_for("POST", headers=form, bodies=half),
+        )
+        results[f"award_single_c{connections}"] = wrk(
+            f"{base}/v2/badgeclasses/{data['badge_class']}/assertions",
+            duration,
+            connections=connections,
+            lua=lua_for("POST", headers=headers, body=award),
+        )
+    log_in = urlencode(
+        {
+            "grant_type": "password",
+            "client_id": "public",
+            "username": data["earner"],
+            "password": data["password"],
+        }
+    )
+    results["password_log_in"] = wrk(
         f"{base}/o/token",
         min(duration, 3.0),
         connections=8,
-        lua=lua_for("POST", headers=form, bodies=refresh_bodies),
-    )
-    award = json.dumps({"recipient": {"identity": "bench-single@example.org"}})
-    headers = {"Authorization": f"Bearer {owner_token}", "Content-Type": "application/json"}
-    results["award_single"] = wrk(
-        f"{base}/v2/badgeclasses/{data['badge_class']}/assertions",
-        duration,
-        connections=8,
-        lua=lua_for("POST", headers=headers, body=award),
+        lua=lua_for("POST", headers=form, body=log_in),
     )
     with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
         path = f"/v2/badgeclasses/{data['badge_class']}/assertions"
@@ -361,6 +481,7 @@ def measure(scale_name: str, awards: int, duration: float, with_writes: bool) ->
         with running(
             [str(BIN / "laurels"), "serve", "--port", str(port)], env, f"{base}/healthz"
         ) as server:
+            SERVER["pid"] = server.pid
             earner = token_for(base, data["earner"], data["password"])
             owner = token_for(base, data["owner"], data["password"])
             log(f"Load on {awards:,} awards: GET scenarios ...")
@@ -369,6 +490,7 @@ def measure(scale_name: str, awards: int, duration: float, with_writes: bool) ->
                 log("Load: write scenarios ...")
                 results.update(write_scenarios(base, data, owner, duration))
             rss = peak_rss_mb(server.pid)
+            SERVER["pid"] = None
         return {
             "awards": awards,
             "scenarios": results,
@@ -400,53 +522,95 @@ def measure_floor(duration: float) -> dict:
     ]
     with running(command, dict(os.environ), f"http://127.0.0.1:{port}/") as server:
         log("Load on the floor ...")
+        SERVER["pid"] = server.pid
         result = wrk(f"http://127.0.0.1:{port}/", duration)
+        SERVER["pid"] = None
         result["peak_rss_mb"] = peak_rss_mb(server.pid)
     return result
 
 
+# Targets (docs/performance.md): throughput as a share of the floor ...
 TARGETS = {
     "assertion_json_warm": 0.5,
     "backpack_list": 0.25,
     "issuer_assertions_deep": 0.25,
+    "assertion_json_cold_100k": 0.25,
+    "assertion_html_cold_100k": 0.1,
 }
+# ... the server's CPU milliseconds per request at most ...
+CPU_TARGETS = {
+    "get_users_self": 1.0,
+    "get_issuer": 1.0,
+    "get_badge_class": 1.0,
+    "get_assertion": 1.0,
+    "list_first_page_new_token": 3.0,
+}
+# ... and, for writers under contention, p99 at most this many times p50, with no errors.
+WRITE_SPREAD = 4.0
+WORKING_SET_SCENARIOS = ("assertion_json_cold_100k", "assertion_html_cold_100k")
+
+
+def target_mark(name: str, result: dict, floor: float) -> str:
+    """The scenario's target and ok or !! ("" without one; INVALID with errors)."""
+    if result.get("non_2xx", 0):
+        return "INVALID"  # the load was answered with errors: the rate means nothing
+    if name in TARGETS:
+        target = TARGETS[name]
+        return f"≥{target}x " + ("ok" if result["rps"] / floor >= target else "!!")
+    if name in CPU_TARGETS:
+        target = CPU_TARGETS[name]
+        cpu = result.get("cpu_ms")
+        return f"≤{target:g}ms " + ("ok" if cpu is not None and cpu <= target else "!!")
+    if name.startswith(("token_refresh_c", "award_single_c")):
+        spread = result["p99_ms"] / max(result["p50_ms"], 0.01)
+        return f"p99≤{WRITE_SPREAD:g}p50 " + ("ok" if spread <= WRITE_SPREAD else "!!")
+    return ""
 
 
 def report(run: dict) -> None:
     floor = run["floor"]["rps"]
     print(
         f"\nLaurels benchmark, {run['date']}, {run['cpus']} cores, {WORKERS} workers; "
-        f"floor {floor:,.0f} req/s (p99 {run['floor']['p99_ms']} ms), the median of "
+        f"floor {floor:,.0f} req/s (p99 {run['floor']['p99_ms']} ms, "
+        f"{run['floor']['cpu_ms']} ms of CPU a request), the median of "
         f"{', '.join(f'{sample:,.0f}' for sample in run['floor_samples'])}\n"
+        "cpu ms: the server's user + system CPU time over the requests it answered\n"
     )
+    marks = []
     for data_set in run["data_sets"]:
         print(f"{data_set['awards']:,} awards — peak RSS {data_set['peak_rss_mb']} MB")
         print(
-            f"  {'scenario':<26}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'x floor':>9}"
-            f"{'target':>10}{'queries':>9}{'non-2xx':>9}{'1-conn p50':>12}{'p99':>8}"
+            f"  {'scenario':<27}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'x floor':>9}"
+            f"{'cpu ms':>8}{'target':>16}{'queries':>8}{'non-2xx':>8}{'1-conn p50':>11}"
+            f"{'p99':>7}"
         )
-        for name, result in data_set["scenarios"].items():
+        scenarios = data_set["scenarios"]
+        for name in WORKING_SET_SCENARIOS:
+            if name not in scenarios:
+                print(f"  {name:<27}{'n/a (SCALE=100k or 1m)':>34}")
+        for name, result in scenarios.items():
             if "rps" not in result:
                 continue
-            ratio = result["rps"] / floor
-            target = TARGETS.get(name)
-            failed = result.get("non_2xx", 0)
-            mark = "" if target is None else (f"≥{target}" + (" ok" if ratio >= target else " !!"))
-            if failed:
-                mark = "INVALID"  # the load was answered with errors: the rate means nothing
+            mark = target_mark(name, result, floor)
+            if mark:
+                marks.append((f"{name} at {data_set['awards']:,}", mark))
             print(
-                f"  {name:<26}{result['rps']:>10,.0f}{result.get('p50_ms', ''):>9}"
-                f"{result.get('p99_ms', ''):>9}{ratio:>9.2f}{mark:>10}"
-                f"{data_set['queries_per_request'].get(name, ''):>9}{failed:>9}"
-                f"{result.get('light_p50_ms', ''):>12}{result.get('light_p99_ms', ''):>8}"
+                f"  {name:<27}{result['rps']:>9,.0f}{result.get('p50_ms', ''):>9}"
+                f"{result.get('p99_ms', ''):>9}{result['rps'] / floor:>9.2f}"
+                f"{result.get('cpu_ms', ''):>8}{mark:>16}"
+                f"{data_set['queries_per_request'].get(name, ''):>8}"
+                f"{result.get('non_2xx', 0):>8}"
+                f"{result.get('light_p50_ms', ''):>11}{result.get('light_p99_ms', ''):>7}"
             )
-        batch = data_set["scenarios"].get("award_batch_10k")
+        batch = scenarios.get("award_batch_10k")
         if batch:
             singles = batch["sequential_single_awards_per_s"]
+            ok = "ok" if batch["ratio_to_sequential"] >= 50 else "!!"
+            marks.append(("award_batch_10k", f"≥50x singles {ok}"))
             print(
                 f"  batch award of 10,000: {batch['awards_per_s']:,.0f} awards/s = "
                 f"{batch['ratio_to_sequential']}x the {singles:,.0f}"
-                " awards/s of single awards one after another (target ≥ 50x)"
+                f" awards/s of single awards one after another (target ≥ 50x) {ok}"
             )
     if len(run["data_sets"]) == 2:
         small, big = run["data_sets"]
@@ -462,7 +626,12 @@ def report(run: dict) -> None:
                     if figure in result
                 ]
                 mark = "ok" if ratios[0] <= 1.3 else "!!"
+                marks.append((f"{name} p99 scaling", f"≤1.3 {mark}"))
                 print(f"  {name:<26}" + "".join(f"{ratio:>8.2f}" for ratio in ratios) + f"  {mark}")
+    missed = [(name, mark) for name, mark in marks if not mark.endswith("ok")]
+    print(f"\nTargets: {len(marks) - len(missed)} of {len(marks)} met")
+    for name, mark in missed:
+        print(f"  {mark:<18} {name}")
 
 
 def main() -> None:
@@ -492,6 +661,7 @@ def main() -> None:
     run["floor"] = {
         "rps": statistics.median(floor["rps"] for floor in floors),
         "p99_ms": round(statistics.median(floor["p99_ms"] for floor in floors), 2),
+        "cpu_ms": round(statistics.median(floor.get("cpu_ms", 0) for floor in floors), 3),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(run, indent=2))

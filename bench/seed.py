@@ -24,12 +24,17 @@ from laurels.connect import services as connect  # noqa: E402
 from laurels.core.images import image_from_upload  # noqa: E402
 from laurels.issuing import services as issuing  # noqa: E402
 from laurels.issuing.models import Assertion  # noqa: E402
+from laurels.jobs.runner import drain  # noqa: E402
 
 CHUNK = 10_000
 EARNER = "earner@bench.example.org"
 OWNER = "owner@bench.example.org"
 PASSWORD = "bench passphrase 2026"
 SAMPLE = 15_000  # awards named in seed.json for the scenarios that spread over many
+# The cold working set: this many distinct awards, none requested before (from 100k up).
+WORKING_SET = 100_000
+# Access tokens of the issuer's owner, one for each request of the "new token" scenario.
+NEW_TOKENS = 40_000
 
 
 def png() -> bytes:
@@ -47,12 +52,14 @@ def progress(done: int, total: int, started: float) -> None:
     print(f"\r  awards {done:>9,}/{total:,}  ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
 
 
-def refresh_tokens(count: int) -> list[str]:
-    """Refresh tokens of the earner on the built-in public client, as the password grant
-    would leave them, so the refresh scenario has a fresh token for every request."""
+def tokens(count: int, *, email: str, scope: str, refresh: bool) -> list[str]:
+    """Tokens of `email` on the built-in public client, as the password grant would
+    leave them: refresh tokens (each with its access token) for the refresh scenario,
+    or access tokens for the scenario where every request brings a new one."""
     import secrets
     from datetime import timedelta
 
+    from django.db import transaction
     from django.utils import timezone
     from oauth2_provider.models import (
         get_access_token_model,
@@ -63,23 +70,28 @@ def refresh_tokens(count: int) -> list[str]:
 
     from laurels.accounts.models import User
 
-    user = User.objects.get(email=EARNER)
+    user = User.objects.get(email=email)
     application = get_application_model().objects.get(client_id="public")
     raws = []
-    for _ in range(count):
-        access = get_access_token_model()(
-            user=user,
-            application=application,
-            scope="r:profile r:backpack",
-            expires=timezone.now() + timedelta(hours=1),
-        )
-        set_token_value(access, secrets.token_urlsafe(30))
-        access.save()
-        raw = secrets.token_urlsafe(30)
-        refresh = get_refresh_token_model()(user=user, application=application, access_token=access)
-        set_token_value(refresh, raw)
-        refresh.save()
-        raws.append(raw)
+    with transaction.atomic():
+        for _ in range(count):
+            access = get_access_token_model()(
+                user=user,
+                application=application,
+                scope=scope,
+                expires=timezone.now() + timedelta(hours=10),
+            )
+            raw = secrets.token_urlsafe(30)
+            set_token_value(access, raw)
+            access.save()
+            if refresh:
+                raw = secrets.token_urlsafe(30)
+                made = get_refresh_token_model()(
+                    user=user, application=application, access_token=access
+                )
+                set_token_value(made, raw)
+                made.save()
+            raws.append(raw)
     return raws
 
 
@@ -136,22 +148,45 @@ def main() -> None:
             issuing.AwardInput(recipient=issuing.Recipient(identity=EARNER)) for _ in range(100)
         ],
     )
+    # The awards' hosted documents are rendered by queued jobs (laurels.openbadges.kept),
+    # as the server's runner would after the awards commit.
+    rendering = time.monotonic()
+    ran = drain("seed")["tasks"]
+    print(
+        f"  rendered and kept the hosted documents ({ran} jobs) in "
+        f"{time.monotonic() - rendering:.1f} s",
+        file=sys.stderr,
+    )
     ids = list(Assertion.objects.order_by("id").values_list("id", "entity_id"))
     deep_id = ids[len(ids) // 10][0]  # 90% of the way down the newest-first list
     # Spread over the whole list; the cold scenario takes a fresh slice for every pass.
     sample = [entity_id for _, entity_id in ids[:: max(1, len(ids) // SAMPLE)]][:SAMPLE]
+    named = set(sample) | {ids[len(ids) // 2][1]}
+    # None of these is requested by any other scenario before the cold working-set ones.
+    working_set = [e for _, e in ids[:: max(1, len(ids) // WORKING_SET)] if e not in named]
     seed = {
         "issuer": issuer.entity_id,
         "badge_class": badges[0].entity_id,
         "assertion": ids[len(ids) // 2][1],
         "assertion_sample": sample,
+        "working_set": working_set[:WORKING_SET] if args.awards >= WORKING_SET else [],
+        "badge_class_id_of_award": Assertion.objects.get(entity_id=ids[0][1]).badge_class.entity_id,
+        "award": ids[0][1],
         "deep_cursor": encode_cursor(str(deep_id)),
         "awards": args.awards,
         "owner": OWNER,
         "earner": EARNER,
         "password": PASSWORD,
     }
-    seed["refresh_tokens"] = refresh_tokens(args.refresh_tokens)
+    seed["refresh_tokens"] = tokens(
+        args.refresh_tokens, email=EARNER, scope="r:profile r:backpack", refresh=True
+    )
+    seed["new_tokens"] = tokens(
+        NEW_TOKENS if args.refresh_tokens else 0,
+        email=OWNER,
+        scope="r:profile rw:issuer",
+        refresh=False,
+    )
     with open(args.out, "w") as out:
         json.dump(seed, out)
     print(f"  seeded {args.awards:,} awards in {time.monotonic() - started:.1f} s", file=sys.stderr)

@@ -213,6 +213,10 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Awards' hosted documents rendered by a queued job after the award (or its revocation)
+# commits, and kept in the database for every worker (laurels.openbadges.kept): the first
+# request for any award is then answered by the fast path. About 1 KB per award.
+LAURELS_KEEP_DOCUMENTS = env_bool("LAURELS_KEEP_DOCUMENTS", True)
 # How many whole answers to polled /v2 lists each process keeps (laurels.api.answer_cache).
 LAURELS_KEPT_ANSWERS = env_int("LAURELS_KEPT_ANSWERS", 500, minimum=0)
 # ... and how many bytes of answer bodies at most, all together.

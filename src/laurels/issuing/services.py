@@ -796,6 +796,15 @@ def assertions_award(
         created = _insert_assertions(rows)
         mails_send(mails)
         BadgeClass.objects.filter(pk=badge_class.pk).update(updated_at=now)
+        signals.assertions_awarded.send(
+            sender=Assertion,
+            actor=actor,
+            detail={
+                "issuer": badge_class.issuer.entity_id,
+                "badge_class": badge_class.entity_id,
+                "assertions": [award.entity_id for award in created],
+            },
+        )
         # The bulk insert sends no signals: move the lists that show the awards on here,
         # last (`laurels.core.versions`: row locks before version locks).
         versions_bump(

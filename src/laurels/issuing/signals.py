@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
+# Awards were made (one, or a batch inserted in bulk: no post_save is sent for them);
+# detail: issuer, badge class, and the awards' entityIds ("assertions").
+assertions_awarded = Signal()
 # An award was revoked; detail: issuer, badge class, assertion, reason.
 assertion_revoked = Signal()
 # Who is on an issuer's staff, with which role, or who is invited, changed; detail: the

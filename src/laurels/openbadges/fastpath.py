@@ -1,5 +1,6 @@
 """A WSGI fast path for the hottest request a badge server gets: verifiers fetching a
-hosted document (JSON-LD) that is already cached.
+hosted document (JSON-LD) that is already cached, or kept in the database (an award's
+plain document, `laurels.openbadges.kept`).
 
 It reads the document's versions (one indexed query, `services.document_versions`; those
 of what its variant embeds too, `views.document_variant`) and
@@ -20,7 +21,12 @@ from django.db import DatabaseError, connection
 
 from laurels.core.hosts import allowed_host
 from laurels.core.responses import accepts_json
-from laurels.openbadges.services import document_versions, public_cache_key
+from laurels.openbadges.kept import ASSERTIONS, kept_entry
+from laurels.openbadges.services import (
+    document_versions,
+    document_versions_kept,
+    public_cache_key,
+)
 from laurels.openbadges.views import cached_answer, document_variant
 
 logger = logging.getLogger(__name__)
@@ -58,8 +64,15 @@ class PublicDocumentFastPath:
     @staticmethod
     def _cached(kind: str, entity_id: str, query: str) -> dict | None:
         versions_kind, variant, _ = document_variant(kind, query)
+        # An award's plain document may be kept in the database (`openbadges.kept`): read
+        # with its versions, in the same query.
+        with_kept = versions_kind == ASSERTIONS and not variant
         try:
-            versions = document_versions(versions_kind, entity_id)
+            if with_kept:
+                found = document_versions_kept(versions_kind, entity_id)
+                versions, kept = found if found is not None else (None, None)
+            else:
+                versions = document_versions(versions_kind, entity_id)
         except DatabaseError:
             logger.exception(
                 "Could not read the versions of %s %s; Django answers", kind, entity_id
@@ -68,4 +81,5 @@ class PublicDocumentFastPath:
             return None
         if versions is None:
             return None  # no such document: Django answers the 404
-        return cache.get(public_cache_key(kind, entity_id, versions, variant))
+        key = public_cache_key(kind, entity_id, versions, variant)
+        return (kept_entry(key, kept) if with_kept else None) or cache.get(key)

@@ -32,3 +32,28 @@ class IssuerKey(models.Model):
 
     def __str__(self) -> str:
         return f"key {self.entity_id} of {self.issuer_id}"
+
+
+class KeptDocument(models.Model):
+    """An award's hosted document (Open Badges 2.0 JSON-LD) as it is served, rendered once
+    and kept under the key of the versions it was made from (`services.public_cache_key`,
+    the same key as the process cache's). The fast path reads it with the award's
+    versions in one indexed query and serves it only while the key still matches: a
+    change moves the versions on in its own transaction, so a kept document is current
+    by construction (`laurels.openbadges.kept`)."""
+
+    kind = models.CharField(max_length=16)
+    entity_id = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    status = models.PositiveSmallIntegerField()
+    body = models.BinaryField()
+    modified = models.BigIntegerField(help_text="Last-Modified, as a Unix time.")
+    etag = models.CharField(max_length=40)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "entity_id"], name="kept_document_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"kept {self.kind} {self.entity_id}"

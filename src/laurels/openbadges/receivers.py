@@ -35,3 +35,11 @@ def origin_changed(sender, instance: BadgeClass | Issuer, created: bool = False,
     versions.versions_bump(
         [version_name(versions.ISSUER_AWARDS, issuer_id), version_name(versions.CATALOG)]
     )
+
+
+def awards_changed(sender, detail: dict, **kwargs) -> None:
+    """Awards made or revoked: their hosted documents are rendered and kept once the
+    change commits (`laurels.openbadges.kept`; the task is queued in its transaction)."""
+    from laurels.openbadges.kept import documents_queue
+
+    documents_queue(detail.get("assertions") or [detail["assertion"]])

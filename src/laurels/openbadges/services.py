@@ -30,7 +30,7 @@ from laurels.issuing import signals
 from laurels.issuing.models import Assertion, BadgeClass, Issuer
 from laurels.openbadges import baking
 from laurels.openbadges.documents import assertion_document
-from laurels.openbadges.models import IssuerKey
+from laurels.openbadges.models import IssuerKey, KeptDocument
 
 if TYPE_CHECKING:
     from laurels.accounts.models import User
@@ -203,7 +203,7 @@ DOCUMENT_ORIGINS = {
 
 
 @functools.cache
-def _document_versions_sql(kind: str) -> str:
+def _document_versions_sql(kind: str, kept: bool = False) -> str:
     """One indexed query for the versions a hosted document of `kind` is made from
     (`laurels.core.versions`), then the origins of its ids (`DOCUMENT_ORIGINS`); no row
     when there is no such document."""
@@ -236,13 +236,28 @@ def _document_versions_sql(kind: str) -> str:
         for origin in DOCUMENT_ORIGINS[kind.split("+")[0]]
     ]
     columns = ", ".join([*(version_sql(name, owner) for name, owner in read), *origins])
-    return f"SELECT {columns} FROM {table} d WHERE d.entity_id = %(entity_id)s"  # noqa: S608
+    if not kept:
+        return f"SELECT {columns} FROM {table} d WHERE d.entity_id = %(entity_id)s"  # noqa: S608
+    # And the columns of the document kept for it (`laurels.openbadges.kept`; NULLs when
+    # none is): still one indexed query.
+    return (
+        f"SELECT {columns}, k.key, k.status, k.body, k.modified, k.etag "  # noqa: S608
+        f"FROM {table} d LEFT JOIN {KeptDocument._meta.db_table} k "
+        f"ON k.kind = '{kind}' AND k.entity_id = d.entity_id WHERE d.entity_id = %(entity_id)s"
+    )
 
 
 def document_versions(kind: str, entity_id: str) -> tuple | None:
     """The versions of a hosted document, or None when there is no such row. Read before
     the document is made: an answer is never kept under versions newer than its rows."""
     return fetch_one_row(_document_versions_sql(kind), {"entity_id": entity_id})
+
+
+def document_versions_kept(kind: str, entity_id: str) -> tuple[tuple, tuple] | None:
+    """`document_versions`, and the key, status, body, Last-Modified and ETag of the
+    document kept for it (all None when none is), from one indexed query."""
+    row = fetch_one_row(_document_versions_sql(kind, kept=True), {"entity_id": entity_id})
+    return None if row is None else (row[:-5], row[-5:])
 
 
 def public_cache_key(kind: str, entity_id: str, versions: tuple, variant: str = "") -> str:

@@ -13,8 +13,6 @@ Last-Modified, and honour conditional requests.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -39,10 +37,10 @@ from django.views.decorators.vary import vary_on_headers
 from laurels.core.responses import JSON_LD, image_response, stored_image_response, wants_json
 from laurels.issuing.models import Assertion, BadgeClass, Issuer
 from laurels.openbadges import documents, pages
+from laurels.openbadges.kept import assertion_parts, embedded_document, entry_made
 from laurels.openbadges.models import IssuerKey
 from laurels.openbadges.services import (
     PUBLIC_CACHE_SECONDS,
-    active_signing_key,
     baked_image,
     document_versions,
     newest_signing_key,
@@ -129,16 +127,7 @@ def public_document_entry(kind: str, entity_id: str, build, query_string: str = 
     key = public_cache_key(kind, entity_id, versions, variant)
     entry = cache.get(key)
     if entry is None:
-        status, document, modified = build(expand)
-        if variant.startswith("1_1"):
-            document = documents.ob1_document(document)
-        body = json.dumps(document, indent=2).encode()
-        entry = {
-            "status": status,
-            "body": body,
-            "modified": int(modified.timestamp()),
-            "etag": '"' + hashlib.sha256(body).hexdigest()[:32] + '"',
-        }
+        entry = entry_made(*build(expand), variant)
         cache.set(key, entry, PUBLIC_CACHE_SECONDS)
     return entry
 
@@ -158,11 +147,6 @@ def _public_json(
     for name, value in headers:
         response[name] = value
     return response
-
-
-def _embedded(document: dict) -> dict:
-    """A document embedded in another: the outer one carries the context."""
-    return {k: v for k, v in document.items() if k != "@context"}
 
 
 def _found(rows, entity_id: str):
@@ -205,7 +189,7 @@ def badge_class(request: HttpRequest, entity_id: str) -> HttpResponse:
         modified = found.updated_at
         if "issuer" in expand:
             issuer = found.issuer
-            document["issuer"] = _embedded(
+            document["issuer"] = embedded_document(
                 documents.issuer_profile(issuer, newest_signing_key(issuer))
             )
             modified = max(modified, issuer.updated_at)
@@ -249,21 +233,7 @@ def assertion(request: HttpRequest, entity_id: str) -> HttpResponse:
     entity_id, as_json = _requested(request, entity_id)
 
     def build(expand):
-        found = _found(rows, entity_id)
-        # Its verification follows the issuer's signing keys, which move the issuer's
-        # updated_at (`openbadges.services._signing_key_changed`), not the award's.
-        modified = max(found.updated_at, found.issuer.updated_at)
-        if found.revoked:
-            return 410, documents.revoked_assertion_document(found), modified
-        key = active_signing_key(found.issuer)
-        document = documents.assertion_document(found, signing_key=key)
-        if "badge" in expand:
-            document["badge"] = _embedded(documents.badge_class_document(found.badge_class))
-            modified = max(modified, found.badge_class.updated_at)
-        if "badge.issuer" in expand:
-            profile = documents.issuer_profile(found.issuer, newest_signing_key(found.issuer))
-            document["badge"]["issuer"] = _embedded(profile)
-        return 200, document, modified
+        return assertion_parts(_found(rows, entity_id), expand)
 
     if as_json:
         return _public_json(request, "assertions", entity_id, build)

@@ -61,8 +61,8 @@ def test_profile_query_count_is_constant(client_logged_in, user):
         EmailAddressFactory(user=user, email=f"extra{n}@example.org")
     with CaptureQueriesContext(connection) as queries:
         client_logged_in.get("/v2/users/self")
-    # 1 session, 2 the session's user, 3 the user again with 4 its addresses (prefetch).
-    assert len(queries) == 4, [q["sql"] for q in queries]
+    # 1 session, 2 the session's user, 3 its addresses (a read: the user is not read again).
+    assert len(queries) == 3, [q["sql"] for q in queries]
 
 
 def test_put_changes_both_names(client_logged_in, user):

@@ -64,9 +64,11 @@ LegacyApiKeyEnvelope = envelope_of(LegacyApiKeyOut)
 PersonalTokenEnvelope = envelope_of(PersonalTokenOut)
 
 
-def _own_profile(request: HttpRequest) -> dict:
+def _own_profile(request: HttpRequest, *, changed: bool = True) -> dict:
+    """The caller's profile; after a change (`changed`), read again from the database."""
     require(request.auth, Permission.PROFILE_READ)
-    return envelope(user_json(selectors.user_profile(viewer=request.auth.user)))
+    profile = selectors.user_profile(viewer=request.auth.user, reload=changed)
+    return envelope(user_json(profile))
 
 
 @router.get(
@@ -74,7 +76,7 @@ def _own_profile(request: HttpRequest) -> dict:
 )
 def users_self(request: HttpRequest):
     """The authenticated user: names, email addresses with their verified flags."""
-    return _own_profile(request)
+    return _own_profile(request, changed=False)
 
 
 @router.put(
@@ -114,7 +116,7 @@ def users_self_update(request: HttpRequest, payload: UserUpdateIn):
 )
 def user_profile(request: HttpRequest):
     """The same data as `/v2/users/self`; the endpoint Badgr documents for `r:profile`."""
-    return _own_profile(request)
+    return _own_profile(request, changed=False)
 
 
 def _addresses_to_change(

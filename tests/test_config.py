@@ -134,7 +134,7 @@ def test_postgres_url():
 
 def test_embedded_sqlite_runs_in_wal_mode_with_a_busy_timeout():
     database = database_from_url("")
-    assert database["ENGINE"] == "django.db.backends.sqlite3"
+    assert database["ENGINE"] == "laurels.core.sqlite_backend"
     assert "journal_mode=WAL" in database["OPTIONS"]["init_command"]
     assert database["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     assert database["OPTIONS"]["timeout"] >= 1

@@ -170,6 +170,7 @@ TEMPLATES = [
 # --- Database ------------------------------------------------------------------------
 
 SQLITE_PATH = LAURELS_HOME / "laurels.sqlite3"
+SQLITE_ENGINE = "laurels.core.sqlite_backend"
 DATABASE_URL = env_str("DATABASE_URL")
 # Seconds between checkpoints of SQLite's write-ahead log by a thread in each server
 # worker (laurels.core.sqlite_wal); 0 leaves them to the commits, as SQLite does.
@@ -180,14 +181,16 @@ def database_from_url(url: str) -> dict:
     """One DATABASES entry: PostgreSQL (or any dj-database-url URL) or the embedded SQLite.
 
     SQLite runs in WAL mode so readers never wait for the writer, with IMMEDIATE
-    transactions and a busy timeout so that concurrent writers queue instead of failing
-    with "database is locked".
+    transactions queued on a lock file, and a busy timeout for writes outside one, so
+    that concurrent writers queue instead of failing with "database is locked".
     """
     if url:
         database = dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
     else:
-        database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(SQLITE_PATH)}
-    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database = {"ENGINE": SQLITE_ENGINE, "NAME": str(SQLITE_PATH)}
+    if database["ENGINE"] in (SQLITE_ENGINE, "django.db.backends.sqlite3"):
+        # Django's backend, with writers queued on a lock file (laurels.core.sqlite_backend).
+        database["ENGINE"] = SQLITE_ENGINE
         database.setdefault("OPTIONS", {}).update(
             {
                 "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"

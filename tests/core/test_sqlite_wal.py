@@ -15,7 +15,7 @@ from laurels.core.sqlite_wal import (
     wal_checkpointer_start,
 )
 
-SQLITE = "django.db.backends.sqlite3"
+SQLITE = "laurels.core.sqlite_backend"
 
 
 def test_connections_checkpoint_only_past_the_backstop_when_a_thread_does_it():

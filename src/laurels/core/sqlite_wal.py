@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 # About 80 MB of 4 KB pages.
 AUTOCHECKPOINT_BACKSTOP_PAGES = 20_000
+# Django's SQLite backend, and ours (writers queued: laurels.core.sqlite_backend).
+SQLITE_ENGINES = ("laurels.core.sqlite_backend", "django.db.backends.sqlite3")
 # SQLite's own default, for when no thread checkpoints.
 AUTOCHECKPOINT_DEFAULT_PAGES = 1_000
 
@@ -73,7 +75,7 @@ def wal_checkpointer_start(database: dict, interval: int) -> WalCheckpointer | N
     name = str(database.get("NAME", ""))
     if (
         not interval
-        or database.get("ENGINE") != "django.db.backends.sqlite3"
+        or database.get("ENGINE") not in SQLITE_ENGINES
         or name.startswith("file:")
         or name in ("", ":memory:")
     ):

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
+from django.core.signals import request_started
+from django.db import close_old_connections
 from django.test import Client
 
 from laurels.issuing import services as issuing
+from laurels.issuing.models import Assertion
 from laurels.jobs.models import Job
 from laurels.jobs.runner import drain
 from laurels.openbadges.fastpath import PublicDocumentFastPath
@@ -39,7 +42,13 @@ class Django:
 
     def __call__(self, environ, start_response):
         self.reached += 1
-        return self.application(environ, start_response)
+        # As Django's test client does: a request would close the test's connection,
+        # whose transaction holds the test's rows.
+        request_started.disconnect(close_old_connections)
+        try:
+            return self.application(environ, start_response)
+        finally:
+            request_started.connect(close_old_connections)
 
 
 @pytest.fixture
@@ -132,3 +141,35 @@ def test_documents_of_deleted_awards_are_pruned():
     issuing.issuer_delete(issuer=badge_class.issuer)
     assert kept_documents_prune() == 1
     assert not KeptDocument.objects.exists()
+
+
+def test_an_entity_id_made_again_never_gets_the_deleted_awards_document(fast_path):
+    """A Badgr import keeps Badgr's entityIds: an award deleted and made again under
+    the same id is another row, whose versions may read as the old one's did."""
+    app, django = fast_path
+    badge_class = BadgeClassFactory()
+    first = award_to(badge_class)
+    issuing.assertion_update(assertion=first, narrative="edited")  # its version moves on
+    drain("runner-a")
+    entity_id = first.entity_id
+    first.delete()
+    second = award_to(badge_class, "other@example.org")
+    Assertion.objects.filter(pk=second.pk).update(entity_id=entity_id)
+    second.refresh_from_db()
+    drain("runner-a")  # the job of `second` ran under its old entityId: nothing kept now
+    issuing.assertion_revoke(assertion=second, reason="Cheated", actor=None)
+    cache.clear()
+    answer = call(app, f"/public/assertions/{entity_id}", **JSON)
+    assert django.reached == 1 and answer["status"] == "410 Gone"
+    assert b"a@example.org" not in answer["body"]
+
+
+def test_a_new_base_url_is_never_answered_with_the_old_ids(fast_path, settings):
+    app, django = fast_path
+    award = award_to(BadgeClassFactory())
+    drain("runner-a")
+    settings.LAURELS_BASE_URL = "https://moved.example"
+    cache.clear()
+    answer = call(app, f"/public/assertions/{award.entity_id}", **JSON)
+    assert django.reached == 1
+    assert b'"id": "https://moved.example/public/assertions/' in answer["body"]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
 # A cached document is found only under the versions it was made at, so it may stay as
 # long as memory allows: a change makes it unreachable at once, everywhere.
 PUBLIC_CACHE_SECONDS = 24 * 3600
+# Moved on whenever `documents` writes hosted documents differently: documents kept
+# (`laurels.openbadges.kept`, the cache) under the old format are then never served.
+DOCUMENT_FORMAT = 1
 
 
 # --- signing keys ----------------------------------------------------------------------------
@@ -204,9 +208,9 @@ DOCUMENT_ORIGINS = {
 
 @functools.cache
 def _document_versions_sql(kind: str, kept: bool = False) -> str:
-    """One indexed query for the versions a hosted document of `kind` is made from
-    (`laurels.core.versions`), then the origins of its ids (`DOCUMENT_ORIGINS`); no row
-    when there is no such document."""
+    """One indexed query for the row's id and the versions a hosted document of `kind` is
+    made from (`laurels.core.versions`), then the origins of its ids
+    (`DOCUMENT_ORIGINS`); no row when there is no such document."""
     issuers, awards = Issuer._meta.db_table, Assertion._meta.db_table
     rows = {
         "assertions": (
@@ -235,7 +239,7 @@ def _document_versions_sql(kind: str, kept: bool = False) -> str:
         origin.format(issuers=issuers, badge_classes=BadgeClass._meta.db_table)
         for origin in DOCUMENT_ORIGINS[kind.split("+")[0]]
     ]
-    columns = ", ".join([*(version_sql(name, owner) for name, owner in read), *origins])
+    columns = ", ".join(["d.id", *(version_sql(name, owner) for name, owner in read), *origins])
     if not kept:
         return f"SELECT {columns} FROM {table} d WHERE d.entity_id = %(entity_id)s"  # noqa: S608
     # And the columns of the document kept for it (`laurels.openbadges.kept`; NULLs when
@@ -261,11 +265,18 @@ def document_versions_kept(kind: str, entity_id: str) -> tuple[tuple, tuple] | N
 
 
 def public_cache_key(kind: str, entity_id: str, versions: tuple, variant: str = "") -> str:
-    """Where a document is kept: by what it is, the versions and origins it was made at
-    (`document_versions`; the origins as a digest, which keeps the key short and free of
-    the characters a cache refuses) and its variant (Open Badges version and what it
-    embeds; "" for the plain 2.0 document)."""
+    """Where a document is kept: by what it is, its row and the versions and origins it
+    was made at (`document_versions`; the origins as a digest, which keeps the key short
+    and free of the characters a cache refuses) and its variant (Open Badges version and
+    what it embeds; "" for the plain 2.0 document). The row's own id is among the
+    numbers: an entityId deleted and made again (a Badgr import keeps Badgr's) names
+    another row, whose versions may read the same."""
     numbers = [str(value) for value in versions if not isinstance(value, str)]
-    origins = "\0".join(value for value in versions if isinstance(value, str))
-    digest = hashlib.sha256(origins.encode()).hexdigest()[:16]
-    return f"ob:{kind}:{entity_id}:{'.'.join(numbers)}:{digest}:{variant}"
+    # What else the document is made of: the base URL its ids fall back to (an origin
+    # left blank) and how documents are written (DOCUMENT_FORMAT).
+    made_with = [
+        *(value for value in versions if isinstance(value, str)),
+        settings.LAURELS_BASE_URL,
+    ]
+    digest = hashlib.sha256("\0".join(made_with).encode()).hexdigest()[:16]
+    return f"ob:{kind}:{entity_id}:{'.'.join(numbers)}:{digest}:{DOCUMENT_FORMAT}:{variant}"

@@ -7,9 +7,10 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 
 from laurels.core.sqlite_backend.base import DatabaseWrapper
 
@@ -93,3 +94,31 @@ def test_an_in_memory_database_takes_no_lock():
         DatabaseWrapper({**connection.settings_dict, "NAME": ":memory:"})._writers_lock_path()
         is None
     )
+
+
+def test_a_writer_waits_no_longer_than_the_timeout(tmp_path):
+    """As SQLite's own busy timeout: a stuck transaction does not stall the others for
+    ever, they fail with "database is locked"."""
+    settings = {**connection.settings_dict, "NAME": str(tmp_path / "db.sqlite3")}
+    settings["OPTIONS"] = {**settings.get("OPTIONS", {}), "timeout": 1}
+    stuck, waiting = DatabaseWrapper(settings), DatabaseWrapper(settings)
+    try:
+        stuck.ensure_connection()
+        waiting.ensure_connection()
+        stuck._start_transaction_under_autocommit()
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="database is locked"):
+            waiting._start_transaction_under_autocommit()
+        assert 1 <= time.monotonic() - started < 3
+        assert not waiting._writers_locked
+        stuck.rollback()
+        # The abandoned wait got the lock as it was released, and let it go at once.
+        deadline = time.monotonic() + 2
+        while not lock_is_free(stuck._writers_lock_path()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert lock_is_free(stuck._writers_lock_path())
+        waiting._start_transaction_under_autocommit()
+        waiting.rollback()
+    finally:
+        stuck.close()
+        waiting.close()

@@ -107,7 +107,8 @@ def tree_cpu_seconds(pid: int) -> float:
         current = pending.pop()
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+            # utime, stime, and those of its children that exited (a respawned worker)
+            total += sum(int(ticks) for ticks in fields[11:15]) / CLOCK_TICKS
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending.extend(int(child) for child in (task / "children").read_text().split())
         except (OSError, IndexError, ValueError):

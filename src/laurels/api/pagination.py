@@ -19,6 +19,7 @@ from django.utils.http import urlencode
 from ninja import Field, Schema
 
 from laurels.api.inputs import BadInput
+from laurels.core.untrusted import whole_number
 from laurels.issuing.models import in_utc
 
 # Badgr clamped `num` to 1..500 and, without it, returned every row; here a list without
@@ -27,9 +28,9 @@ from laurels.issuing.models import in_utc
 MAX_PAGE = 500
 DEFAULT_PAGE = MAX_PAGE
 MAX_CURSOR_LENGTH = 500
-# ASCII digits only (str.isdigit() and int() also take other scripts' digits), and few
-# enough that the id fits the database's 64-bit integer.
-ROW_ID = re.compile(r"[0-9]{1,18}")
+# Few enough digits that the id fits the database's 64-bit integer (ASCII only:
+# `core.untrusted.whole_number`).
+ROW_ID_DIGITS = 18
 ENTITY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -66,9 +67,10 @@ def decode_cursor(cursor: str) -> list[str]:
 
 
 def cursor_row_id(text: str) -> int:
-    if not ROW_ID.fullmatch(text):
+    row_id = whole_number(text, max_digits=ROW_ID_DIGITS)
+    if row_id is None:
         raise BadCursor()
-    return int(text)
+    return row_id
 
 
 def cursor_instant(text: str) -> datetime:

@@ -33,6 +33,7 @@ from laurels.backpack.views import share_context
 from laurels.core.csp import policy_allows
 from laurels.core.errors import NotFound
 from laurels.core.public import url_of
+from laurels.core.untrusted import whole_number
 from laurels.issuing.models import Assertion
 from laurels.openbadges.pages import assertion_page
 
@@ -133,8 +134,8 @@ def _dimension(request: HttpRequest, name: str) -> int | None:
     value = request.GET.get(name)
     if value is None:
         return None
-    number = int(value) if value.isascii() and value.isdigit() and len(value) <= 6 else 0
-    if not 1 <= number <= MAX_DIMENSION:
+    number = whole_number(value, max_digits=6)
+    if number is None or not 1 <= number <= MAX_DIMENSION:
         raise ValueError(name)
     return number
 

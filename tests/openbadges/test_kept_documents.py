@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
-from django.core.signals import request_started
-from django.db import close_old_connections
 from django.test import Client
 
 from laurels.issuing import services as issuing
 from laurels.issuing.models import Assertion
 from laurels.jobs.models import Job
 from laurels.jobs.runner import drain
-from laurels.openbadges.fastpath import PublicDocumentFastPath
-from laurels.openbadges.kept import KEEP_CHUNK, KEEP_TASK, documents_keep
+from laurels.openbadges.kept import ASSERTIONS, KEEP_CHUNK, KEEP_TASK, PAGES, documents_keep
 from laurels.openbadges.models import KeptDocument
 from tests.factories import BadgeClassFactory
 from tests.openbadges.test_fastpath import call
@@ -32,37 +29,12 @@ def award_to(badge_class, identity: str = "a@example.org"):
     )
 
 
-class Django:
-    """The application behind the fast path: Django itself, counting who reached it."""
-
-    def __init__(self) -> None:
-        from laurels.wsgi import django_application
-
-        self.application, self.reached = django_application, 0
-
-    def __call__(self, environ, start_response):
-        self.reached += 1
-        # As Django's test client does: a request would close the test's connection,
-        # whose transaction holds the test's rows.
-        request_started.disconnect(close_old_connections)
-        try:
-            return self.application(environ, start_response)
-        finally:
-            request_started.connect(close_old_connections)
-
-
-@pytest.fixture
-def fast_path():
-    django = Django()
-    return PublicDocumentFastPath(django), django
-
-
 def test_an_award_is_kept_once_its_job_runs_and_served_without_django(fast_path):
     app, django = fast_path
     award = award_to(BadgeClassFactory())
     assert Job.objects.filter(task=KEEP_TASK).count() == 1
     drain("runner-a")
-    kept = KeptDocument.objects.get(entity_id=award.entity_id)
+    kept = KeptDocument.objects.get(entity_id=award.entity_id, kind=ASSERTIONS)
     path = f"/public/assertions/{award.entity_id}"
     cache.clear()  # no process has asked for it
     answer = call(app, path, **JSON)
@@ -118,9 +90,11 @@ def test_a_batch_queues_one_job_a_chunk_and_keeping_twice_is_harmless():
     )
     assert Job.objects.filter(task=KEEP_TASK).count() == 2
     drain("runner-a")
-    assert KeptDocument.objects.count() == KEEP_CHUNK + 1
+    kept = KeptDocument.objects.filter(kind=ASSERTIONS)
+    assert kept.count() == KEEP_CHUNK + 1
+    assert KeptDocument.objects.filter(kind=PAGES).count() == KEEP_CHUNK + 1
     assert documents_keep(assertions=[awards[0].entity_id, "no-such-award"]) == 1
-    assert KeptDocument.objects.count() == KEEP_CHUNK + 1
+    assert kept.count() == KEEP_CHUNK + 1
 
 
 def test_nothing_is_queued_when_switched_off(settings):
@@ -139,7 +113,7 @@ def test_documents_of_deleted_awards_are_pruned():
     drain("runner-a")
     assert kept_documents_prune() == 0
     issuing.issuer_delete(issuer=badge_class.issuer)
-    assert kept_documents_prune() == 1
+    assert kept_documents_prune() == 2  # its document and its page
     assert not KeptDocument.objects.exists()
 
 

@@ -9,6 +9,12 @@ held up), and kept under the key of its versions. The WSGI fast path
 (`laurels.openbadges.fastpath`) reads the award's versions and its kept document in one
 indexed query and serves it while the key still matches.
 
+The same task keeps each award's public page (HTML) as a visitor without a session sees
+it (`PAGES`), under the versions of everything the page shows (the award, its badge
+class and issuer) and a digest of what else it is made with (`page_format`). The page
+says Valid until the award expires, so a page kept before that is only served until
+then (`fresh_until`): the clock, too, makes it stale, never wrong.
+
 Correct by construction, as the process cache: the versions are read *before* the rows
 the document is made from, and every change moves them on in its own transaction, so a
 document made from rows older than a change is kept under a key that no longer matches.
@@ -18,17 +24,27 @@ kept documents stale: they are then not served, and Django answers as before.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import time
+import zlib
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.core.signals import setting_changed
 from django.db import connection
+from django.dispatch import receiver
+from django.http import HttpRequest
+from django.template.loader import get_template, render_to_string
 
+from laurels import __version__
 from laurels.issuing.models import Assertion
 from laurels.jobs.services import job_enqueue
-from laurels.openbadges import documents
+from laurels.openbadges import documents, pages
 from laurels.openbadges.models import KeptDocument
 from laurels.openbadges.services import (
     active_signing_key,
@@ -41,6 +57,13 @@ KEEP_TASK = "openbadges.keep_documents"
 # Awards per queued task: one task's reads and upsert take a fraction of a second.
 KEEP_CHUNK = 500
 ASSERTIONS = "assertions"
+# An award's public page: kept under the versions of the award with its badge class
+# (`document_variant`'s kind for what an `?expand=badge` document shows).
+PAGES = "assertion-pages"
+PAGE_VERSIONS = "assertions+badge"
+PAGE_TEMPLATE = "openbadges/assertion.html"
+# The templates a kept page is made of: their sources are part of its key.
+PAGE_TEMPLATES = (PAGE_TEMPLATE, "openbadges/_head.html", "web/base.html")
 
 
 def entry_made(status: int, document: dict, modified: datetime, variant: str = "") -> dict:
@@ -94,15 +117,16 @@ def documents_queue(entity_ids: Iterable[str]) -> None:
 
 
 def documents_keep(*, assertions: list[str]) -> int:
-    """The task: render and keep these awards' documents; how many were kept. Safe to
-    run again, and in any order with other runs: a document kept under old versions is
-    never served, only replaced."""
-    versions = {}
+    """The task: render and keep these awards' documents and pages; how many awards were
+    kept. Safe to run again, and in any order with other runs: a document kept under old
+    versions is never served, only replaced."""
+    versions, page_versions = {}, {}
     for entity_id in assertions:  # first, before the rows (see the module's docstring)
         found = document_versions(ASSERTIONS, entity_id)
         if found is not None:
             versions[entity_id] = found
-    rows = Assertion.objects.select_related("badge_class", "issuer").filter(
+            page_versions[entity_id] = document_versions(PAGE_VERSIONS, entity_id)
+    rows = Assertion.objects.select_related("badge_class__issuer", "issuer").filter(
         entity_id__in=list(versions)
     )
     signing_keys: dict[int, object] = {}
@@ -111,30 +135,90 @@ def documents_keep(*, assertions: list[str]) -> int:
         if found.issuer_id not in signing_keys:
             signing_keys[found.issuer_id] = active_signing_key(found.issuer) or False
         entry = entry_made(*assertion_parts(found, frozenset(), signing_keys[found.issuer_id]))
-        kept.append(
-            KeptDocument(
-                kind=ASSERTIONS,
-                entity_id=found.entity_id,
-                key=public_cache_key(ASSERTIONS, found.entity_id, versions[found.entity_id]),
-                **entry,
-            )
-        )
+        key = public_cache_key(ASSERTIONS, found.entity_id, versions[found.entity_id])
+        kept.append(KeptDocument(kind=ASSERTIONS, entity_id=found.entity_id, key=key, **entry))
+        if page_versions[found.entity_id] is not None:
+            kept.append(page_kept(found, page_versions[found.entity_id]))
     KeptDocument.objects.bulk_create(
         kept,
         update_conflicts=True,
         unique_fields=["kind", "entity_id"],
-        update_fields=["key", "status", "body", "modified", "etag"],
+        update_fields=["key", "status", "body", "modified", "etag", "fresh_until"],
     )
-    return len(kept)
+    return len(versions)
+
+
+def visitor_request(path: str) -> HttpRequest:
+    """A GET of `path` by a visitor without a session: whom a kept page is made for."""
+    request = HttpRequest()
+    request.method = "GET"
+    request.path = request.path_info = path
+    request.user = AnonymousUser()
+    return request
+
+
+@functools.cache
+def page_format() -> str:
+    """A digest of what a kept page is made with besides its rows: the templates'
+    sources, the layout a visitor sees (site name, sign-up link, static files' names,
+    version), the code that fills them in and how dates are written. It is part of every
+    kept page's key, so a page kept by other code or settings is never served."""
+    made_with = [
+        render_to_string("web/base.html", request=visitor_request("/")),
+        *(get_template(name).template.source for name in PAGE_TEMPLATES),
+        Path(pages.__file__).read_text(),
+        __version__,
+        settings.TIME_ZONE,
+        settings.LANGUAGE_CODE,
+    ]
+    return hashlib.sha256("\0".join(made_with).encode()).hexdigest()[:16]
+
+
+@receiver(setting_changed)
+def _page_format_forget(**kwargs) -> None:
+    """Settings changed under a running process (tests do it): the digest is made again."""
+    page_format.cache_clear()
+
+
+def page_key(entity_id: str, versions: tuple) -> str:
+    return public_cache_key(ASSERTIONS, entity_id, versions, f"page:{page_format()}")
+
+
+def page_kept(found: Assertion, versions: tuple) -> KeptDocument:
+    """An award's public page as a visitor sees it, ready to keep. It says Valid until
+    the award expires: kept before then, it is fresh only until then."""
+    state, _ = pages.award_state(found)
+    html = render_to_string(
+        PAGE_TEMPLATE,
+        pages.assertion_page(found),
+        request=visitor_request(f"/public/assertions/{found.entity_id}"),
+    )
+    return KeptDocument(
+        kind=PAGES,
+        entity_id=found.entity_id,
+        key=page_key(found.entity_id, versions),
+        status=200,
+        body=zlib.compress(html.encode()),
+        modified=int(found.updated_at.timestamp()),
+        etag="",
+        fresh_until=int(found.expires.timestamp()) if state == "valid" and found.expires else None,
+    )
 
 
 def kept_entry(key: str, kept: tuple) -> dict | None:
     """The entry of a kept document read beside its versions (`services.
-    document_versions_kept`), when it was kept under `key`; else None."""
-    kept_key, status, body, modified, etag = kept
-    if kept_key != key:
+    document_versions_kept`), when it was kept under `key` and is still fresh; else
+    None."""
+    kept_key, status, body, modified, etag, fresh_until = kept
+    if kept_key != key or (fresh_until is not None and time.time() >= fresh_until):
         return None
     return {"status": status, "body": bytes(body), "modified": modified, "etag": etag}
+
+
+def kept_page_body(entry: dict) -> bytes:
+    """The HTML of a kept page's entry (`kept_entry`): pages are kept compressed, as
+    they are three times the size of an award's document and mostly the same markup."""
+    return zlib.decompress(entry["body"])
 
 
 def kept_documents_prune() -> int:
@@ -144,8 +228,8 @@ def kept_documents_prune() -> int:
     awards = connection.ops.quote_name(Assertion._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {table} WHERE kind = %s AND NOT EXISTS "  # noqa: S608 (our SQL)
+            f"DELETE FROM {table} WHERE kind IN (%s, %s) AND NOT EXISTS "  # noqa: S608 (our SQL)
             f"(SELECT 1 FROM {awards} a WHERE a.entity_id = {table}.entity_id)",
-            [ASSERTIONS],
+            [ASSERTIONS, PAGES],
         )
         return cursor.rowcount

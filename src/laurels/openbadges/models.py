@@ -35,12 +35,12 @@ class IssuerKey(models.Model):
 
 
 class KeptDocument(models.Model):
-    """An award's hosted document (Open Badges 2.0 JSON-LD) as it is served, rendered once
-    and kept under the key of the versions it was made from (`services.public_cache_key`,
-    the same key as the process cache's). The fast path reads it with the award's
-    versions in one indexed query and serves it only while the key still matches: a
-    change moves the versions on in its own transaction, so a kept document is current
-    by construction (`laurels.openbadges.kept`)."""
+    """An award's hosted document (Open Badges 2.0 JSON-LD) or public page as it is
+    served, rendered once and kept under the key of the versions it was made from
+    (`services.public_cache_key`, the same key as the process cache's). The fast path
+    reads it with the award's versions in one indexed query and serves it only while the
+    key still matches: a change moves the versions on in its own transaction, so a kept
+    document is current by construction (`laurels.openbadges.kept`)."""
 
     kind = models.CharField(max_length=16)
     entity_id = models.CharField(max_length=64)
@@ -49,6 +49,12 @@ class KeptDocument(models.Model):
     body = models.BinaryField()
     modified = models.BigIntegerField(help_text="Last-Modified, as a Unix time.")
     etag = models.CharField(max_length=40)
+    fresh_until = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Served only before this Unix time (a kept page that says Valid until "
+        "the award expires); empty: as long as the key matches.",
+    )
 
     class Meta:
         constraints = [

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import threading
+
 import markdown
 import nh3
 from django.utils import timezone
@@ -9,10 +12,22 @@ from django.utils import timezone
 from laurels.core.public import url_of
 from laurels.issuing.models import Assertion, BadgeClass, Issuer
 
+_converters = threading.local()
 
+
+@functools.lru_cache(maxsize=256)
 def markdown_html(text: str) -> str:
-    """Markdown written by issuers, rendered and then sanitized (no scripts, no styles)."""
-    return nh3.clean(markdown.markdown(text or ""))
+    """Markdown written by issuers, rendered and then sanitized (no scripts, no styles).
+
+    Remembered per text: every award of a badge class shows the same description and
+    criteria, and making a converter cost more than converting. One converter per
+    thread, reset between texts (a `Markdown` keeps state while it converts)."""
+    if not text:
+        return ""
+    converter = getattr(_converters, "markdown", None)
+    if converter is None:
+        converter = _converters.markdown = markdown.Markdown()
+    return nh3.clean(converter.reset().convert(text))
 
 
 def masked_identity(kind: str, identity: str) -> str:

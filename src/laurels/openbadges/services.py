@@ -207,7 +207,7 @@ DOCUMENT_ORIGINS = {
 
 
 @functools.cache
-def _document_versions_sql(kind: str, kept: bool = False) -> str:
+def _document_versions_sql(kind: str, kept: str = "") -> str:
     """One indexed query for the row's id and the versions a hosted document of `kind` is
     made from (`laurels.core.versions`), then the origins of its ids
     (`DOCUMENT_ORIGINS`); no row when there is no such document."""
@@ -242,12 +242,12 @@ def _document_versions_sql(kind: str, kept: bool = False) -> str:
     columns = ", ".join(["d.id", *(version_sql(name, owner) for name, owner in read), *origins])
     if not kept:
         return f"SELECT {columns} FROM {table} d WHERE d.entity_id = %(entity_id)s"  # noqa: S608
-    # And the columns of the document kept for it (`laurels.openbadges.kept`; NULLs when
-    # none is): still one indexed query.
+    # And the columns of what is kept for it of the `kept` kind (`laurels.openbadges.
+    # kept`; NULLs when nothing is): still one indexed query.
     return (
-        f"SELECT {columns}, k.key, k.status, k.body, k.modified, k.etag "  # noqa: S608
+        f"SELECT {columns}, k.key, k.status, k.body, k.modified, k.etag, k.fresh_until "  # noqa: S608
         f"FROM {table} d LEFT JOIN {KeptDocument._meta.db_table} k "
-        f"ON k.kind = '{kind}' AND k.entity_id = d.entity_id WHERE d.entity_id = %(entity_id)s"
+        f"ON k.kind = '{kept}' AND k.entity_id = d.entity_id WHERE d.entity_id = %(entity_id)s"
     )
 
 
@@ -257,11 +257,13 @@ def document_versions(kind: str, entity_id: str) -> tuple | None:
     return fetch_one_row(_document_versions_sql(kind), {"entity_id": entity_id})
 
 
-def document_versions_kept(kind: str, entity_id: str) -> tuple[tuple, tuple] | None:
-    """`document_versions`, and the key, status, body, Last-Modified and ETag of the
-    document kept for it (all None when none is), from one indexed query."""
-    row = fetch_one_row(_document_versions_sql(kind, kept=True), {"entity_id": entity_id})
-    return None if row is None else (row[:-5], row[-5:])
+def document_versions_kept(kind: str, entity_id: str, kept: str = "") -> tuple[tuple, tuple] | None:
+    """`document_versions`, and the key, status, body, Last-Modified, ETag and freshness
+    of what is kept for it of the `kept` kind (the document of `kind` by default; all
+    None when nothing is), from one indexed query."""
+    sql = _document_versions_sql(kind, kept=kept or kind)
+    row = fetch_one_row(sql, {"entity_id": entity_id})
+    return None if row is None else (row[:-6], row[-6:])
 
 
 def public_cache_key(kind: str, entity_id: str, versions: tuple, variant: str = "") -> str:

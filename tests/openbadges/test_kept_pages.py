@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from laurels.issuing import services as issuing
 from laurels.jobs.runner import drain
-from laurels.openbadges.kept import PAGES
+from laurels.openbadges.kept import PAGES, kept_documents_refresh, kept_page_body
 from laurels.openbadges.models import KeptDocument
 from tests.factories import BadgeClassFactory, UserFactory
 from tests.openbadges.test_fastpath import call
@@ -128,3 +128,39 @@ def test_a_page_kept_with_other_settings_is_not_served(fast_path, settings):
     settings.LAURELS_SITE_NAME = "Renamed Badges"
     answer = call(app, page_of(award), **PAGE)
     assert django.reached == 2 and b"Renamed Badges" in answer["body"]
+
+
+def test_an_award_that_has_expired_has_no_kept_page(fast_path):
+    app, django = fast_path
+    award = award_to(BadgeClassFactory(), expires=timezone.now() + timedelta(seconds=1))
+    time.sleep(1.1)
+    drain("runner-a")
+    assert not KeptDocument.objects.filter(kind=PAGES, entity_id=award.entity_id).exists()
+    answer = call(app, page_of(award), **PAGE)
+    assert django.reached == 1 and b"Expired" in answer["body"]
+
+
+def test_a_request_django_refuses_is_not_answered_with_a_kept_page(fast_path):
+    app, django = fast_path
+    award = award_to(BadgeClassFactory())
+    drain("runner-a")
+    call(app, page_of(award), **PAGE)
+    assert call(app, page_of(award) + "\n", **PAGE)["status"].startswith("404")
+    assert call(app, page_of(award), CONTENT_LENGTH="abc", **PAGE)["status"].startswith("400")
+    assert django.reached == 3
+
+
+def test_pages_and_documents_kept_by_other_code_or_settings_are_kept_again(settings):
+    badge_class = BadgeClassFactory()
+    kept, never_kept = award_to(badge_class), award_to(badge_class)
+    drain("runner-a")
+    KeptDocument.objects.filter(entity_id=never_kept.entity_id).delete()
+    assert kept_documents_refresh() == 1  # the one never kept
+    drain("runner-a")
+    assert kept_documents_refresh() == 0
+    settings.LAURELS_SITE_NAME = "Renamed Badges"  # every page's layout changed
+    assert kept_documents_refresh() == 2
+    drain("runner-a")
+    assert kept_documents_refresh() == 0
+    page = KeptDocument.objects.get(kind=PAGES, entity_id=kept.entity_id)
+    assert b"Renamed Badges" in kept_page_body({"body": bytes(page.body)})

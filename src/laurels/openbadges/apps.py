@@ -24,7 +24,13 @@ class OpenBadgesConfig(AppConfig):
 
 def _register_jobs() -> None:
     from laurels.jobs.registry import periodic, task
-    from laurels.openbadges.kept import KEEP_TASK, documents_keep, kept_documents_prune
+    from laurels.openbadges.kept import (
+        KEEP_TASK,
+        documents_keep,
+        kept_documents_prune,
+        kept_documents_refresh,
+    )
 
     task(KEEP_TASK, documents_keep)
     periodic("kept-documents-prune", 24 * 3600, kept_documents_prune)
+    periodic("kept-documents-refresh", 3600, kept_documents_refresh)

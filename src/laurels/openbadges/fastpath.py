@@ -48,9 +48,7 @@ from laurels.openbadges.services import (
 from laurels.openbadges.views import cached_answer, document_variant
 
 logger = logging.getLogger(__name__)
-PUBLIC_DOCUMENT = re.compile(
-    r"^/public/(assertions|badges|issuers)/([A-Za-z0-9_-]{1,64})(\.json)?$"
-)
+PUBLIC_DOCUMENT = re.compile(r"/public/(assertions|badges|issuers)/([A-Za-z0-9_-]{1,64})(\.json)?")
 STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
@@ -62,9 +60,9 @@ class PublicDocumentFastPath:
 
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") == "GET":
-            match = PUBLIC_DOCUMENT.match(environ.get("PATH_INFO", ""))
+            match = PUBLIC_DOCUMENT.fullmatch(environ.get("PATH_INFO", ""))
             query = environ.get("QUERY_STRING", "")
-            if not match or allowed_host(environ) is None:
+            if not match or _with_body(environ) or allowed_host(environ) is None:
                 pass
             elif not match[3] and not accepts_json(environ.get("HTTP_ACCEPT", ""), query):
                 if match[1] == ASSERTIONS and not query and _visitor(environ):
@@ -94,7 +92,11 @@ class PublicDocumentFastPath:
         if headers is None:
             return self.application(environ, self._learning(secure, start_response))
         body = kept_page_body(entry)
-        start_response(STATUS_LINES[200], [*headers, ("Content-Length", str(len(body)))])
+        length = str(len(body))
+        start_response(
+            STATUS_LINES[200],
+            [(name, length if name == "Content-Length" else value) for name, value in headers],
+        )
         return [body]
 
     def _learning(self, secure: bool, start_response):
@@ -108,10 +110,9 @@ class PublicDocumentFastPath:
                 and exc_info is None
                 and "set-cookie" not in names
                 and content_type.startswith("text/html")
+                and any(name == "Content-Length" for name, _ in headers)
             ):
-                self.page_headers[secure] = [
-                    (name, value) for name, value in headers if name.lower() != "content-length"
-                ]
+                self.page_headers[secure] = list(headers)
             if exc_info is None:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
@@ -140,6 +141,15 @@ class PublicDocumentFastPath:
             return None  # no such document: Django answers the 404
         key = public_cache_key(kind, entity_id, versions, variant)
         return (kept_entry(key, kept) if with_kept else None) or cache.get(key)
+
+
+def _with_body(environ: dict) -> bool:
+    """Whether the request declares a body: Django refuses an unreadable or too long
+    Content-Length (`core.middleware.UnreadableRequestMiddleware`); no GET answered here
+    has one, so any such request goes to Django."""
+    return environ.get("CONTENT_LENGTH") not in (None, "", "0") or (
+        "HTTP_TRANSFER_ENCODING" in environ
+    )
 
 
 def _visitor(environ: dict) -> bool:

@@ -31,6 +31,7 @@ import time
 import zlib
 from collections.abc import Iterable
 from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 
 from django.conf import settings
@@ -49,6 +50,7 @@ from laurels.openbadges.models import KeptDocument
 from laurels.openbadges.services import (
     active_signing_key,
     document_versions,
+    key_ending,
     newest_signing_key,
     public_cache_key,
 )
@@ -137,8 +139,9 @@ def documents_keep(*, assertions: list[str]) -> int:
         entry = entry_made(*assertion_parts(found, frozenset(), signing_keys[found.issuer_id]))
         key = public_cache_key(ASSERTIONS, found.entity_id, versions[found.entity_id])
         kept.append(KeptDocument(kind=ASSERTIONS, entity_id=found.entity_id, key=key, **entry))
-        if page_versions[found.entity_id] is not None:
-            kept.append(page_kept(found, page_versions[found.entity_id]))
+        page = page_versions[found.entity_id] and page_kept(found, page_versions[found.entity_id])
+        if page is not None:
+            kept.append(page)
     KeptDocument.objects.bulk_create(
         kept,
         update_conflicts=True,
@@ -157,17 +160,41 @@ def visitor_request(path: str) -> HttpRequest:
     return request
 
 
+def _page_code() -> list[str]:
+    """The sources of the code that fills a page in and the versions of the libraries
+    that render it, as this process loaded them (read once, at import)."""
+    package = Path(__file__).resolve().parent.parent
+    return [
+        *((package / name).read_text() for name in PAGE_CODE),
+        *(f"{name} {metadata.version(name)}" for name in PAGE_LIBRARIES),
+        __version__,
+    ]
+
+
+# The modules (under src/laurels) and libraries a kept page is made with.
+PAGE_CODE = (
+    "openbadges/pages.py",
+    "openbadges/kept.py",
+    "core/public.py",
+    "web/oembed.py",
+    "web/templatetags/oembed.py",
+    "web/context_processors.py",
+)
+PAGE_LIBRARIES = ("Django", "Markdown", "nh3")
+PAGE_CODE_LOADED = _page_code()
+
+
 @functools.cache
 def page_format() -> str:
     """A digest of what a kept page is made with besides its rows: the templates'
-    sources, the layout a visitor sees (site name, sign-up link, static files' names,
-    version), the code that fills them in and how dates are written. It is part of every
-    kept page's key, so a page kept by other code or settings is never served."""
+    sources, the layout a visitor sees (site name, sign-up link, static files' names),
+    the code and libraries that fill them in and how dates are written. It is part of
+    every kept page's key, so a page kept by other code, libraries or settings is never
+    served (`kept_documents_refresh` keeps those pages again)."""
     made_with = [
         render_to_string("web/base.html", request=visitor_request("/")),
         *(get_template(name).template.source for name in PAGE_TEMPLATES),
-        Path(pages.__file__).read_text(),
-        __version__,
+        *PAGE_CODE_LOADED,
         settings.TIME_ZONE,
         settings.LANGUAGE_CODE,
     ]
@@ -180,14 +207,22 @@ def _page_format_forget(**kwargs) -> None:
     page_format.cache_clear()
 
 
+def page_variant() -> str:
+    return f"page:{page_format()}"
+
+
 def page_key(entity_id: str, versions: tuple) -> str:
-    return public_cache_key(ASSERTIONS, entity_id, versions, f"page:{page_format()}")
+    return public_cache_key(ASSERTIONS, entity_id, versions, page_variant())
 
 
-def page_kept(found: Assertion, versions: tuple) -> KeptDocument:
+def page_kept(found: Assertion, versions: tuple) -> KeptDocument | None:
     """An award's public page as a visitor sees it, ready to keep. It says Valid until
-    the award expires: kept before then, it is fresh only until then."""
+    the award expires: kept before then, it is fresh only until then. None once it has
+    expired: when it did is this machine's reading of the clock, and a web server whose
+    clock is behind still says Valid, so Django answers for such awards."""
     state, _ = pages.award_state(found)
+    if state == "expired":
+        return None
     html = render_to_string(
         PAGE_TEMPLATE,
         pages.assertion_page(found),
@@ -219,6 +254,28 @@ def kept_page_body(entry: dict) -> bytes:
     """The HTML of a kept page's entry (`kept_entry`): pages are kept compressed, as
     they are three times the size of an award's document and mostly the same markup."""
     return zlib.decompress(entry["body"])
+
+
+def kept_documents_refresh() -> int:
+    """The periodic task: queue the keeping of every award whose document was never
+    kept, or whose document or page was kept by other code or settings (an upgrade, a
+    new site name: their keys end otherwise, and they are never served); how many were
+    queued. One pass over the kept rows; the jobs do the rest."""
+    if not settings.LAURELS_KEEP_DOCUMENTS:
+        return 0
+    table = connection.ops.quote_name(KeptDocument._meta.db_table)
+    awards = connection.ops.quote_name(Assertion._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a.entity_id FROM {awards} a "  # noqa: S608 (our SQL)
+            f"LEFT JOIN {table} d ON d.kind = %s AND d.entity_id = a.entity_id "
+            f"LEFT JOIN {table} p ON p.kind = %s AND p.entity_id = a.entity_id "
+            "WHERE d.key IS NULL OR d.key NOT LIKE %s OR p.key NOT LIKE %s ORDER BY a.id",
+            [ASSERTIONS, PAGES, f"%:{key_ending()}", f"%:{key_ending(page_variant())}"],
+        )
+        stale = [entity_id for (entity_id,) in cursor.fetchall()]
+    documents_queue(stale)
+    return len(stale)
 
 
 def kept_documents_prune() -> int:

@@ -281,4 +281,10 @@ def public_cache_key(kind: str, entity_id: str, versions: tuple, variant: str = 
         settings.LAURELS_BASE_URL,
     ]
     digest = hashlib.sha256("\0".join(made_with).encode()).hexdigest()[:16]
-    return f"ob:{kind}:{entity_id}:{'.'.join(numbers)}:{digest}:{DOCUMENT_FORMAT}:{variant}"
+    return f"ob:{kind}:{entity_id}:{'.'.join(numbers)}:{digest}:{key_ending(variant)}"
+
+
+def key_ending(variant: str = "") -> str:
+    """How the key of every document of `variant` made by this code ends (its format
+    and variant): one kept with another ending was made by other code."""
+    return f"{DOCUMENT_FORMAT}:{variant}"

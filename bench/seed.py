@@ -148,12 +148,12 @@ def main() -> None:
             issuing.AwardInput(recipient=issuing.Recipient(identity=EARNER)) for _ in range(100)
         ],
     )
-    # The awards' hosted documents are rendered by queued jobs (laurels.openbadges.kept),
+    # The awards' hosted documents and pages are rendered by queued jobs (openbadges.kept),
     # as the server's runner would after the awards commit.
     rendering = time.monotonic()
     ran = drain("seed")["tasks"]
     print(
-        f"  rendered and kept the hosted documents ({ran} jobs) in "
+        f"  rendered and kept the hosted documents and pages ({ran} jobs) in "
         f"{time.monotonic() - rendering:.1f} s",
         file=sys.stderr,
     )

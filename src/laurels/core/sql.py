@@ -48,6 +48,15 @@ def fetch_one_row(sql: str, params: dict) -> tuple | None:
             cursor.close()
 
 
+def fetch_rows(sql: str, params: dict) -> list[tuple]:
+    """Every row of `sql` (named `%(name)s` parameters) through Django's cursor, so the
+    query is recorded in `connection.queries` as the ORM's are (tests count them; a
+    little dearer than `fetch_one_row`). For raw reads that replace ORM queries."""
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 @functools.lru_cache(maxsize=16)
 def _model_layout(model, alias: str, vendor: str) -> tuple[str, list[str], list[list]]:
     """The select list of `model`'s columns as `alias`, their attribute names, and the
@@ -95,3 +104,38 @@ def models_of_row(row: tuple, *models: tuple[type, str]) -> list:
                 values[index] = converter(values[index], column, database)
         made.append(model.from_db(DEFAULT_DB_ALIAS, names, values))
     return made
+
+
+def ordering_sql(model: type, alias: str) -> str:
+    """`ORDER BY` of `model`'s `Meta.ordering` (plain field names, `-` for descending) on
+    the columns of `alias`: the order the ORM reads its rows in, for a raw query."""
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    terms = []
+    for name in model._meta.ordering:
+        column = model._meta.get_field(name.removeprefix("-")).column
+        terms.append(f"{alias}.{quote(column)} {'DESC' if name.startswith('-') else 'ASC'}")
+    return "ORDER BY " + ", ".join(terms)
+
+
+def set_related(instance, **related) -> None:
+    """Each forward relation named in `related` as loaded with `instance` (the object,
+    or None for a null foreign key), as `select_related` leaves them."""
+    fields = type(instance)._meta
+    for name, value in related.items():
+        fields.get_field(name).set_cached_value(instance, value)
+
+
+def set_prefetched(instance, name: str, related: list, queryset=None) -> None:
+    """The reverse foreign key `name` of `instance` as `prefetch_related` leaves it (with
+    `queryset`, that of a `Prefetch`): `instance.<name>.all()` answers `related` without
+    a query, and each of them knows `instance`. For rows read in a raw query."""
+    manager = getattr(instance, name)
+    rows = manager._apply_rel_filters(queryset) if queryset is not None else manager.get_queryset()
+    rows._result_cache = related
+    rows._prefetch_done = True
+    field = manager.field
+    for item in related:
+        field.set_cached_value(item, instance)
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}
+    instance._prefetched_objects_cache[field.remote_field.cache_name] = rows

@@ -168,6 +168,8 @@ class TwoFactorMiddleware:
 
     @staticmethod
     def detour(request: HttpRequest) -> HttpResponse | None:
+        if request.path.startswith((settings.STATIC_URL, *OWN_REFUSALS)):
+            return None  # exempt (`_exempt`), before reversing URLs on every API call
         code_page, setup_page = reverse("accounts:login_code"), reverse("web:two_factor")
         if _exempt(request, (code_page,)):
             return None

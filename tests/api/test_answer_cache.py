@@ -16,17 +16,21 @@ from io import BytesIO
 import pytest
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from oauth2_provider.models import get_access_token_model
 
 from laurels.accounts.models import EmailAddress
 from laurels.api.answer_cache import kept_answers
 from laurels.backpack.services import entry_acceptance_set
 from laurels.connect import services as connect_services
+from laurels.connect.models import Application
+from laurels.connect.oauth import checksum
 from laurels.issuing import services as issuing
 from laurels.issuing.models import Acceptance, IssuerStaff
 from laurels.wsgi import application
-from tests.connect.oauth_helpers import register_app, token_for
+from tests.connect.oauth_helpers import register_app, token_for, token_request
 from tests.factories import AssertionFactory, BadgeClassFactory, IssuerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -314,3 +318,154 @@ def test_each_process_keeps_a_bounded_number_of_bytes():
     assert answers.get(("d",)) is None and answers.bytes == 150
     answers.clear()
     assert answers.bytes == 0
+
+
+# --- one kept answer for every token alike: the same user, app and exact scopes ------------
+
+
+def issuer_list(issuer) -> str:
+    return f"/v2/issuers/{issuer.entity_id}/assertions"
+
+
+def as_django_answers(path: str, token: str, query: str = ""):
+    """The answer to `token`, checked to be exactly what Django itself answers it: made by
+    Django (it queried), and the same bytes when nothing is kept at all."""
+    started = []
+
+    def count(**kwargs):
+        started.append(1)
+
+    request_started.connect(count)
+    try:
+        answer = wsgi_get(path, token, query)
+    finally:
+        request_started.disconnect(count)
+    assert started, "a kept answer was served"
+    kept_answers.clear()
+    assert wsgi_get(path, token, query)[:3] == answer[:3]
+    return answer
+
+
+@pytest.fixture
+def listed_issuer(user):
+    """An issuer of `user` with two awards in two badge classes, and an app for its list."""
+    issuer = IssuerFactory(owner=user)
+    classes = [BadgeClassFactory(issuer=issuer) for _ in range(2)]
+    for badge_class in classes:
+        AssertionFactory(badge_class=badge_class)
+    app = register_app(scopes="r:profile rw:issuer r:badgeclass:* rw:issuer:*")
+    return issuer, app, classes
+
+
+def test_a_new_token_of_the_same_user_app_and_scopes_gets_the_kept_answer(user, listed_issuer):
+    issuer, app, _ = listed_issuer
+    first = kept(issuer_list(issuer), token_for(user, app, "rw:issuer"), "num=1")
+    new_token = token_for(user, app, "rw:issuer")
+    again = wsgi_get(issuer_list(issuer), new_token, "num=1")
+    assert again[3] == DJANGO_QUERIES_OF_A_KEPT_ANSWER
+    assert again[:3] == first[:3]
+    kept_answers.clear()
+    assert wsgi_get(issuer_list(issuer), new_token, "num=1")[:3] == first[:3]  # Django's own
+
+
+def test_tokens_with_other_scopes_apps_or_users_get_what_django_answers(user, listed_issuer):
+    issuer, app, classes = listed_issuer
+    path = issuer_list(issuer)
+    everything = kept(path, token_for(user, app, "rw:issuer"))
+    assert len(ids(everything)) == 2
+    narrower = {
+        "r:profile": 403,  # no scope for the list
+        "rw:issuer r:profile": 200,  # more scopes: another set, made again
+        f"r:badgeclass:{classes[0].entity_id}": 200,  # one badge class's awards only
+        f"rw:issuer:{IssuerFactory(owner=user).entity_id}": 404,  # confined to another one
+        f"r:issuer:{issuer.entity_id}": 200,  # bound to this issuer
+    }
+    for scope, status in narrower.items():
+        answer = as_django_answers(path, token_for(user, app, scope))
+        assert answer[0] == status, scope
+        kept(path, token_for(user, app, "rw:issuer"))
+    bound = as_django_answers(path, token_for(user, app, f"r:badgeclass:{classes[0].entity_id}"))
+    assert len(ids(bound)) == 1
+    other_app = register_app(scopes="r:profile rw:issuer", name="Other App")
+    kept(path, token_for(user, app, "rw:issuer"))
+    assert as_django_answers(path, token_for(user, other_app, "rw:issuer"))[2] == everything[2]
+    kept(path, token_for(user, app, "rw:issuer"))
+    # Another owner sees the same list, with the same stamp: still not the same holder.
+    co_owner = UserFactory(email="co-owner@example.org")
+    IssuerStaff.objects.create(issuer=issuer, user=co_owner, role="owner")
+    assert as_django_answers(path, token_for(co_owner, app, "rw:issuer"))[2] == everything[2]
+    kept(path, token_for(user, app, "rw:issuer"))
+    stranger = UserFactory(email="stranger@example.org")
+    assert as_django_answers(path, token_for(stranger, app, "rw:issuer"))[0] == 404
+
+
+def kept_then_refused(path: str, keeper: str, refused: str, status: int) -> None:
+    kept(path, keeper)
+    assert as_django_answers(path, refused)[0] == status
+
+
+def test_refused_tokens_never_get_a_kept_answer(user, listed_issuer, monkeypatch):
+    issuer, app, _ = listed_issuer
+    path = issuer_list(issuer)
+    new = [token_for(user, app, "rw:issuer") for _ in range(5)]
+    AccessToken = get_access_token_model()
+    AccessToken.objects.filter(token_checksum=checksum(new[0])).update(
+        expires=timezone.now() - timedelta(seconds=1)
+    )
+    kept_then_refused(path, new[1], new[0], 401)
+    AccessToken.objects.filter(token_checksum=checksum(new[2])).delete()  # revoked
+    kept_then_refused(path, new[1], new[2], 401)
+    AccessToken.objects.filter(token_checksum=checksum(new[3])).update(
+        resource=["https://elsewhere.example.org/"]
+    )
+    kept_then_refused(path, new[1], new[3], 401)
+    kept(path, new[1])
+    Application.objects.filter(pk=app.application.pk).update(enabled=False)
+    assert as_django_answers(path, new[4])[0] == 401
+    Application.objects.filter(pk=app.application.pk).update(enabled=True)
+    kept(path, new[1])
+    Application.objects.filter(pk=app.application.pk).update(review="pending")
+    assert as_django_answers(path, new[4])[0] == 401
+    Application.objects.filter(pk=app.application.pk).update(review="approved")
+    kept(path, new[1])
+    type(user).objects.filter(pk=user.pk).update(is_active=False)
+    assert as_django_answers(path, new[4])[0] == 404  # an inactive user is no member
+
+
+def test_owner_tokens_end_with_the_switch_and_their_answers_too(user, listed_issuer):
+    issuer, _, _ = listed_issuer
+    app = register_app(scopes="r:profile rw:issuer", redirect_uris=[], name="Sync job")
+    connect_services.application_set_acts_as_owner(
+        application=app.application, acts_as_owner=True, owner=user, actor=None
+    )
+    path = issuer_list(issuer)
+
+    def owner_token() -> str:
+        answer = token_request(Client(), app, grant_type="client_credentials", scope="rw:issuer")
+        assert answer.status_code == 200, answer.content
+        return answer.json()["access_token"]
+
+    keeper, later = owner_token(), owner_token()
+    # The race the services' ending cannot see: a token saved as the switch was cleared.
+    kept(path, keeper)
+    Application.objects.filter(pk=app.application.pk).update(acts_as_owner=False)
+    assert as_django_answers(path, later)[0] == 401
+    assert as_django_answers(path, keeper)[0] == 401
+    Application.objects.filter(pk=app.application.pk).update(acts_as_owner=True)
+    kept(path, keeper)
+    connect_services.application_set_acts_as_owner(
+        application=app.application, acts_as_owner=False, owner=user, actor=None
+    )
+    assert as_django_answers(path, later)[0] == 401
+
+
+def test_an_answer_is_kept_only_for_whom_the_view_made_it(user, listed_issuer, monkeypatch):
+    """Were the token's scopes to change while Django answers, the answer is not kept
+    under the scopes read before (another token with those would get it)."""
+    from laurels.api import answer_cache
+
+    issuer, app, _ = listed_issuer
+    token = token_for(user, app, "rw:issuer")
+    monkeypatch.setattr(answer_cache, "made_for", lambda caller: (caller.user.pk, "", ()))
+    for _ in range(2):
+        assert wsgi_get(issuer_list(issuer), token)[3] > DJANGO_QUERIES_OF_A_KEPT_ANSWER

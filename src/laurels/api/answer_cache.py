@@ -6,10 +6,14 @@ Django costs milliseconds; checking that nothing changed costs one query on inde
 So, in front of Django (WSGI), this module keeps the whole answer to such a
 request (status, headers, body, exactly as Django and its middleware made it) next to a
 *stamp*: the state of the token and the versions of what the list shows
-(`backpack_stamp`, `issuer_awards_stamp`; `laurels.core.versions`). A later request with
-the same token, host, path and query string reads the stamp again from the database
-and, if nothing moved, gets the kept answer; anything else, and every miss, goes through
-Django unchanged.
+(`backpack_stamp`, `issuer_awards_stamp`; `laurels.core.versions`). A later request
+for the same host, path and query string, with a token Django would accept now and that
+acts alike (the same user, app, exact scope set and resources: `BearerTokenState.
+acting_as`; apps take a new token every hour, and each would miss if answers were kept
+per token), reads the stamp again from the database and, if nothing moved, gets the
+kept answer; anything else, and every miss, goes through Django unchanged. Nothing in
+these answers names the token, and an answer is kept only for whom the view says it
+made it (`keep_answer`), so a token alike gets the bytes Django would make for it.
 
 The stamp is read before Django makes the answer, and every change moves its versions
 inside its own transaction: an answer is never kept under a stamp newer than its rows.
@@ -50,6 +54,9 @@ logger = logging.getLogger(__name__)
 # Django writes down (hourly) when it answers, moves no stamp.
 KEEP_SECONDS = 300
 KEEP_MARK = "laurels.keep_answer"
+# Who the view made the answer for (`keep_answer`): the answer is kept for the tokens
+# alike in that only if it is who the token read before Django answered acts as.
+MADE_FOR = "laurels.keep_answer.made_for"
 ENTITY_ID = r"[A-Za-z0-9_-]{1,64}"
 
 
@@ -69,6 +76,17 @@ def keep_answer(request: HttpRequest, *, valid_until: datetime | None = None) ->
     (the earliest moment a row on the page expires and leaves a list without expired
     rows). Views not in KEPT_LISTS may call it to no effect."""
     request.META[KEEP_MARK] = valid_until or True
+    request.META[MADE_FOR] = made_for(getattr(request, "auth", None))
+
+
+def made_for(caller) -> tuple | None:
+    """Who a view's answer was made for, as `BearerTokenState.acting_as` names it (user,
+    app, sorted scopes; the resources are the token's, read with it); None for anything
+    but an app's token (a session's answers are never kept)."""
+    application = getattr(caller, "application", None)
+    if application is None or caller.scopes is None:
+        return None
+    return (caller.user.pk, application.client_id, tuple(sorted(caller.scopes)))
 
 
 def first_expiry(rows: Iterable) -> datetime | None:
@@ -147,14 +165,14 @@ class BearerListAnswers:
         now = timezone.now()
         try:
             state = bearer_token_state(token, stamp_of(match))
-            if state is None or state.expires <= now:
-                return self.application(environ, start_response)  # Django answers the 401
-            stamp = (state.token_id, state.verdict, state.stamp)
         except DatabaseError:
             logger.exception("Could not read the stamp of %s; Django answers", environ["PATH_INFO"])
             connection.close()
             return self.application(environ, start_response)
-        key = (token, *self._answered_at(environ, host))
+        if state is None or not state.accepted(now):
+            return self.application(environ, start_response)  # Django answers the refusal
+        stamp = (state.verdict, state.stamp)
+        key = (*state.acting_as, *self._answered_at(environ, host))
         kept = kept_answers.get(key)
         if (
             kept is not None
@@ -165,13 +183,15 @@ class BearerListAnswers:
         ):
             start_response(kept.status, list(kept.headers))
             return [kept.body]
-        return self._answer_and_keep(environ, start_response, key, stamp)
+        return self._answer_and_keep(environ, start_response, key, stamp, state)
 
     @staticmethod
     def _answered_at(environ, host: str) -> tuple:
-        """Everything besides the token an answer's bytes may depend on: the path and
-        query, and the host and scheme its absolute links (`Link: <...>; rel="next"`)
-        are made of (raw, as Django reads them: the proxy's header where trusted)."""
+        """Everything besides who the token acts as (`BearerTokenState.acting_as`) that
+        an answer's bytes may depend on: the path and query, and the host and scheme its
+        absolute links (`Link: <...>; rel="next"`) and the toolkit's check of a token's
+        resources are made of (raw, as Django reads them: the proxy's header where
+        trusted)."""
         proxy = settings.SECURE_PROXY_SSL_HEADER
         return (
             host,
@@ -209,7 +229,9 @@ class BearerListAnswers:
                 return token, stamp_of, match
         return None
 
-    def _answer_and_keep(self, environ, start_response, key: tuple, stamp: tuple) -> Iterable:
+    def _answer_and_keep(
+        self, environ, start_response, key: tuple, stamp: tuple, state: BearerTokenState
+    ) -> Iterable:
         answered: dict = {}
 
         def capture(status, headers, exc_info=None):
@@ -226,6 +248,7 @@ class BearerListAnswers:
         headers = answered.get("headers", [])
         if (
             mark is not None
+            and environ.get(MADE_FOR) == (state.user_id, state.client_id, state.scopes)
             and answered.get("status", "").startswith("200")
             and not any(name.lower() == "set-cookie" for name, _ in headers)
         ):

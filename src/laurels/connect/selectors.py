@@ -13,7 +13,13 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from laurels.accounts.models import User
-from laurels.connect.models import AppConsent, Application, PersonalToken, RefreshTokenFamily
+from laurels.connect.models import (
+    AppConsent,
+    Application,
+    OwnerActingToken,
+    PersonalToken,
+    RefreshTokenFamily,
+)
 from laurels.core.sql import Stamp, fetch_one_row, model_columns, models_of_row
 
 GrantType = RefreshTokenFamily.GrantType
@@ -148,10 +154,11 @@ def introspected_token(token: str) -> dict:
 class BearerTokenState:
     """What decides whether an access token is still accepted, read in one query.
 
-    `verdict` holds everything besides the expiry that the toolkit's `verify_request`
-    and our permissions check (the app is enabled and approved, the user is active), so
-    an answer kept for this token is reused only while all of it holds. `stamp` holds
-    the values of the expressions the caller asked to read along (see `Stamp`).
+    `verdict` holds everything besides the expiry that the toolkit's `verify_request`,
+    our validator (`connect.oauth`: a client credentials token acting as the app's owner
+    ends when the app stops acting as them) and our permissions check (the app is
+    enabled and approved, the user is active); `accepted` applies it. `stamp` holds the
+    values of the expressions the caller asked to read along (see `Stamp`).
     """
 
     token_id: int
@@ -162,10 +169,34 @@ class BearerTokenState:
     client_id: str = ""
     first_party: bool = False
     user_id: int | None = None
+    # What the token may do (its scopes, as a sorted set: the Caller reads them as one)
+    # and where (RFC 8707 resources, as stored: the toolkit checks them against the URL).
+    scopes: tuple[str, ...] = ()
+    resource: str = ""
+
+    def accepted(self, now: datetime) -> bool:
+        """Whether Django would accept this token now: unexpired, its app enabled and
+        approved, its user active, and not an owner-acting token its app has ended."""
+        enabled, review, user_active, owner_acting_ended = self.verdict
+        return (
+            now < self.expires
+            and enabled
+            and review == Application.Review.APPROVED
+            and user_active
+            and not owner_acting_ended
+        )
+
+    @property
+    def acting_as(self) -> tuple:
+        """Everything of the token that decides what Django answers with it once it is
+        accepted: the user, the app, the exact scope set and the resources. Two tokens
+        alike in all of it get the same answer (`laurels.api.answer_cache`)."""
+        return (self.user_id, self.client_id, self.scopes, self.resource)
 
 
 def bearer_token_state(token: str, stamp: Stamp | None = None) -> BearerTokenState | None:
-    """The state of the access token `token`, or None when there is no such token.
+    """The state of the access token `token`, or None when there is no such token (or it
+    has no app or no user: Django refuses those).
 
     One indexed lookup by checksum, as the toolkit does, without building model objects;
     `stamp` adds expressions about the token's user (`u.id`) to that same query. The
@@ -173,7 +204,11 @@ def bearer_token_state(token: str, stamp: Stamp | None = None) -> BearerTokenSta
     """
     stamp = stamp or Stamp(expressions=())
     sql = _token_state_sql(stamp.expressions)
-    params = {**stamp.params, "checksum": hashlib.sha256(token.encode()).hexdigest()}
+    params = {
+        **stamp.params,
+        "checksum": hashlib.sha256(token.encode()).hexdigest(),
+        "owner_acting_source": OwnerActingToken.Source.CLIENT_CREDENTIALS.value,
+    }
     row = fetch_one_row(sql, params)
     if row is None:
         return None
@@ -186,26 +221,41 @@ def bearer_token_state(token: str, stamp: Stamp | None = None) -> BearerTokenSta
         client_id,
         first_party,
         user_id,
+        scope,
+        resource,
+        acts_as_owner,
+        app_owner_id,
+        owner_acting,
         *values,
     ) = row
+    # `LaurelsOAuth2Validator.validate_bearer_token`: a client credentials token for the
+    # app's owner is refused once the app no longer acts as them.
+    owner_acting_ended = bool(owner_acting) and user_id == app_owner_id and not acts_as_owner
     return BearerTokenState(
         token_id=token_id,
         # A naive value is SQLite's UTC; PostgreSQL hands back an aware one.
         expires=expires if timezone.is_aware(expires) else timezone.make_aware(expires, UTC),
-        verdict=(bool(enabled), review, bool(user_active)),
+        verdict=(bool(enabled), review, bool(user_active), owner_acting_ended),
         stamp=tuple(values),
         client_id=client_id,
         first_party=bool(first_party),
         user_id=user_id,
+        scopes=tuple(sorted(set((scope or "").split()))),
+        resource=resource or "",
     )
 
 
 @functools.lru_cache(maxsize=16)
 def _token_state_sql(expressions: tuple[str, ...]) -> str:
     extra = "".join(f", ({expression})" for expression in expressions)
+    owner_acting = (
+        f"EXISTS (SELECT 1 FROM {OwnerActingToken._meta.db_table} o "  # noqa: S608 (our SQL)
+        "WHERE o.access_token_id = t.id AND o.source = %(owner_acting_source)s)"
+    )
     return (
         "SELECT t.id, t.expires, a.enabled, a.review, u.is_active, "  # noqa: S608 (our SQL; values are parameters)
-        f"a.client_id, a.first_party, t.user_id{extra} "
+        "a.client_id, a.first_party, t.user_id, t.scope, CAST(t.resource AS TEXT), "
+        f"a.acts_as_owner, a.user_id, {owner_acting}{extra} "
         f"FROM {get_access_token_model()._meta.db_table} t "
         f"JOIN {Application._meta.db_table} a ON a.id = t.application_id "
         f"JOIN {User._meta.db_table} u ON u.id = t.user_id "

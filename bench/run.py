@@ -231,9 +231,15 @@ def parse_wrk(output: str) -> dict:
 # --- one data set ----------------------------------------------------------------------------
 
 
-def seed(home: Path, awards: int, refresh_tokens: int) -> dict:
+def seed(home: Path, awards: int, refresh_tokens: int, base: str) -> dict:
     out = home / "seed.json"
-    env = {**os.environ, "LAURELS_HOME": str(home), "LAURELS_JOBS_IN_PROCESS": "false"}
+    # The server's base URL: the kept documents and pages are keyed by it.
+    env = {
+        **os.environ,
+        "LAURELS_HOME": str(home),
+        "LAURELS_JOBS_IN_PROCESS": "false",
+        "LAURELS_BASE_URL": base,
+    }
     log(f"Seeding {awards:,} awards into {home} ...")
     subprocess.run(
         [
@@ -454,12 +460,19 @@ def token_for(base: str, email: str, password: str) -> str:
 def measure(scale_name: str, awards: int, duration: float, with_writes: bool) -> dict:
     home = Path(tempfile.mkdtemp(prefix=f"laurels-bench-{scale_name}-"))
     try:
-        data = seed(home, awards, refresh_tokens=20_000 if with_writes else 0)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        data = seed(home, awards, refresh_tokens=20_000 if with_writes else 0, base=base)
         # Seeding a million awards leaves a gigabyte of dirty pages; measured while the
         # kernel writes them back, every commit and p99 waits on the disk.
         log("Writing the seeded data to disk ...")
         os.sync()
-        env = {**os.environ, "LAURELS_HOME": str(home), "LAURELS_JOBS_IN_PROCESS": "false"}
+        env = {
+            **os.environ,
+            "LAURELS_HOME": str(home),
+            "LAURELS_JOBS_IN_PROCESS": "false",
+            "LAURELS_BASE_URL": base,
+        }
         log("Counting queries per request ...")
         queries = json.loads(
             subprocess.run(
@@ -472,9 +485,6 @@ def measure(scale_name: str, awards: int, duration: float, with_writes: bool) ->
             .stdout.strip()
             .splitlines()[-1]
         )
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        env["LAURELS_BASE_URL"] = base
         env["LAURELS_LOGIN_RATE_PER_IP"] = "100000"
         # One user polls at thousands of requests a second: far past any real app's quota,
         # which is still counted (in batches of 100, as at the default quota).

@@ -20,6 +20,7 @@ from django.core.management import call_command  # noqa: E402
 
 from laurels.accounts.services import user_create  # noqa: E402
 from laurels.api.pagination import encode_cursor  # noqa: E402
+from laurels.cli import collect_static_if_needed  # noqa: E402
 from laurels.connect import services as connect  # noqa: E402
 from laurels.core.images import image_from_upload  # noqa: E402
 from laurels.issuing import services as issuing  # noqa: E402
@@ -104,6 +105,8 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     connect.builtin_apps_ensure()
+    # As `laurels serve` does before its job runner starts: awards' pages name them.
+    collect_static_if_needed(verbose=False)
     owner = user_create(email=OWNER, password=PASSWORD, verified=True)
     user_create(email=EARNER, password=PASSWORD, verified=True)
     issuer = issuing.issuer_create(

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from laurels.issuing import services as issuing
 from laurels.jobs.runner import drain
-from laurels.openbadges.kept import PAGES, kept_documents_refresh, kept_page_body
+from laurels.openbadges.kept import ASSERTIONS, PAGES, kept_documents_refresh, kept_page_body
 from laurels.openbadges.models import KeptDocument
 from tests.factories import BadgeClassFactory, UserFactory
 from tests.openbadges.test_fastpath import call
@@ -164,3 +164,17 @@ def test_pages_and_documents_kept_by_other_code_or_settings_are_kept_again(setti
     assert kept_documents_refresh() == 0
     page = KeptDocument.objects.get(kind=PAGES, entity_id=kept.entity_id)
     assert b"Renamed Badges" in kept_page_body({"body": bytes(page.body)})
+
+
+def test_a_runner_without_collected_static_files_still_keeps_the_documents(settings, tmp_path):
+    """A page names its static files through the manifest `laurels serve` collects; a
+    job runner started elsewhere without it keeps the JSON documents all the same."""
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    }
+    award = award_to(BadgeClassFactory())
+    drain("runner-a")
+    kept = KeptDocument.objects.filter(entity_id=award.entity_id)
+    assert list(kept.values_list("kind", flat=True)) == [ASSERTIONS]

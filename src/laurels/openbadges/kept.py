@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import time
 import zlib
 from collections.abc import Iterable
@@ -55,6 +56,7 @@ from laurels.openbadges.services import (
     public_cache_key,
 )
 
+logger = logging.getLogger(__name__)
 KEEP_TASK = "openbadges.keep_documents"
 # Awards per queued task: one task's reads and upsert take a fraction of a second.
 KEEP_CHUNK = 500
@@ -139,16 +141,30 @@ def documents_keep(*, assertions: list[str]) -> int:
         entry = entry_made(*assertion_parts(found, frozenset(), signing_keys[found.issuer_id]))
         key = public_cache_key(ASSERTIONS, found.entity_id, versions[found.entity_id])
         kept.append(KeptDocument(kind=ASSERTIONS, entity_id=found.entity_id, key=key, **entry))
-        page = page_versions[found.entity_id] and page_kept(found, page_versions[found.entity_id])
-        if page is not None:
-            kept.append(page)
     KeptDocument.objects.bulk_create(
-        kept,
+        [*kept, *pages_kept(rows, page_versions)],
         update_conflicts=True,
         unique_fields=["kind", "entity_id"],
         update_fields=["key", "status", "body", "modified", "etag", "fresh_until"],
     )
     return len(versions)
+
+
+def pages_kept(rows: Iterable[Assertion], versions: dict[str, tuple | None]) -> list:
+    """The pages of these awards (read with their badge classes and issuers) ready to
+    keep, under the versions read before them; none where they cannot be made here: a
+    page names its static files by the manifest `laurels serve` collects, and a job
+    runner started without it keeps the documents all the same."""
+    made = []
+    try:
+        for found in rows:
+            page = versions[found.entity_id] and page_kept(found, versions[found.entity_id])
+            if page is not None:
+                made.append(page)
+    except ValueError:  # Django's "Missing staticfiles manifest entry"
+        logger.exception("Awards' pages not kept: static files are not collected here")
+        return []
+    return made
 
 
 def visitor_request(path: str) -> HttpRequest:

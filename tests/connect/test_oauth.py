@@ -674,3 +674,20 @@ class TestConnectedApps:
         # session, user, consents joined with their apps
         with django_assert_num_queries(3):
             browser.get("/v2/auth/tokens")
+
+
+def test_an_id_token_is_no_key_to_the_api(user):
+    """OpenID Connect hands the app an ID token to learn who signed in; it is not an
+    access token. The toolkit's resource check would take one that looks like a JWT on
+    its signature alone: past a disabled app, a revoked grant, a resource restriction."""
+    app = register_app(scopes="r:profile r:backpack")
+    browser = Client()
+    browser.force_login(user)
+    code = obtain_code(browser, app, scope="openid r:profile r:backpack")
+    answer = exchange(Client(), app, code).json()
+    access, id_token = answer["access_token"], answer["id_token"]
+    assert Client().get("/v2/users/self", headers=bearer(access)).status_code == 200
+    for path in ("/v2/users/self", "/v2/backpack/assertions"):
+        assert Client().get(path, headers=bearer(id_token)).status_code == 401
+    services.application_set_enabled(application=app.application, enabled=False)
+    assert Client().get("/v2/users/self", headers=bearer(id_token)).status_code == 401

@@ -515,6 +515,13 @@ class LaurelsOAuth2Validator(OAuth2Validator):
             access_token=access_token, source=OwnerActingToken.Source.CLIENT_CREDENTIALS
         ).exists()
 
+    def validate_jwt_bearer_token(self, token, scopes, request):
+        """Never: an ID token tells the app who signed in and is no access token. The
+        toolkit's OpenID resource check takes a token that looks like a JWT as an ID token
+        and accepts it on its signature and expiry alone, past every check above (the
+        app enabled and approved, a revoked grant, the token's resources)."""
+        return False
+
     # --- OpenID Connect --------------------------------------------------------------------
 
     def validate_silent_login(self, request):

@@ -178,3 +178,21 @@ def test_a_runner_without_collected_static_files_still_keeps_the_documents(setti
     drain("runner-a")
     kept = KeptDocument.objects.filter(entity_id=award.entity_id)
     assert list(kept.values_list("kind", flat=True)) == [ASSERTIONS]
+
+
+def test_a_refresh_queues_at_most_its_limit_and_needs_no_static_files(settings, monkeypatch):
+    from laurels.openbadges import kept as kept_module
+
+    badge_class = BadgeClassFactory()
+    for _ in range(3):
+        award_to(badge_class)
+    monkeypatch.setattr(kept_module, "REFRESH_LIMIT", 2)
+    assert kept_documents_refresh() == 2  # none kept yet: the first two
+    drain("runner-a")
+    assert kept_documents_refresh() == 0
+    settings.STATIC_ROOT = "/nonexistent"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    }
+    assert kept_documents_refresh() == 0  # pages cannot be made here: documents are current

@@ -60,6 +60,8 @@ logger = logging.getLogger(__name__)
 KEEP_TASK = "openbadges.keep_documents"
 # Awards per queued task: one task's reads and upsert take a fraction of a second.
 KEEP_CHUNK = 500
+# The most awards one `kept_documents_refresh` queues (about 80 s of the runner's time).
+REFRESH_LIMIT = 100_000
 ASSERTIONS = "assertions"
 # An award's public page: kept under the versions of the award with its badge class
 # (`document_variant`'s kind for what an `?expand=badge` document shows).
@@ -276,9 +278,14 @@ def kept_documents_refresh() -> int:
     """The periodic task: queue the keeping of every award whose document was never
     kept, or whose document or page was kept by other code or settings (an upgrade, a
     new site name: their keys end otherwise, and they are never served); how many were
-    queued. One pass over the kept rows; the jobs do the rest."""
+    queued. One pass over the kept rows, at most REFRESH_LIMIT awards (the next run takes
+    the rest); the jobs do the rest."""
     if not settings.LAURELS_KEEP_DOCUMENTS:
         return 0
+    try:
+        page_ending = f"%:{key_ending(page_variant())}"
+    except ValueError:  # no static manifest here: no page is kept here either
+        page_ending = "%"
     table = connection.ops.quote_name(KeptDocument._meta.db_table)
     awards = connection.ops.quote_name(Assertion._meta.db_table)
     with connection.cursor() as cursor:
@@ -286,8 +293,9 @@ def kept_documents_refresh() -> int:
             f"SELECT a.entity_id FROM {awards} a "  # noqa: S608 (our SQL)
             f"LEFT JOIN {table} d ON d.kind = %s AND d.entity_id = a.entity_id "
             f"LEFT JOIN {table} p ON p.kind = %s AND p.entity_id = a.entity_id "
-            "WHERE d.key IS NULL OR d.key NOT LIKE %s OR p.key NOT LIKE %s ORDER BY a.id",
-            [ASSERTIONS, PAGES, f"%:{key_ending()}", f"%:{key_ending(page_variant())}"],
+            "WHERE d.key IS NULL OR d.key NOT LIKE %s OR p.key NOT LIKE %s "
+            "ORDER BY a.id LIMIT %s",
+            [ASSERTIONS, PAGES, f"%:{key_ending()}", page_ending, REFRESH_LIMIT],
         )
         stale = [entity_id for (entity_id,) in cursor.fetchall()]
     documents_queue(stale)

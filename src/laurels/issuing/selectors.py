@@ -109,10 +109,13 @@ def _role_sql(issuer_column: str) -> str:
     )
 
 
-def _first_row(sql: str, params: dict) -> tuple | None:
-    """The one row of a read by a unique entity id, None if there is none."""
-    rows = fetch_rows(sql, params)
-    return rows[0] if rows else None
+def _read_with_role(sql: str, layout: tuple, *, entity_id: str, user: User) -> tuple | None:
+    """The model objects of the one row `sql` reads for `entity_id` (in `layout`) and
+    `user`'s role, the row's last column; None if there is no such row."""
+    rows = fetch_rows(sql, {"entity_id": entity_id, "user_id": user.pk})
+    if not rows:
+        return None
+    return models_of_row(rows[0], *layout), rows[0][-1]
 
 
 def _issuer_layout() -> tuple:
@@ -170,12 +173,14 @@ def _badge_class_sql() -> str:
 def badge_class_with_role(*, entity_id: str, user: User) -> tuple[BadgeClass | None, str | None]:
     """The badge class `entity_id` (None if there is none) with its issuer and creator
     loaded (as `select_related` would), and `user`'s role on its issuer."""
-    row = _first_row(_badge_class_sql(), {"entity_id": entity_id, "user_id": user.pk})
-    if row is None:
+    read = _read_with_role(
+        _badge_class_sql(), _badge_class_layout(), entity_id=entity_id, user=user
+    )
+    if read is None:
         return None, None
-    badge_class, issuer, creator = models_of_row(row, *_badge_class_layout())
+    (badge_class, issuer, creator), role = read
     set_related(badge_class, issuer=issuer, created_by=creator)
-    return badge_class, row[-1]
+    return badge_class, role
 
 
 def _assertion_layout() -> tuple:
@@ -198,12 +203,12 @@ def _assertion_sql() -> str:
 def assertion_with_role(*, entity_id: str, user: User) -> tuple[Assertion | None, str | None]:
     """The award `entity_id` (None if there is none) with its badge class, issuer and
     creator loaded (as `select_related` would), and `user`'s role on its issuer."""
-    row = _first_row(_assertion_sql(), {"entity_id": entity_id, "user_id": user.pk})
-    if row is None:
+    read = _read_with_role(_assertion_sql(), _assertion_layout(), entity_id=entity_id, user=user)
+    if read is None:
         return None, None
-    assertion, badge_class, issuer, creator = models_of_row(row, *_assertion_layout())
+    (assertion, badge_class, issuer, creator), role = read
     set_related(assertion, badge_class=badge_class, issuer=issuer, created_by=creator)
-    return assertion, row[-1]
+    return assertion, role
 
 
 def issuer_role(*, user: User, issuer: Issuer) -> str | None:

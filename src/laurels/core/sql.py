@@ -5,8 +5,11 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Model, signals
+from django.db.models.base import ModelState
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,26 @@ def models_of_row(row: tuple, *models: tuple[type, str]) -> list:
         for index, steps in enumerate(converters):
             for converter, column in steps:
                 values[index] = converter(values[index], column, database)
-        made.append(model.from_db(DEFAULT_DB_ALIAS, names, values))
+        made.append(loaded_instance(model, dict(zip(names, values, strict=True))))
     return made
+
+
+def loaded_instance(model: type[Model], values: dict[str, Any]) -> Model:
+    """An instance of `model` holding `values` (every concrete field, by attribute name,
+    already converted) as read from the database, made the way Django restores a pickled
+    instance (`Model.__reduce__`, `Model.__setstate__`). `Model.from_db` goes through
+    `__init__`, whose field-by-field descriptors cost a third of a 10,000-award batch and
+    a tenth of a one-object API read. A model with `pre_init`/`post_init` receivers
+    (an ImageField with dimension fields) is made by `from_db`, which runs them."""
+    if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
+        names = [item.attname for item in model._meta.concrete_fields]
+        return model.from_db(DEFAULT_DB_ALIAS, names, [values[name] for name in names])
+    instance = model.__new__(model)
+    instance.__dict__.update(values)
+    instance._state = ModelState()
+    instance._state.adding = False
+    instance._state.db = DEFAULT_DB_ALIAS
+    return instance
 
 
 def ordering_sql(model: type, alias: str) -> str:

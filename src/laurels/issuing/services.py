@@ -20,7 +20,6 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.validators import URLValidator, validate_email
 from django.db import connection, models, transaction
-from django.db.models.base import ModelState
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
@@ -30,6 +29,7 @@ from laurels.core.errors import Conflict, NotFound
 from laurels.core.ids import new_entity_id
 from laurels.core.images import CheckedImage
 from laurels.core.ratelimit import Limit, enforce_limits, within_limits
+from laurels.core.sql import loaded_instance
 from laurels.core.versions import versions_bump
 from laurels.issuing import selectors, signals
 from laurels.issuing.models import (
@@ -871,20 +871,7 @@ def _insert_assertions(rows: list[dict]) -> list[Assertion]:
                 chunk,
             )
             pk_of.update(cursor.fetchall())
-    return [_loaded_instance(Assertion, {"id": pk_of[row["entity_id"]], **row}) for row in rows]
-
-
-def _loaded_instance(model: type[models.Model], values: dict) -> models.Model:
-    """An instance of `model` holding `values` (every concrete field, by attribute name)
-    as saved in the database, made the way Django restores a pickled instance
-    (`Model.__reduce__`, `Model.__setstate__`): `from_db` goes through `__init__`, whose
-    field-by-field descriptors cost a third of a 10,000-award batch."""
-    instance = model.__new__(model)
-    instance.__dict__.update(values)
-    instance._state = ModelState()
-    instance._state.adding = False
-    instance._state.db = connection.alias
-    return instance
+    return [loaded_instance(Assertion, {"id": pk_of[row["entity_id"]], **row}) for row in rows]
 
 
 def _json_adapter(ops, encoder) -> Callable:

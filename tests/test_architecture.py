@@ -25,6 +25,7 @@ LAYERS = (
     "connect",
     "backpack",
     "badgr",
+    "lti",
     "api",
     "web",
 )

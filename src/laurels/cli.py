@@ -443,6 +443,118 @@ def cmd_apps_enable(args: argparse.Namespace, application) -> int:
     return 0
 
 
+def _custom_pairs(pairs: list[str]) -> dict[str, str]:
+    """`--custom key=value` options as a dict; a ValidationError for one without `=`."""
+    from django.core.exceptions import ValidationError
+
+    custom = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals:
+            raise ValidationError({"custom": [f"{pair}: write custom parameters as key=value."]})
+        custom[key.strip()] = value
+    return custom
+
+
+def _lti_summary(registration) -> dict:
+    from django.conf import settings
+    from django.urls import reverse
+
+    base = settings.LAURELS_BASE_URL.rstrip("/")
+    return {
+        "lti_client_id": registration.client_id,
+        "deployment_id": registration.deployment_id,
+        "issuer": settings.LAURELS_BASE_URL,
+        "auth_url": base + reverse("lti:authorize"),
+        "jwks_url": base + reverse("lti:jwks"),
+        "login_url": registration.login_url,
+        "launch_url": registration.launch_url,
+        "tool_jwks_url": registration.jwks_url or "-",
+        "tool_public_key": "pasted" if registration.public_key else "-",
+        "locations": list(registration.locations),
+        "title": registration.button_title,
+        "icon_url": registration.icon_url or "-",
+        "custom": [f"{key}={value}" for key, value in registration.custom.items()],
+        "enabled": registration.enabled,
+        "lti11": registration.lti11_enabled,
+        "lti11_consumer_key": registration.lti11_consumer_key or "-",
+    }
+
+
+@_with_app
+def cmd_apps_lti(args: argparse.Namespace, application) -> int:
+    """Register the app as an LTI tool, change or remove its registration, switch LTI 1.1."""
+    from django.core.exceptions import ValidationError
+    from django.db import transaction
+
+    from laurels.lti import services
+    from laurels.lti.models import ToolRegistration
+
+    if args.remove:
+        services.registration_delete(application=application, actor=None)
+        print(f"{application.name} ({application.client_id}) is no LTI tool any more.")
+        return 0
+    current = ToolRegistration.objects.filter(application=application).first()
+    changes = (
+        args.login_url,
+        args.launch_url,
+        args.jwks_url,
+        args.public_key_file,
+        args.location,
+        args.title,
+        args.icon_url,
+        args.custom,
+    )
+    secret = None
+    try:
+        with transaction.atomic():
+            if current is None or any(change is not None for change in changes):
+                current = services.registration_save(
+                    application=application, actor=None, **_lti_fields(args, current)
+                )
+            if args.lti11 is not None:
+                secret = services.lti11_set(registration=current, enabled=args.lti11, actor=None)
+                current.refresh_from_db()
+    except ValidationError as error:
+        return _print_validation_error(error)
+    except OSError as error:
+        print(f"error: cannot read the public key file: {error}", file=sys.stderr)
+        return 2
+    _print_app(_lti_summary(current))
+    if secret:
+        print(f"\nlti11_secret  {secret}")
+        print("Keep the LTI 1.1 shared secret now: it is stored encrypted and not shown again.")
+    return 0
+
+
+def _lti_fields(args: argparse.Namespace, current) -> dict:
+    """registration_save's arguments: the options given, else what is registered."""
+    from pathlib import Path
+
+    def given(value, kept):
+        return kept if value is None else value
+
+    public_key = Path(args.public_key_file).read_text() if args.public_key_file else None
+    jwks_url = args.jwks_url
+    if public_key is not None and jwks_url is None:
+        jwks_url = ""  # a pasted key replaces the JWKS URL
+    if jwks_url and public_key is None:
+        public_key = ""
+    return {
+        "login_url": given(args.login_url, current.login_url if current else ""),
+        "launch_url": given(args.launch_url, current.launch_url if current else ""),
+        "jwks_url": given(jwks_url, current.jwks_url if current else ""),
+        "public_key": given(public_key, current.public_key if current else ""),
+        "locations": given(args.location, current.locations if current else []),
+        "title": given(args.title, current.title if current else ""),
+        "icon_url": given(args.icon_url, current.icon_url if current else ""),
+        "custom": _custom_pairs(args.custom)
+        if args.custom is not None
+        else (current.custom if current else {}),
+        "enabled": current.enabled if current else True,
+    }
+
+
 def add_apps_commands(commands) -> None:
     apps = commands.add_parser("apps", help="register and manage connected apps (OAuth clients)")
     sub = apps.add_subparsers(dest="apps_command", required=True, metavar="ACTION")
@@ -503,6 +615,37 @@ def add_apps_commands(commands) -> None:
     owner_switch.add_argument("state", choices=["on", "off"])
     owner_switch.add_argument("--owner", metavar="EMAIL", help="make this account the owner")
     owner_switch.set_defaults(handler=cmd_apps_acts_as_owner)
+
+    lti = sub.add_parser(
+        "lti",
+        help="register an app as an LTI 1.3 tool (its launch buttons), change or remove it",
+    )
+    lti.add_argument("client_id", metavar="CLIENT_ID")
+    lti.add_argument("--login-url", metavar="URL", help="the tool's OIDC login initiation URL")
+    lti.add_argument("--launch-url", metavar="URL", help="the tool's launch (target link) URL")
+    key = lti.add_mutually_exclusive_group()
+    key.add_argument("--jwks-url", metavar="URL", help="where the tool publishes its keys")
+    key.add_argument("--public-key-file", metavar="PATH", help="the tool's public key (PEM/JWK)")
+    lti.add_argument(
+        "--location",
+        action="append",
+        metavar="LOCATION",
+        help="where its button shows: issuer, badgeclass, assertion, backpack, "
+        "backpack.assertion or profile (repeat for several)",
+    )
+    lti.add_argument("--title", help="the button's text (default: the app's name)")
+    lti.add_argument("--icon-url", metavar="URL", help="an https image for the button")
+    lti.add_argument(
+        "--custom", action="append", metavar="KEY=VALUE", help="a custom parameter (repeatable)"
+    )
+    lti.add_argument(
+        "--lti11",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="LTI 1.1 launches (deprecated; prints a new shared secret once when switched on)",
+    )
+    lti.add_argument("--remove", action="store_true", help="remove the app's LTI registration")
+    lti.set_defaults(handler=cmd_apps_lti)
 
 
 # --- award -------------------------------------------------------------------------------
@@ -656,13 +799,28 @@ def cmd_keys(args: argparse.Namespace) -> int:
         print(new_encryption_key())
         return 0
     setup_django()
+    from laurels.lti.services import secrets_reencrypt as lti_secrets_reencrypt
     from laurels.openbadges.services import signing_keys_reencrypt
 
     count = signing_keys_reencrypt()  # SecretUnreadable: a configuration error, exit 2
+    lti_count = lti_secrets_reencrypt()
     print(
-        f"Re-encrypted {count} signing key(s) with the first of LAURELS_ENCRYPTION_KEYS; "
-        "the other keys may now be removed."
+        f"Re-encrypted {count} signing key(s) and {lti_count} LTI key(s) and secret(s) with "
+        "the first of LAURELS_ENCRYPTION_KEYS; the other keys may now be removed."
     )
+    return 0
+
+
+# --- LTI -----------------------------------------------------------------------------------
+
+
+def cmd_lti(args: argparse.Namespace) -> int:
+    """Rotate the platform key that signs LTI launches."""
+    setup_django()
+    from laurels.lti.services import platform_key_rotate
+
+    key = platform_key_rotate()
+    print(f"LTI launches are now signed with key {key.kid}; the previous key stays published.")
     return 0
 
 
@@ -909,6 +1067,11 @@ def build_parser() -> argparse.ArgumentParser:
         "reencrypt", help="re-encrypt every stored secret with the first (newest) key"
     )
     keys.set_defaults(handler=cmd_keys)
+
+    lti = commands.add_parser("lti", help="LTI launch points: the platform's signing key")
+    lti_actions = lti.add_subparsers(dest="lti_command", required=True, metavar="ACTION")
+    lti_actions.add_parser("rotate-key", help="sign LTI launches with a new key from now on")
+    lti.set_defaults(handler=cmd_lti)
 
     backpack = commands.add_parser("backpack", help="earners' backpacks")
     backpack_actions = backpack.add_subparsers(

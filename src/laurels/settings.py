@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "laurels.backpack",
     "laurels.badgr",
     "laurels.jobs",
+    "laurels.lti",
     "laurels.api",
     "laurels.web",
 ]
@@ -396,6 +397,9 @@ LAURELS_REFRESH_TOKEN_ABSOLUTE_SECONDS = env_int(
 LAURELS_REFRESH_TOKEN_REUSE_GRACE_SECONDS = env_int(
     "LAURELS_REFRESH_TOKEN_REUSE_GRACE_SECONDS", 10, minimum=0
 )
+# LTI launch points (laurels.lti): seconds between pressing an app's button and the
+# app's authentication request, after which the launch is refused as expired.
+LAURELS_LTI_LAUNCH_SECONDS = env_int("LAURELS_LTI_LAUNCH_SECONDS", 300, minimum=30)
 OAUTH2_PROVIDER = oauth2_provider_settings(
     base_url=LAURELS_BASE_URL,
     oidc_private_key=oidc_private_key_from_env_or_file(LAURELS_HOME),

@@ -32,6 +32,7 @@ urlpatterns = [
     path("public/oembed", oembed, name="public_oembed"),  # Badgr's address for it
     path("public/", include("laurels.openbadges.urls")),
     path("share/", include("laurels.backpack.urls")),
+    path("lti/", include("laurels.lti.urls")),  # LTI 1.3 launch points (the platform's side)
     path("", include("laurels.web.urls")),
 ]
 

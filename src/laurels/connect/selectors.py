@@ -51,9 +51,36 @@ def _live_tokens(viewer: User) -> tuple[QuerySet, QuerySet]:
     return access, refresh
 
 
+def connected_for(viewer: User) -> Q:
+    """The apps (a filter on Application) that can act for the viewer: a consent, or a
+    live access or refresh token from any grant. Revoking the app (its consent and tokens)
+    takes it out at once."""
+    access, refresh = _live_tokens(viewer)
+    return (
+        Q(pk__in=AppConsent.objects.filter(user=viewer).values("application_id"))
+        | Q(pk__in=access.values("application_id"))
+        | Q(pk__in=refresh.values("application_id"))
+    )
+
+
 def user_connected_apps(*, viewer: User) -> list[ConnectedApp]:
     """Every app that can act for the viewer, whatever the grant, newest first: in one
     query, each app with its consent and its live tokens summed up."""
+    connected = [_connected_app(row) for row in _connected_rows(viewer)]
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(connected, key=lambda app: app.since or oldest, reverse=True)
+
+
+def user_connected_app_of(*, viewer: User, application: Application) -> ConnectedApp | None:
+    """`application` as one of the viewer's connected apps (its grant's scopes, since
+    when), None when it cannot act for them (never connected, or revoked since)."""
+    row = _connected_rows(viewer).filter(pk=application.pk).first()
+    return _connected_app(row) if row is not None else None
+
+
+def _connected_rows(viewer: User) -> QuerySet[Application]:
+    """The apps `connected_for` the viewer, each annotated with its consent and its live
+    tokens (what `_connected_app` sums up)."""
     access, refresh = _live_tokens(viewer)
     consent = AppConsent.objects.filter(user=viewer, application=OuterRef("pk"))
     newest_access = access.filter(application=OuterRef("pk")).order_by("-created")
@@ -62,11 +89,7 @@ def user_connected_apps(*, viewer: User) -> list[ConnectedApp]:
         application=OuterRef("pk"),
         token_family__in=refresh.filter(application=OuterRef("application")).values("token_family"),
     )
-    rows = Application.objects.filter(
-        Q(pk__in=AppConsent.objects.filter(user=viewer).values("application_id"))
-        | Q(pk__in=access.values("application_id"))
-        | Q(pk__in=refresh.values("application_id"))
-    ).annotate(
+    return Application.objects.filter(connected_for(viewer)).annotate(
         consent_key=Subquery(consent.values("entity_id")[:1]),
         consent_scopes=Subquery(consent.values("scopes")[:1]),
         consent_since=Subquery(consent.values("created_at")[:1]),
@@ -78,9 +101,6 @@ def user_connected_apps(*, viewer: User) -> list[ConnectedApp]:
         by_code=Exists(families.filter(grant_type=GrantType.AUTHORIZATION_CODE)),
         by_password=Exists(families.filter(grant_type=GrantType.PASSWORD)),
     )
-    connected = [_connected_app(row) for row in rows]
-    oldest = datetime.min.replace(tzinfo=UTC)
-    return sorted(connected, key=lambda app: app.since or oldest, reverse=True)
 
 
 def user_connected_app(*, viewer: User, key: str) -> ConnectedApp | None:

@@ -8,6 +8,7 @@ nothing, and a stolen form cannot post elsewhere.
 A route that needs more says so on its answer, through one function:
 
     allow_sources(response, form_action=["https://tool.example"])   # known per request
+    allow_request_sources(request, img_src=["https://icons.example"])  # known as it renders
     @policy_allows(frame_ancestors=["https://lms.example"])         # fixed for a view
 
 Sources are added to the default policy's directive (replacing a lone `'none'`). Answers
@@ -79,14 +80,23 @@ def allow_sources(response: HttpResponse, **directives: Iterable[str]) -> HttpRe
     directive names with `_` for `-` (`form_action=[...]`). Raises ValueError for a
     source that is not a plain keyword, scheme or origin, so that no value can smuggle a
     `;` and a directive of its own into the header."""
-    extra: dict[str, list[str]] = response.__dict__.setdefault(_EXTRA, {})
+    _add_sources(response.__dict__.setdefault(_EXTRA, {}), directives)
+    return response
+
+
+def allow_request_sources(request: HttpRequest, **directives: Iterable[str]) -> None:
+    """`allow_sources` for whatever answer this request gets: for a template tag that
+    knows a source while the page renders (an LTI button's icon), not the view."""
+    _add_sources(request.__dict__.setdefault(_EXTRA, {}), directives)
+
+
+def _add_sources(extra: dict[str, list[str]], directives: Mapping[str, Iterable[str]]) -> None:
     for name, sources in directives.items():
         sources = list(sources)
         for source in sources:
             if not SOURCE.fullmatch(source):
                 raise ValueError(f"Not a source expression a policy here may name: {source!r}")
         extra.setdefault(name.replace("_", "-"), []).extend(sources)
-    return response
 
 
 def policy_allows(**directives: Iterable[str]) -> Callable[[View], View]:
@@ -131,7 +141,10 @@ class ContentSecurityPolicyMiddleware:
             return response
         if settings.DEBUG and response.status_code in (404, 500):
             return response  # Django's debug pages are made of inline script and style
-        return set_policy(response, html_policy(response.__dict__.get(_EXTRA, {})))
+        extra = {**request.__dict__.get(_EXTRA, {})}
+        for directive, sources in response.__dict__.get(_EXTRA, {}).items():
+            extra[directive] = [*extra.get(directive, []), *sources]
+        return set_policy(response, html_policy(extra))
 
 
 def _is_html(response: HttpResponse) -> bool:

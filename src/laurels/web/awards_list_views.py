@@ -226,21 +226,24 @@ def _back(request: HttpRequest, issuer: Issuer) -> str:
     return _list_url(issuer, None)
 
 
+def issuer_award(caller: Caller, issuer: str, award: str, action: IssuingAction) -> Assertion:
+    """The award `award` of the issuer `issuer` if `caller` may take `action` on it; a
+    404 page otherwise, and for an award asked for under another issuer's address."""
+    found = as_page_errors(
+        issuing_selectors.assertion_for, caller=caller, entity_id=award, action=action
+    )
+    if found.issuer.entity_id != issuer:
+        raise Http404()
+    return found
+
+
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def award_revoke(request: HttpRequest, issuer: str, award: str) -> HttpResponse:
     """GET asks for the reason; POST revokes the award with it. An award already revoked
     is left as it is, with a message saying so."""
-    caller = Caller(user=request.user)
-    found = as_page_errors(
-        issuing_selectors.assertion_for,
-        caller=caller,
-        entity_id=award,
-        action=IssuingAction.AWARD_REVOKE,
-    )
-    if found.issuer.entity_id != issuer:
-        raise Http404()
+    found = issuer_award(Caller(user=request.user), issuer, award, IssuingAction.AWARD_REVOKE)
     back = _back(request, found.issuer)
     if found.revoked:
         messages.info(request, f"The award to {found.recipient_plaintext} was already revoked.")

@@ -195,7 +195,7 @@ def linkedin_url(shown: dict, issuer_name: str, entry) -> str:
     return "https://www.linkedin.com/profile/add?" + urlencode(fields)
 
 
-def _evidence(items: list) -> list[dict]:
+def evidence_links(items: list) -> list[dict]:
     """Evidence to show: a link only where it is an http(s) URL, and its words."""
     shown = []
     for item in items:
@@ -239,7 +239,7 @@ def _detail_context(request: HttpRequest, entry) -> dict:
         "narrative_html": markdown_html(
             shown["narrative"] if isinstance(shown["narrative"], str) else ""
         ),
-        "evidence": _evidence(shown["evidence"]),
+        "evidence": evidence_links(shown["evidence"]),
         "issuer": issuer,
         "issuer_url": shown_url(issuer.get("url")),
         "issuer_page": shown_url(issuer.get("id")),

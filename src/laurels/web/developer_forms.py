@@ -18,6 +18,8 @@ from laurels.connect.client_metadata import (
 )
 from laurels.connect.models import Application
 from laurels.connect.scopes import SCOPE_DESCRIPTIONS, is_registrable_scope, scope_description
+from laurels.lti.locations import LOCATIONS
+from laurels.lti.models import PUBLIC_KEY_MAX_CHARS, TITLE_MAX_CHARS
 
 CONFIDENTIAL, PUBLIC = Application.CLIENT_CONFIDENTIAL, Application.CLIENT_PUBLIC
 # Form field ↔ RFC 7591 metadata name.
@@ -160,3 +162,100 @@ class DeveloperAppForm(forms.Form):
         field = FIELD_OF_RFC_NAME.get(error.field or "")
         message = error.message.removeprefix(f"{error.field}: ") if error.field else error.message
         self.add_error(field if field in self.fields else None, message)
+
+
+def _parse_custom_lines(text: str) -> dict[str, str]:
+    """`key=value` lines as a dict (blank lines skipped). Only the shape is checked here:
+    the rules on keys and values are the registration model's (`lti.models`)."""
+    custom: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        key, equals, value = line.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise forms.ValidationError(f"Line {number}: write key=value.")
+        if key in custom:
+            raise forms.ValidationError(f"Line {number}: {key} is given twice.")
+        custom[key] = value.strip()
+    return custom
+
+
+class ToolRegistrationForm(forms.Form):
+    """An app's LTI 1.3 tool registration (`lti.services.registration_save`). The field
+    names are the service's keywords, so that its refusals land on their fields."""
+
+    login_url = _link(
+        "Login initiation URL",
+        "Where a button sends the person first (OIDC third-party-initiated login).",
+    )
+    launch_url = _link(
+        "Launch URL",
+        "The target link URI: the only redirect_uri your tool may ask for, compared exactly.",
+    )
+    jwks_url = _link("JWKS URL", "Your tool's public keys. Give this or a public key below.")
+    public_key = forms.CharField(
+        label="Public key",
+        required=False,
+        max_length=PUBLIC_KEY_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text="A PEM public key or a JWK (JSON), when your tool publishes no JWKS URL.",
+    )
+    locations = forms.MultipleChoiceField(
+        label="Where the button shows",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Only people who connected your app see its button, and only on pages "
+        "they may use.",
+    )
+    title = forms.CharField(
+        label="Button title",
+        required=False,
+        max_length=TITLE_MAX_CHARS,
+        help_text="Shown as “Open in …”; your app's name when empty.",
+    )
+    icon_url = _link("Icon URL", "An https image shown on the button (optional).")
+    custom = forms.CharField(
+        label="Custom parameters",
+        required=False,
+        max_length=25000,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text="One key=value per line, sent in the launch's custom claim.",
+    )
+    enabled = forms.BooleanField(
+        label="Show the buttons", required=False, initial=True, help_text="Untick to pause."
+    )
+
+    def __init__(self, *args: Any, registration=None, **kwargs: Any):
+        if registration is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    **{
+                        name: getattr(registration, name)
+                        for name in (
+                            "login_url",
+                            "launch_url",
+                            "jwks_url",
+                            "public_key",
+                            "locations",
+                            "title",
+                            "icon_url",
+                            "enabled",
+                        )
+                    },
+                    "custom": "\n".join(f"{k}={v}" for k, v in registration.custom.items()),
+                },
+            )
+        super().__init__(*args, **kwargs)
+        self.fields["locations"].choices = [
+            (location.name, location.label) for location in LOCATIONS.values()
+        ]
+
+    def location_choices(self) -> list[tuple[Any, str]]:
+        """Each location's checkbox with the description shown under its label."""
+        return [
+            (choice, LOCATIONS[choice.data["value"]].description) for choice in self["locations"]
+        ]
+
+    def clean_custom(self) -> dict[str, str]:
+        return _parse_custom_lines(self.cleaned_data["custom"])

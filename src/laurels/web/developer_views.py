@@ -10,6 +10,10 @@
   (`application_portal_update`: scopes beyond what was approved wait for review again).
 - `.../rotate/` and `.../delete/`: a confirmation page, then the POST; a new secret is shown
   once, the old one stops working; a deleted app's tokens end with it.
+- `.../lti/` (issue 20): the app's LTI 1.3 tool registration (`lti.services`), with the
+  platform details the tool needs; `.../lti/delete/` removes it (confirmation first);
+  `.../lti/lti11-secret/` makes a new LTI 1.1 secret, shown once, when an administrator
+  turned LTI 1.1 on for it (only an administrator can).
 
 Another person's app is a 404, the same as an unknown client id.
 """
@@ -18,13 +22,14 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from laurels.accounts.models import User
 from laurels.connect import selectors as connect_selectors
@@ -33,8 +38,11 @@ from laurels.connect.client_metadata import ClientMetadataError, parse_client_me
 from laurels.connect.models import Application
 from laurels.connect.scopes import parse_scopes, scope_description
 from laurels.core.clients import client_address
-from laurels.core.errors import RateLimited
-from laurels.web.developer_forms import DeveloperAppForm
+from laurels.core.errors import DomainError, RateLimited
+from laurels.lti import services as lti_services
+from laurels.lti.models import ToolRegistration
+from laurels.web.account_views import _add_errors
+from laurels.web.developer_forms import DeveloperAppForm, ToolRegistrationForm
 
 Review = Application.Review
 
@@ -219,3 +227,117 @@ def developer_app_delete(request: HttpRequest, client_id: str) -> HttpResponse:
     )
     messages.success(request, f"{name} is deleted. Its tokens no longer work.")
     return redirect("web:developer_apps")
+
+
+def _tool_registration(application: Application) -> ToolRegistration | None:
+    return getattr(application, "lti_tool", None)  # None when it has not registered
+
+
+def platform_details(registration: ToolRegistration | None) -> list[tuple[str, str, str]]:
+    """(field id, label, value) of what a tool is configured with: this server as its LTI
+    platform; the client and deployment ids once the tool is registered."""
+    base = settings.LAURELS_BASE_URL
+    details = [("lti-issuer", "Issuer (iss)", base)]
+    if registration is not None:
+        details += [
+            ("lti-client-id", "Client ID", registration.client_id),
+            ("lti-deployment-id", "Deployment ID", registration.deployment_id),
+        ]
+    return [
+        *details,
+        ("lti-auth-url", "OIDC authorization URL", f"{base}/lti/authorize"),
+        ("lti-jwks-url", "Platform JWKS URL", f"{base}/lti/jwks"),
+    ]
+
+
+def _lti_page(
+    request: HttpRequest,
+    application: Application,
+    registration: ToolRegistration | None,
+    form: ToolRegistrationForm,
+    *,
+    status: int = 200,
+    **extra,
+) -> HttpResponse:
+    return render(
+        request,
+        "web/developer_app_lti.html",
+        {
+            "app": application,
+            "status": status_of(application),
+            "registration": registration,
+            "details": platform_details(registration),
+            "form": form,
+            **extra,
+        },
+        status=status,
+    )
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def developer_app_lti(request: HttpRequest, client_id: str) -> HttpResponse:
+    """The app's LTI tool registration: the platform details, and the form (POST saves
+    it through `lti.services.registration_save`, which refuses what the rules refuse)."""
+    application = _app(request.user, client_id)
+    registration = _tool_registration(application)
+    form = ToolRegistrationForm(
+        request.POST if request.method == "POST" else None, registration=registration
+    )
+    if request.method == "GET" or not form.is_valid():
+        return _lti_page(
+            request, application, registration, form, status=400 if form.is_bound else 200
+        )
+    try:
+        lti_services.registration_save(
+            application=application, actor=request.user, **form.cleaned_data
+        )
+    except ValidationError as error:
+        _add_errors(form, error)
+    except DomainError as error:
+        form.add_error(None, error.message)
+    else:
+        messages.success(request, "Saved.")
+        return redirect("web:developer_app_lti", client_id=application.client_id)
+    return _lti_page(request, application, registration, form, status=400)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def developer_app_lti_delete(request: HttpRequest, client_id: str) -> HttpResponse:
+    """Confirm, then remove the app's tool registration: its buttons go at once."""
+    application = _app(request.user, client_id)
+    registration = _tool_registration(application)
+    if registration is None:
+        raise Http404("This app is not registered as an LTI tool.")
+    if request.method == "GET":
+        return render(
+            request,
+            "web/developer_app_lti.html",
+            {"app": application, "registration": registration, "confirm_delete": True},
+        )
+    lti_services.registration_delete(application=application, actor=request.user)
+    messages.success(request, f"{application.name} is no longer an LTI tool here.")
+    return redirect("web:developer_app", client_id=application.client_id)
+
+
+@never_cache
+@login_required
+@require_POST
+def developer_app_lti11_secret(request: HttpRequest, client_id: str) -> HttpResponse:
+    """A new LTI 1.1 shared secret (shown once); the old one stops working. Only for a
+    registration an administrator turned LTI 1.1 on for."""
+    application = _app(request.user, client_id)
+    registration = _tool_registration(application)
+    if registration is None or not registration.lti11_enabled:
+        raise Http404("LTI 1.1 is not turned on for this app.")
+    secret = lti_services.lti11_secret_rotate(registration=registration, actor=request.user)
+    return _lti_page(
+        request,
+        application,
+        registration,
+        ToolRegistrationForm(registration=registration),
+        lti11_secret=secret,
+    )

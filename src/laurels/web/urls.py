@@ -4,6 +4,7 @@ from laurels.issuing import views as issuing_views
 from laurels.web import (
     account_delete_views,
     account_views,
+    award_detail_views,
     award_views,
     awards_list_views,
     backpack_views,
@@ -36,6 +37,12 @@ urlpatterns = [
         "issuers/<str:issuer>/awards/<str:award>/revoke/",
         awards_list_views.award_revoke,
         name="awards_revoke",
+    ),
+    # One award, issuer side (issue 20): after awards/revoke/, which it would shadow.
+    path(
+        "issuers/<str:issuer>/awards/<str:award>/",
+        award_detail_views.award_detail,
+        name="award_detail",
     ),
     path(
         "issuers/<str:issuer>/badges/<str:badge>/awards/",
@@ -104,6 +111,22 @@ urlpatterns = [
         "developer/apps/<str:client_id>/delete/",
         developer_views.developer_app_delete,
         name="developer_app_delete",
+    ),
+    # Its LTI launch points (issue 20).
+    path(
+        "developer/apps/<str:client_id>/lti/",
+        developer_views.developer_app_lti,
+        name="developer_app_lti",
+    ),
+    path(
+        "developer/apps/<str:client_id>/lti/delete/",
+        developer_views.developer_app_lti_delete,
+        name="developer_app_lti_delete",
+    ),
+    path(
+        "developer/apps/<str:client_id>/lti/lti11-secret/",
+        developer_views.developer_app_lti11_secret,
+        name="developer_app_lti11_secret",
     ),
     # The issuer workspace (issue 18, A): issuers, their staff, dashboard.
     path("issuers/", issuer_views.issuers, name="issuers"),

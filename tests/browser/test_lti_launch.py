@@ -5,10 +5,12 @@ The tool's developer registers it in the developer portal and configures the too
 the platform details the portal shows; the issuer's owner connects it on the OAuth
 consent page; on the badge class page its button launches it, and the tool's own
 pylti1p3 validation accepts the id_token and sees the badge class id and the owner's
-role. Then each refusal: a tool that sends a nonce it did not keep (its own validation
-refuses), a nonce sent twice, a launch that expired, a redirect_uri that is not the
-registered launch URL (Laurels refuses and never posts there), and a tool the person
-never connected (no button, and a forged POST to /lti/launch is refused).
+role, under a `sub` of its own: the same at the next launch, another for a second tool,
+and never the owner's entityId. Then each refusal: a tool that sends a nonce it did not
+keep (its own validation refuses), a nonce sent twice, a launch that expired, a
+redirect_uri that is not the registered launch URL (Laurels refuses and never posts
+there), and a tool the person never connected (no button, and a forged POST to
+/lti/launch is refused).
 """
 
 from __future__ import annotations
@@ -119,6 +121,7 @@ def test_lti_launch_from_a_badge_class_page(tmp_path, chromium):
         laurels_cli(server, "createuser", DEVELOPER, "--password", PASSWORD)
         roster = app_for(server, "Roster Tool", tool)
         stranger = app_for(server, "Stranger Tool", tool)
+        grades = app_for(server, "Grades Tool", tool)
 
         # The developer registers both apps as tools; the tool trusts the first one.
         developer = chromium.new_context()
@@ -152,7 +155,9 @@ def test_lti_launch_from_a_badge_class_page(tmp_path, chromium):
         assert launch.custom["laurels_issuer_id"] == issuer["entityId"]
         assert launch.custom["laurels_location"] == "badgeclass"
         assert launch.roles == [ADMINISTRATOR]
-        assert launch.claims["sub"] == owner_sub
+        # A sub for this tool only: not the entityId the owner's API tokens see.
+        roster_sub = launch.claims["sub"]
+        assert roster_sub and roster_sub != owner_sub
         assert launch.claims["aud"] in (platform.client_id, [platform.client_id])
         claim = page.locator('[data-claim="Badge class"]')
         assert claim.inner_text() == badge["entityId"]
@@ -169,6 +174,7 @@ def test_lti_launch_from_a_badge_class_page(tmp_path, chromium):
         press(page, badge_url, "Roster Tool")
         page.wait_for_url(tool.launch_url)
         assert page.locator("h1").inner_text() == "Launch accepted"
+        assert tool.launches[-1].claims["sub"] == roster_sub  # stable for the tool
         launches = len(tool.launches)
         with page.expect_response(lambda answer: "/lti/authorize" in answer.url) as answer:
             press(page, badge_url, "Roster Tool")
@@ -199,9 +205,19 @@ def test_lti_launch_from_a_badge_class_page(tmp_path, chromium):
         assert "/elsewhere" not in tool.paths_seen
         check_page(page, "lti-authorize-refused")
 
+        # A second tool the owner connects sees them under another sub.
+        tool.misbehave = None
+        tool.trust(register_tool(portal, base, grades, tool))
+        connect(owner, base, grades, tool)
+        press(page, badge_url, "Grades Tool")
+        page.wait_for_url(tool.launch_url)
+        assert page.locator("h1").inner_text() == "Launch accepted", page.content()
+        grades_sub = tool.launches[-1].claims["sub"]
+        assert page.locator('[data-claim="sub"]').inner_text() == grades_sub
+        assert grades_sub not in (roster_sub, owner_sub, "")
+
         # A tool the owner never connected: no button, and a forged launch is refused
         # (the same POST for the connected tool is answered, so the refusal is not CSRF's).
-        tool.misbehave = None
         page.goto(badge_url)
         token = page.locator("input[name=csrfmiddlewaretoken]").first.input_value()
 

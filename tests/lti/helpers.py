@@ -20,6 +20,9 @@ LAUNCH_URL = "https://tool.example.org/launch?course=a+b"
 JWKS_URL = "https://tool.example.org/jwks"
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 FORM_ACTION = re.compile(r'<form method="post" action="([^"]*)" data-lti-autosubmit>')
+# A signed JWT as it would be written out: a base64url JSON header ("{" is "eyJ"), a dot,
+# a body, a dot.
+JWT_TEXT = re.compile(rb"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.")
 
 
 def register_tool(*, locations=None, scopes="r:profile email openid", **extra) -> ToolRegistration:
@@ -51,6 +54,15 @@ def form_of(response) -> tuple[str, dict[str, str]]:
     form = text[action.end() : text.index("</form>", action.end())]
     fields = {name: html.unescape(value) for name, value in HIDDEN.findall(form)}
     return html.unescape(action.group(1)), fields
+
+
+def assert_nothing_sent(response) -> None:
+    """A refusal: no form for the tool, and no id_token in the answer, neither as a field
+    nor as token text anywhere in the body (a refusal may name the *word*: "The
+    response_type must be id_token.")."""
+    assert form_of(response) == ("", {})
+    assert b'name="id_token"' not in response.content
+    assert JWT_TEXT.search(response.content) is None
 
 
 def press(

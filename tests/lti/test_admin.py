@@ -17,6 +17,7 @@ class TestAdmin:
         assert admin_client.get("/admin/lti/toolregistration/").status_code == 200
         page = admin_client.get(f"/admin/lti/toolregistration/{registration.pk}/change/")
         assert page.status_code == 200 and b"lti11_secret" not in page.content
+        assert registration.subject_key.encode() not in page.content
         assert admin_client.get("/admin/lti/platformkey/").status_code == 200
 
     def test_add_through_the_service(self, admin_client):
@@ -38,6 +39,34 @@ class TestAdmin:
         )
         assert response.status_code == 302, response.content[:2000]
         assert ToolRegistration.objects.get().locations == ["profile"]
+
+    def test_the_app_of_a_registration_cannot_be_changed(self, admin_client):
+        registration = register_tool()
+        other = register_app(name="Other App")
+        url = f"/admin/lti/toolregistration/{registration.pk}/change/"
+        page = admin_client.get(url)
+        assert b'name="application"' not in page.content
+        response = admin_client.post(
+            url,
+            {
+                "application": other.application.pk,
+                "login_url": LOGIN_URL,
+                "launch_url": LAUNCH_URL,
+                "jwks_url": JWKS_URL,
+                "public_key": "",
+                "locations": '["profile"]',
+                "title": "Changed",
+                "icon_url": "",
+                "custom": "{}",
+                "enabled": "on",
+            },
+        )
+        assert response.status_code == 302, response.content[:2000]
+        changed = ToolRegistration.objects.get()
+        assert changed.pk == registration.pk
+        assert changed.application_id == registration.application_id
+        assert (changed.title, changed.locations) == ("Changed", ["profile"])
+        assert changed.subject_key == registration.subject_key
 
     def test_enabling_lti11_shows_the_secret_once(self, admin_client):
         registration = register_tool()

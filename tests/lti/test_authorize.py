@@ -14,7 +14,16 @@ from laurels.issuing.models import IssuerStaff
 from laurels.lti import services
 from laurels.lti.models import LtiLaunch
 from tests.factories import AssertionFactory, UserFactory
-from tests.lti.helpers import LAUNCH_URL, auth_request, authorize, connect, form_of, press
+from tests.lti.helpers import (
+    LAUNCH_URL,
+    assert_nothing_sent,
+    auth_request,
+    authorize,
+    connect,
+    form_of,
+    press,
+    register_tool,
+)
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership"
@@ -48,12 +57,12 @@ class TestRefusals:
         response = authorize(Client(), auth_request(started))
         assert response.status_code == 401
         assert b"Log in to Laurels, then press the button again" in response.content
-        assert form_of(response) == ("", {})
+        assert_nothing_sent(response)
 
     def test_wrong_client_id(self, client_logged_in, started):
         response = authorize(client_logged_in, auth_request(started, client_id="lti-other"))
         assert response.status_code == 404
-        assert form_of(response) == ("", {})
+        assert_nothing_sent(response)
 
     def test_unregistered_redirect_uri_is_never_redirected_to(self, client_logged_in, started):
         evil = "https://evil.example/steal"
@@ -62,7 +71,7 @@ class TestRefusals:
         assert b"nothing was sent to it" in response.content
         assert b"evil.example" not in response.content
         assert "evil.example" not in response["Content-Security-Policy"]
-        assert form_of(response) == ("", {})
+        assert_nothing_sent(response)
         assert LtiLaunch.objects.get().used_at is None
 
     @pytest.mark.parametrize(
@@ -80,7 +89,7 @@ class TestRefusals:
     def test_protocol_violations(self, client_logged_in, started, override):
         response = authorize(client_logged_in, auth_request(started, **override))
         assert response.status_code == 400
-        assert form_of(response) == ("", {})
+        assert_nothing_sent(response)
 
     def test_reused_nonce(self, client_logged_in, connected_tool, badge_class):
         first = login_form(client_logged_in, connected_tool, "badgeclass", badge_class.entity_id)
@@ -89,6 +98,7 @@ class TestRefusals:
         response = authorize(client_logged_in, auth_request(second, nonce="n-1"))
         assert response.status_code == 400
         assert b"nonce was used before" in response.content
+        assert_nothing_sent(response)
         assert LtiLaunch.objects.get(entity_id=second["lti_message_hint"]).used_at is None
 
     def test_launch_used_twice(self, client_logged_in, started):
@@ -96,12 +106,14 @@ class TestRefusals:
         response = authorize(client_logged_in, auth_request(started, nonce="b"))
         assert response.status_code == 400
         assert b"used already" in response.content
+        assert_nothing_sent(response)
 
     def test_expired_launch(self, client_logged_in, started):
         LtiLaunch.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
         response = authorize(client_logged_in, auth_request(started))
         assert response.status_code == 400
         assert b"expired" in response.content
+        assert_nothing_sent(response)
 
     def test_another_users_launch(self, started, connected_tool):
         mallory = UserFactory()
@@ -110,9 +122,11 @@ class TestRefusals:
         client.force_login(mallory)
         # As started: the login_hint names the person who pressed the button.
         assert authorize(client, auth_request(started)).status_code == 403
-        # With Mallory's own login_hint, the launch is still not hers.
-        response = authorize(client, auth_request(started, login_hint=mallory.entity_id))
+        # With Mallory's own login_hint (her id for this tool), the launch is still not hers.
+        mallory_hint = connected_tool.subject_of(mallory)
+        response = authorize(client, auth_request(started, login_hint=mallory_hint))
         assert response.status_code == 403
+        assert_nothing_sent(response)
         assert LtiLaunch.objects.get().used_at is None
 
     def test_app_revoked_after_the_button(self, user, client_logged_in, started, connected_tool):
@@ -120,6 +134,13 @@ class TestRefusals:
         response = authorize(client_logged_in, auth_request(started))
         assert response.status_code == 403
         assert b"took" in response.content
+        assert_nothing_sent(response)
+
+    def test_the_entity_id_is_no_login_hint(self, user, client_logged_in, started):
+        response = authorize(client_logged_in, auth_request(started, login_hint=user.entity_id))
+        assert response.status_code == 403
+        assert_nothing_sent(response)
+        assert LtiLaunch.objects.get().used_at is None
 
     def test_staff_place_lost_after_the_button(self, user, client_logged_in, started):
         IssuerStaff.objects.filter(user=user).delete()
@@ -146,7 +167,8 @@ class TestIdToken:
         assert claims["_state"] == "state-1"
         assert claims["iss"] == settings.LAURELS_BASE_URL
         assert claims["aud"] == claims["azp"] == connected_tool.client_id
-        assert claims["sub"] == user.entity_id
+        assert claims["sub"] == connected_tool.subject_of(user) == started["login_hint"]
+        assert user.entity_id not in json.dumps(claims)
         assert claims["nonce"] == "the-nonce"
         assert 0 < claims["exp"] - claims["iat"] <= 300
         assert claims[CLAIM + "message_type"] == "LtiResourceLinkRequest"
@@ -205,7 +227,8 @@ class TestIdToken:
         form = login_form(client_logged_in, connected_tool, "backpack.assertion", award.entity_id)
         claims = verified_claims(client_logged_in, authorize(client_logged_in, auth_request(form)))
         assert claims[CLAIM + "roles"] == [f"{MEMBERSHIP}#Learner"]
-        assert claims[CLAIM + "context"]["id"] == f"backpack:{user.entity_id}"
+        assert claims[CLAIM + "context"]["id"] == f"backpack:{connected_tool.subject_of(user)}"
+        assert user.entity_id not in json.dumps(claims)
         assert claims[CLAIM + "custom"] == {
             "course": "101",
             "laurels_location": "backpack.assertion",
@@ -218,7 +241,8 @@ class TestIdToken:
         form = login_form(client_logged_in, connected_tool, "profile")
         claims = verified_claims(client_logged_in, authorize(client_logged_in, auth_request(form)))
         assert CLAIM + "context" not in claims
-        assert claims[CLAIM + "resource_link"]["id"] == f"profile:{user.entity_id}"
+        assert claims[CLAIM + "resource_link"]["id"] == f"profile:{connected_tool.subject_of(user)}"
+        assert user.entity_id not in json.dumps(claims)
         assert claims[CLAIM + "roles"] == [f"{MEMBERSHIP}#Learner"]
 
     def test_resource_link_is_stable(self, client_logged_in, connected_tool, badge_class):
@@ -241,9 +265,12 @@ class TestIdToken:
                 ("r:profile", "email"),
                 {"name", "given_name", "family_name", "email", "email_verified"},
             ),
+            # What a granted scope implies counts: rw:profile holds r:profile.
+            (("rw:profile",), {"name", "given_name", "family_name"}),
         ],
     )
-    def test_name_and_email_only_per_grant(self, user, client_logged_in, tool, scopes, released):
+    def test_name_and_email_only_per_grant(self, user, client_logged_in, scopes, released):
+        tool = register_tool(scopes="r:profile rw:profile email openid")
         connect(user, tool, scopes=scopes)
         form = login_form(client_logged_in, tool, "profile")
         claims = verified_claims(client_logged_in, authorize(client_logged_in, auth_request(form)))
@@ -254,3 +281,45 @@ class TestIdToken:
         response = authorize(client_logged_in, auth_request(started))
         services.platform_key_rotate()
         assert verified_claims(client_logged_in, response)["sub"]
+
+
+@pytest.mark.django_db
+class TestPairwiseSub:
+    """`sub` (and `login_hint`) is the person's id for one tool: the same at every launch
+    of that tool, another for every other tool, and never their entityId."""
+
+    def launched_sub(self, client, tool, location="profile") -> str:
+        form = login_form(client, tool, location)
+        claims = verified_claims(client, authorize(client, auth_request(form)))
+        assert claims["sub"] == form["login_hint"]
+        return claims["sub"]
+
+    def test_stable_per_tool_and_different_across_tools(self, user, client_logged_in):
+        first = register_tool(name="First Tool")
+        second = register_tool(name="Second Tool")
+        connect(user, first)
+        connect(user, second)
+        subs = [
+            self.launched_sub(client_logged_in, first, location)
+            for location in ("profile", "backpack")
+        ]
+        other = self.launched_sub(client_logged_in, second)
+        assert subs[0] == subs[1]
+        assert other != subs[0]
+        assert user.entity_id not in (subs[0], other)
+
+    def test_another_person_has_another_sub(self, connected_tool):
+        assert connected_tool.subject_of(UserFactory()) != connected_tool.subject_of(UserFactory())
+
+    def test_kept_when_the_registration_changes(self, user, connected_tool):
+        before = connected_tool.subject_of(user)
+        changed = services.registration_save(
+            application=connected_tool.application,
+            actor=None,
+            login_url=connected_tool.login_url,
+            launch_url=connected_tool.launch_url,
+            jwks_url=connected_tool.jwks_url,
+            locations=["profile"],
+            title="Renamed",
+        )
+        assert changed.subject_of(user) == before

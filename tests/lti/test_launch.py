@@ -103,7 +103,7 @@ class TestLoginInitiation:
         assert action == LOGIN_URL
         assert fields == {
             "iss": settings.LAURELS_BASE_URL,
-            "login_hint": user.entity_id,
+            "login_hint": connected_tool.subject_of(user),
             "target_link_uri": LAUNCH_URL,
             "lti_message_hint": launch.entity_id,
             "client_id": connected_tool.client_id,

@@ -13,7 +13,7 @@ from laurels.core.errors import DomainError
 from laurels.lti import services
 from laurels.lti.models import LtiLaunch
 from tests.factories import AssertionFactory
-from tests.lti.helpers import LAUNCH_URL, form_of, press
+from tests.lti.helpers import LAUNCH_URL, connect, form_of, press, register_tool
 
 
 def percent(value: str) -> str:
@@ -70,14 +70,18 @@ class TestLti11:
         assert fields["oauth_signature"] == rfc5849_hmac_sha1("POST", action, fields, secret)
         assert fields["lti_message_type"] == "basic-lti-launch-request"
         assert fields["lti_version"] == "LTI-1p0"
-        assert fields["user_id"] == user.entity_id
+        # The same pairwise id as an LTI 1.3 launch's sub and login_hint, never the entityId.
+        assert fields["user_id"] == tool.subject_of(user)
+        login_hint = form_of(press(client_logged_in, tool, "profile"))[1]["login_hint"]
+        assert fields["user_id"] == login_hint != user.entity_id
         assert fields["roles"] == "Administrator"
         assert fields["resource_link_id"] == f"badgeclass:{badge_class.entity_id}"
         assert fields["context_id"] == badge_class.issuer.entity_id
         assert fields["custom_laurels_badgeclass_id"] == badge_class.entity_id
         assert fields["custom_course"] == "101"
         assert fields["lis_person_contact_email_primary"] == "ada@example.org"
-        assert LtiLaunch.objects.get().used_at is not None  # the form is the launch
+        launch = LtiLaunch.objects.get(location="badgeclass")
+        assert launch.used_at is not None  # the form is the launch
 
     def test_a_changed_field_no_longer_verifies(self, client_logged_in, lti11_tool):
         tool, secret = lti11_tool
@@ -107,3 +111,23 @@ class TestLti11:
         assert press(client_logged_in, tool, "profile", version="1.1").status_code == 400
         with pytest.raises(DomainError, match=r"LTI 1\.1 is off"):
             services.lti11_secret_rotate(registration=tool, actor=None)
+
+    @pytest.mark.parametrize(
+        ("scopes", "released"),
+        [
+            (("openid",), set()),
+            (
+                ("rw:profile",),
+                {"lis_person_name_full", "lis_person_name_given", "lis_person_name_family"},
+            ),
+            (("email",), {"lis_person_contact_email_primary"}),
+        ],
+    )
+    def test_names_and_email_per_grant_with_what_it_implies(
+        self, user, client_logged_in, scopes, released
+    ):
+        tool = register_tool(scopes="r:profile rw:profile email openid")
+        services.lti11_set(registration=tool, enabled=True, actor=None)
+        connect(user, tool, scopes=scopes)
+        fields = form_of(press(client_logged_in, tool, "profile", version="1.1"))[1]
+        assert {name for name in fields if name.startswith("lis_person_")} == released

@@ -3,16 +3,13 @@ validation (its Flask adapter, driven in process; the browser test runs it for r
 
 from urllib.parse import urlsplit
 
+import flask
 import pytest
 from django.conf import settings
+from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
+from pylti1p3.tool_config import ToolConfDict
 
 from tests.lti.helpers import LAUNCH_URL, form_of, press
-
-pylti1p3 = pytest.importorskip("pylti1p3")
-flask = pytest.importorskip("flask")
-
-from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest  # noqa: E402
-from pylti1p3.tool_config import ToolConfDict  # noqa: E402
 
 
 def tool_app(registration, jwks: dict):
@@ -49,7 +46,7 @@ def tool_app(registration, jwks: dict):
 
 
 @pytest.mark.django_db
-def test_pylti1p3_accepts_the_launch(client_logged_in, connected_tool, badge_class):
+def test_pylti1p3_accepts_the_launch(user, client_logged_in, connected_tool, badge_class):
     login_form = form_of(
         press(client_logged_in, connected_tool, "badgeclass", badge_class.entity_id)
     )[1]
@@ -67,6 +64,7 @@ def test_pylti1p3_accepts_the_launch(client_logged_in, connected_tool, badge_cla
     data = launched.get_json()
     claim = "https://purl.imsglobal.org/spec/lti/claim/"
     assert data[claim + "custom"]["laurels_badgeclass_id"] == badge_class.entity_id
+    assert data["sub"] == connected_tool.subject_of(user) == login_form["login_hint"]
     assert data[claim + "roles"] == [
         "http://purl.imsglobal.org/vocab/lis/v2/membership#Administrator"
     ]

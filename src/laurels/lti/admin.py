@@ -68,6 +68,12 @@ class ToolRegistrationAdmin(RefusalsShown):
         models.URLField: {"form_class": forms.URLField, "assume_scheme": "https"}
     }
 
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        """The app is chosen once: `registration_save` keys a registration by its app, so
+        another app on the change page would register that one too and leave this one."""
+        readonly = super().get_readonly_fields(request, obj)
+        return [*readonly, "application"] if obj is not None else list(readonly)
+
     def save_model(self, request, obj, form, change) -> None:
         saved = services.registration_save(
             application=obj.application,

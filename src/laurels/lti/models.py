@@ -4,11 +4,13 @@ spends it."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import secrets
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -22,6 +24,9 @@ from laurels.connect.models import LOOPBACK_HOSTS, WEB_URL_MAX_CHARS
 from laurels.core.csp import origin_source
 from laurels.core.ids import entity_id_field
 from laurels.lti.locations import LOCATIONS
+
+if TYPE_CHECKING:
+    from laurels.accounts.models import User
 
 CUSTOM_KEY = re.compile(r"[A-Za-z0-9_]{1,64}")
 CUSTOM_MAX_PAIRS = 20
@@ -48,6 +53,11 @@ def new_client_id() -> str:
 
 def new_deployment_id() -> str:
     return secrets.token_urlsafe(12)
+
+
+def new_subject_key() -> str:
+    """The key of a tool's pairwise `sub` (`ToolRegistration.subject_of`)."""
+    return secrets.token_urlsafe(32)
 
 
 def tool_url_field(verbose_name: str, *, blank: bool = False, help_text: str = ""):
@@ -124,6 +134,8 @@ class ToolRegistration(models.Model):
         "LTI client id", max_length=64, unique=True, default=new_client_id, editable=False
     )
     deployment_id = models.CharField(max_length=64, default=new_deployment_id, editable=False)
+    # Keys this tool's pairwise `sub` of each person; never shown, kept while it is registered.
+    subject_key = models.CharField(max_length=64, default=new_subject_key, editable=False)
     login_url = tool_url_field("OIDC login initiation URL")
     launch_url = tool_url_field(
         "launch URL", help_text="The target link URI, and the only redirect_uri accepted."
@@ -153,6 +165,15 @@ class ToolRegistration(models.Model):
     @property
     def button_title(self) -> str:
         return self.title or self.application.name
+
+    def subject_of(self, user: User) -> str:
+        """The person's id for this tool (`sub`, `login_hint`, LTI 1.1 `user_id`): an
+        HMAC-SHA256 of their entityId under this registration's own key, so that it is
+        stable for the tool while the registration lasts, yet two tools cannot tell from
+        it that they see the same person, nor find the person's entityId."""
+        return hmac.new(
+            self.subject_key.encode(), user.entity_id.encode(), hashlib.sha256
+        ).hexdigest()
 
     def clean(self) -> None:
         if self.application_id is None:

@@ -28,6 +28,7 @@ from oauthlib.oauth1 import Client as OAuth1Client
 from laurels import __version__
 from laurels.connect.models import Application, AuditEvent
 from laurels.connect.oauth import LaurelsOAuth2Validator
+from laurels.connect.scopes import expand_scopes
 from laurels.connect.selectors import user_connected_app_of
 from laurels.connect.services import audit_record
 from laurels.core import secrets
@@ -315,7 +316,7 @@ def launch_start(
         return LaunchStart(registration, launch, version, registration.launch_url, fields)
     fields = (
         ("iss", settings.LAURELS_BASE_URL),
-        ("login_hint", user.entity_id),
+        ("login_hint", registration.subject_of(user)),
         ("target_link_uri", registration.launch_url),
         ("lti_message_hint", launch.entity_id),
         ("client_id", registration.client_id),
@@ -363,7 +364,7 @@ def launch_authorize(*, user: User, params: Mapping[str, Any]) -> AuthorizedLaun
     nonce = param("nonce")
     if not nonce or len(nonce) > 255:
         raise LaunchRefused("A nonce (at most 255 characters) is required.")
-    if param("login_hint") != user.entity_id:
+    if param("login_hint") != registration.subject_of(user):
         raise PermissionDenied(
             "This launch was started by another account than the one logged in here."
         )
@@ -466,21 +467,23 @@ def _roles(place: LaunchPlace) -> tuple[str, str]:
     return LEARNER, "Learner"
 
 
-def _resource_link(place: LaunchPlace, user: User) -> tuple[str, str]:
-    """(id, title): stable per location and entity (the person, where there is none)."""
+def _resource_link(place: LaunchPlace, subject: str) -> tuple[str, str]:
+    """(id, title): stable per location and entity (the person's `subject` for this tool,
+    where there is none)."""
     entity = place.assertion or place.badge_class or place.issuer
     if entity is None or place.location.entity == "":
-        return f"{place.location.name}:{user.entity_id}", place.location.label
+        return f"{place.location.name}:{subject}", place.location.label
     title = place.issuer.name if entity is place.issuer else place.badge_class.name
     return f"{place.location.name}:{entity.entity_id}", title
 
 
-def _context(place: LaunchPlace, user: User) -> dict | None:
+def _context(place: LaunchPlace, subject: str) -> dict | None:
+    """The issuer, or the backpack of the person (`subject`: their id for this tool)."""
     if place.location.name == "profile":
         return None
     if place.location.issuer_side:
         return {"id": place.issuer.entity_id, "title": place.issuer.name, "type": [GROUP_CONTEXT]}
-    return {"id": f"backpack:{user.entity_id}", "title": "Backpack", "type": [GROUP_CONTEXT]}
+    return {"id": f"backpack:{subject}", "title": "Backpack", "type": [GROUP_CONTEXT]}
 
 
 def _custom(registration: ToolRegistration, place: LaunchPlace) -> dict[str, str]:
@@ -498,13 +501,15 @@ def _custom(registration: ToolRegistration, place: LaunchPlace) -> dict[str, str
 
 def _person_claims(user: User, scopes: frozenset[str]) -> dict[str, Any]:
     """Name and email as far as the person's grant to this app releases them: the claims
-    of this server's OpenID id_tokens, under the same scopes (`oidc_claim_scope`)."""
+    of this server's OpenID id_tokens, under the same scopes (`oidc_claim_scope`), with
+    what the granted scopes imply (`rw:profile` holds `r:profile`)."""
     validator = LaurelsOAuth2Validator()
     claims = validator.get_additional_claims(SimpleNamespace(user=user))
+    granted = expand_scopes(scopes)
     return {
         claim: value
         for claim, value in claims.items()
-        if claim != "sub" and validator.oidc_claim_scope.get(claim) in scopes
+        if claim != "sub" and validator.oidc_claim_scope.get(claim) in granted
     }
 
 
@@ -530,15 +535,17 @@ def _id_token(
     nonce: str,
 ) -> str:
     """The LTI 1.3 resource link launch as an RS256 id_token signed with the platform key
-    (its `kid` in the header, published at /lti/jwks). `sub` is the person's entityId,
-    the same `sub` the app's OpenID id_tokens carry."""
+    (its `kid` in the header, published at /lti/jwks). `sub` is the person's pairwise id
+    for this tool (`ToolRegistration.subject_of`), not the entityId the app's OpenID
+    id_tokens carry: a launch alone never lets tools link a person across each other."""
     now = int(time.time())
-    link_id, link_title = _resource_link(place, user)
+    subject = registration.subject_of(user)
+    link_id, link_title = _resource_link(place, subject)
     claims: dict[str, Any] = {
         "iss": settings.LAURELS_BASE_URL,
         "aud": registration.client_id,
         "azp": registration.client_id,
-        "sub": user.entity_id,
+        "sub": subject,
         "iat": now,
         "exp": now + ID_TOKEN_SECONDS,
         "nonce": nonce,
@@ -556,7 +563,7 @@ def _id_token(
         },
         f"{CLAIM}custom": _custom(registration, place),
     }
-    if (context := _context(place, user)) is not None:
+    if (context := _context(place, subject)) is not None:
         claims[f"{CLAIM}context"] = context
     key = platform_signing_key()
     token = jwt.JWT(header={"alg": "RS256", "kid": key.kid, "typ": "JWT"}, claims=claims)
@@ -572,15 +579,17 @@ def _lti11_signed_form(
     scopes: frozenset[str],
 ) -> tuple[tuple[str, str], ...]:
     """The LTI 1.1 basic launch, signed with OAuth 1.0a HMAC-SHA1 in the body (oauthlib)
-    with the tool's consumer key and shared secret."""
-    link_id, link_title = _resource_link(place, user)
+    with the tool's consumer key and shared secret. `user_id` is the same pairwise id as
+    an LTI 1.3 launch's `sub`."""
+    subject = registration.subject_of(user)
+    link_id, link_title = _resource_link(place, subject)
     platform = _tool_platform()
     fields: dict[str, str] = {
         "lti_message_type": "basic-lti-launch-request",
         "lti_version": "LTI-1p0",
         "resource_link_id": link_id,
         "resource_link_title": link_title,
-        "user_id": user.entity_id,
+        "user_id": subject,
         "roles": _roles(place)[1],
         "launch_presentation_document_target": "window",
         "launch_presentation_return_url": _return_url(launch),
@@ -590,7 +599,7 @@ def _lti11_signed_form(
         "tool_consumer_instance_name": platform["name"],
         **{f"custom_{key}": value for key, value in _custom(registration, place).items()},
     }
-    if (context := _context(place, user)) is not None:
+    if (context := _context(place, subject)) is not None:
         fields.update(context_id=context["id"], context_title=context["title"])
     person = _person_claims(user, scopes)
     names = {

@@ -35,6 +35,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('client_id', models.CharField(default=laurels.lti.models.new_client_id, editable=False, max_length=64, unique=True, verbose_name='LTI client id')),
                 ('deployment_id', models.CharField(default=laurels.lti.models.new_deployment_id, editable=False, max_length=64)),
+                ('subject_key', models.CharField(default=laurels.lti.models.new_subject_key, editable=False, max_length=64)),
                 ('login_url', models.URLField(max_length=2000, verbose_name='OIDC login initiation URL')),
                 ('launch_url', models.URLField(help_text='The target link URI, and the only redirect_uri accepted.', max_length=2000, verbose_name='launch URL')),
                 ('jwks_url', models.URLField(blank=True, max_length=2000, verbose_name='JWKS URL')),

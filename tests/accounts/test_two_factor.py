@@ -420,17 +420,17 @@ def test_turning_it_on_ends_every_other_session_and_token(user, client_logged_in
 def test_a_verified_session_costs_no_more_queries_than_one_without_two_factor(
     user, with_two_factor, django_assert_num_queries
 ):
-    """The session, its user, and the page's own two reads: nothing more once the code is
-    given (no device is read per request)."""
+    """The session, its user, the page's own two reads and its LTI launch buttons' one:
+    nothing more once the code is given (no device is read per request)."""
     secret, _ = with_two_factor
     plain = log_in(UserFactory().email)
     plain.get("/backpack/")
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         assert plain.get("/backpack/").status_code == 200
     client = log_in(user.email)
     client.post(CODE_PAGE, {"code": code_for(secret, 1)})
     client.get("/backpack/")
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         assert client.get("/backpack/").status_code == 200
 
 

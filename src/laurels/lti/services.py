@@ -421,7 +421,7 @@ def _usable_registration(client_id: str) -> ToolRegistration:
 
 def _launch_to_spend(registration: ToolRegistration, user: User, entity_id: str) -> LtiLaunch:
     launch = (
-        LtiLaunch.objects.select_for_update()
+        LtiLaunch.objects.select_for_update(of=("self",))
         .select_related("issuer", "badge_class", "assertion")
         .filter(registration=registration, entity_id=entity_id)
         .first()

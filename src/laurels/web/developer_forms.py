@@ -243,7 +243,8 @@ class ToolRegistrationForm(forms.Form):
                             "enabled",
                         )
                     },
-                    "custom": "\n".join(f"{k}={v}" for k, v in registration.custom.items()),
+                    # Sorted: PostgreSQL's jsonb keeps an object's keys in its own order.
+                    "custom": "\n".join(f"{k}={v}" for k, v in sorted(registration.custom.items())),
                 },
             )
         super().__init__(*args, **kwargs)

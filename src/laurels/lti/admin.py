@@ -11,7 +11,7 @@ from django.utils.cache import add_never_cache_headers
 from laurels.core.admin import RefusalsShown, ViewOnly, refusal_text
 from laurels.core.errors import DomainError
 from laurels.lti import services
-from laurels.lti.models import PlatformKey, ToolRegistration
+from laurels.lti.models import TOOL_SETTINGS, PlatformKey, ToolRegistration
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,7 @@ class ToolRegistrationAdmin(RefusalsShown):
         "application",
         "client_id",
         "deployment_id",
-        "login_url",
-        "launch_url",
-        "jwks_url",
-        "public_key",
-        "locations",
-        "title",
-        "icon_url",
-        "custom",
-        "enabled",
+        *TOOL_SETTINGS,
         "lti11_enabled",
         "lti11_consumer_key",
         "created_at",

@@ -28,6 +28,19 @@ from laurels.lti.locations import LOCATIONS
 if TYPE_CHECKING:
     from laurels.accounts.models import User
 
+# What the tool's developer sets on a registration (portal, admin, CLI); the rest is
+# Laurels' own (ids, keys) or an administrator's (LTI 1.1).
+TOOL_SETTINGS = (
+    "login_url",
+    "launch_url",
+    "jwks_url",
+    "public_key",
+    "locations",
+    "title",
+    "icon_url",
+    "custom",
+    "enabled",
+)
 CUSTOM_KEY = re.compile(r"[A-Za-z0-9_]{1,64}")
 CUSTOM_MAX_PAIRS = 20
 CUSTOM_VALUE_MAX_CHARS = 1000

@@ -19,7 +19,7 @@ from laurels.connect.client_metadata import (
 from laurels.connect.models import Application
 from laurels.connect.scopes import SCOPE_DESCRIPTIONS, is_registrable_scope, scope_description
 from laurels.lti.locations import LOCATIONS
-from laurels.lti.models import PUBLIC_KEY_MAX_CHARS, TITLE_MAX_CHARS
+from laurels.lti.models import PUBLIC_KEY_MAX_CHARS, TITLE_MAX_CHARS, TOOL_SETTINGS
 
 CONFIDENTIAL, PUBLIC = Application.CLIENT_CONFIDENTIAL, Application.CLIENT_PUBLIC
 # Form field ↔ RFC 7591 metadata name.
@@ -230,19 +230,7 @@ class ToolRegistrationForm(forms.Form):
             kwargs.setdefault(
                 "initial",
                 {
-                    **{
-                        name: getattr(registration, name)
-                        for name in (
-                            "login_url",
-                            "launch_url",
-                            "jwks_url",
-                            "public_key",
-                            "locations",
-                            "title",
-                            "icon_url",
-                            "enabled",
-                        )
-                    },
+                    **{name: getattr(registration, name) for name in TOOL_SETTINGS},
                     # Sorted: PostgreSQL's jsonb keeps an object's keys in its own order.
                     "custom": "\n".join(f"{k}={v}" for k, v in sorted(registration.custom.items())),
                 },

@@ -102,3 +102,10 @@ class AssertionFactory(factory.django.DjangoModelFactory):
 
     class Params:
         revoked_for = factory.Trait(revoked=True, revocation_reason="Issued in error")
+
+
+def award_to(badge, recipient: str = "sam@example.org", **fields):
+    """An award of `badge` to the email address `recipient` (an AssertionFactory)."""
+    return AssertionFactory(
+        badge_class=badge, recipient_plaintext=recipient, recipient_identity=recipient, **fields
+    )

@@ -14,7 +14,12 @@ from django.test import Client
 from django.utils import timezone
 
 from laurels.issuing.models import Assertion, IssuerStaff, Role
-from tests.factories import AssertionFactory, BadgeClassFactory, IssuerFactory, UserFactory
+from tests.factories import (
+    BadgeClassFactory,
+    IssuerFactory,
+    UserFactory,
+    award_to,
+)
 from tests.lti.helpers import connect, form_of, press, register_tool
 
 pytestmark = pytest.mark.django_db
@@ -30,12 +35,6 @@ def issuer(user):
 @pytest.fixture
 def badge(issuer):
     return BadgeClassFactory(issuer=issuer, name="Knot Tying")
-
-
-def give(badge, recipient: str = "sam@example.org", **fields) -> Assertion:
-    return AssertionFactory(
-        badge_class=badge, recipient_plaintext=recipient, recipient_identity=recipient, **fields
-    )
 
 
 def detail(award: Assertion, issuer=None) -> str:
@@ -66,13 +65,13 @@ def fact(html: str, term: str) -> str:
 
 
 def test_anonymous_people_are_sent_to_log_in(client, badge):
-    response = client.get(detail(give(badge)))
+    response = client.get(detail(award_to(badge)))
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login")
 
 
 @pytest.mark.parametrize("role", [Role.STAFF, Role.EDITOR, Role.OWNER])
 def test_the_issuers_staff_of_every_role_see_it(issuer, badge, role):
-    award = give(badge, recipient_name="Sam Reed")
+    award = award_to(badge, recipient_name="Sam Reed")
     html = shown(member(issuer, role, f"{role}@example.org").get(detail(award)))
     assert '<h1 id="award-heading">Award to sam@example.org</h1>' in html
     assert f'href="/issuers/{issuer.entity_id}/badges/{badge.entity_id}/">Knot Tying</a>' in html
@@ -83,8 +82,8 @@ def test_the_issuers_staff_of_every_role_see_it(issuer, badge, role):
 
 
 def test_outsiders_and_wrong_addresses_get_a_404(client_logged_in, issuer, badge):
-    theirs = give(BadgeClassFactory(issuer=IssuerFactory(owner=UserFactory())))
-    mine = give(badge)
+    theirs = award_to(BadgeClassFactory(issuer=IssuerFactory(owner=UserFactory())))
+    mine = award_to(badge)
     for path in (
         detail(theirs),  # not on that issuer's staff
         detail(theirs, issuer),  # their award under my issuer's address
@@ -100,7 +99,7 @@ def test_outsiders_and_wrong_addresses_get_a_404(client_logged_in, issuer, badge
 
 
 def test_a_valid_award_shows_everything_it_has(client_logged_in, user, badge):
-    award = give(
+    award = award_to(
         badge,
         recipient_name="Sam Reed",
         narrative="Tied a **bowline** blindfolded.",
@@ -129,7 +128,7 @@ def test_a_valid_award_shows_everything_it_has(client_logged_in, user, badge):
 
 
 def test_empty_pieces_say_nothing(client_logged_in, badge):
-    award = give(badge, created_by=None)
+    award = award_to(badge, created_by=None)
     html = shown(client_logged_in.get(detail(award)))
     assert "None" not in html
     assert fact(html, "Expires") == "Never"
@@ -138,7 +137,7 @@ def test_empty_pieces_say_nothing(client_logged_in, badge):
 
 
 def test_a_revoked_award_says_why_and_offers_no_revoke(client_logged_in, issuer, badge):
-    award = give(badge, revoked=True, revocation_reason="Copied the work")
+    award = award_to(badge, revoked=True, revocation_reason="Copied the work")
     html = shown(client_logged_in.get(detail(award)))
     assert fact(html, "Status") == "Revoked"
     assert fact(html, "Revoked because") == "Copied the work"
@@ -146,14 +145,14 @@ def test_a_revoked_award_says_why_and_offers_no_revoke(client_logged_in, issuer,
 
 
 def test_an_expired_award_says_so(client_logged_in, badge):
-    award = give(badge, expires=timezone.now() - timedelta(days=1))
+    award = award_to(badge, expires=timezone.now() - timedelta(days=1))
     html = shown(client_logged_in.get(detail(award)))
     assert fact(html, "Status") == "Expired"
     assert fact(html, "Expired") == f"{award.expires:%-d %B %Y}"
 
 
 def test_revoking_from_the_page_comes_back_to_it(client_logged_in, issuer, badge):
-    award = give(badge)
+    award = award_to(badge)
     html = shown(client_logged_in.get(detail(award)))
     revoke = re.search(r'href="([^"]*/revoke/\?next=[^"]*)"', html).group(1).replace("&amp;", "&")
     assert client_logged_in.get(revoke).status_code == 200
@@ -168,7 +167,7 @@ def test_revoking_from_the_page_comes_back_to_it(client_logged_in, issuer, badge
 
 
 def test_a_connected_tool_registered_for_awards_has_a_button(client_logged_in, user, badge):
-    award = give(badge)
+    award = award_to(badge)
     tool = register_tool(locations=["assertion"])
     assert BUTTON not in shown(client_logged_in.get(detail(award)))  # not connected yet
     connect(user, tool)
@@ -182,7 +181,7 @@ def test_a_connected_tool_registered_for_awards_has_a_button(client_logged_in, u
 
 
 def test_a_tool_registered_elsewhere_has_no_button_here(client_logged_in, user, badge):
-    award = give(badge)
+    award = award_to(badge)
     connect(user, register_tool(locations=["badgeclass", "backpack.assertion"]))
     assert BUTTON not in shown(client_logged_in.get(detail(award)))
 
@@ -194,7 +193,7 @@ def test_a_tool_registered_elsewhere_has_no_button_here(client_logged_in, user, 
 def test_the_page_costs_a_few_queries(
     client_logged_in, user, badge, tools, django_assert_max_num_queries
 ):
-    award = give(badge, created_by=user, evidence=[{"url": "https://e.example.org/1"}])
+    award = award_to(badge, created_by=user, evidence=[{"url": "https://e.example.org/1"}])
     for n in range(tools):
         connect(user, register_tool(locations=["assertion"], name=f"Tool {n}"))
     # session, user, the award with its badge class, issuer, creator and the viewer's

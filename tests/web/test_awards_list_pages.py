@@ -18,7 +18,12 @@ from django.utils import timezone
 
 from laurels.issuing.models import Assertion, IssuerStaff, Role
 from laurels.web.awards_list_views import PAGE_SIZE, csv_cell
-from tests.factories import AssertionFactory, BadgeClassFactory, IssuerFactory, UserFactory
+from tests.factories import (
+    BadgeClassFactory,
+    IssuerFactory,
+    UserFactory,
+    award_to,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -33,12 +38,6 @@ def issuer(user):
 @pytest.fixture
 def badge(issuer):
     return BadgeClassFactory(issuer=issuer, name="Knot Tying")
-
-
-def give(badge, recipient: str, **fields) -> Assertion:
-    return AssertionFactory(
-        badge_class=badge, recipient_plaintext=recipient, recipient_identity=recipient, **fields
-    )
 
 
 def listing(issuer, badge=None) -> str:
@@ -71,7 +70,7 @@ def recipients_in(html: str) -> list[str]:
 
 
 def test_anonymous_people_are_sent_to_log_in(client, issuer, badge):
-    award = give(badge, "sam@example.org")
+    award = award_to(badge, "sam@example.org")
     base = f"/issuers/{issuer.entity_id}"
     for path in (
         listing(issuer),
@@ -87,7 +86,7 @@ def test_anonymous_people_are_sent_to_log_in(client, issuer, badge):
 
 def test_other_peoples_issuers_are_not_found(client_logged_in, badge):
     theirs = BadgeClassFactory(issuer=IssuerFactory(owner=UserFactory(email="bob@example.org")))
-    award = give(theirs, "sam@example.org")
+    award = award_to(theirs, "sam@example.org")
     base = f"/issuers/{theirs.issuer.entity_id}"
     for path in (
         listing(theirs.issuer),
@@ -118,7 +117,7 @@ def test_other_peoples_issuers_are_not_found(client_logged_in, badge):
 
 
 def test_staff_see_the_list_and_export_but_cannot_revoke(issuer, badge):
-    award = give(badge, "sam@example.org")
+    award = award_to(badge, "sam@example.org")
     staff = member(issuer, Role.STAFF, "staff@example.org")
     html = shown(staff.get(listing(issuer)))
     assert "sam@example.org" in html
@@ -138,7 +137,7 @@ def test_staff_see_the_list_and_export_but_cannot_revoke(issuer, badge):
 
 @pytest.mark.parametrize("role", [Role.EDITOR, Role.OWNER])
 def test_editors_and_owners_may_revoke(issuer, badge, role):
-    award = give(badge, "sam@example.org")
+    award = award_to(badge, "sam@example.org")
     person = member(issuer, role, f"{role}@example.org")
     html = shown(person.get(listing(issuer)))
     assert "Revoke selected" in html
@@ -152,7 +151,7 @@ def test_editors_and_owners_may_revoke(issuer, badge, role):
 
 
 def test_writes_need_the_csrf_token(csrf_client_logged_in, issuer, badge):
-    award = give(badge, "sam@example.org")
+    award = award_to(badge, "sam@example.org")
     base = f"/issuers/{issuer.entity_id}/awards"
     assert (
         csrf_client_logged_in.post(
@@ -171,7 +170,7 @@ def test_writes_need_the_csrf_token(csrf_client_logged_in, issuer, badge):
 
 
 def test_pages_answer_only_their_methods(client_logged_in, issuer, badge):
-    award = give(badge, "sam@example.org")
+    award = award_to(badge, "sam@example.org")
     assert client_logged_in.post(listing(issuer)).status_code == 405
     assert (
         client_logged_in.post(f"/issuers/{issuer.entity_id}/awards/export.csv").status_code == 405
@@ -186,9 +185,9 @@ def test_pages_answer_only_their_methods(client_logged_in, issuer, badge):
 
 def test_the_list_shows_each_award_with_its_status_and_answer(client_logged_in, issuer, badge):
     other = BadgeClassFactory(issuer=issuer, name="Rowing")
-    give(badge, "valid@example.org", recipient_name="Val Id", acceptance="Accepted")
-    give(badge, "revoked@example.org", revoked=True, revocation_reason="Copied the work")
-    give(other, "expired@example.org", expires=timezone.now() - timedelta(days=1))
+    award_to(badge, "valid@example.org", recipient_name="Val Id", acceptance="Accepted")
+    award_to(badge, "revoked@example.org", revoked=True, revocation_reason="Copied the work")
+    award_to(other, "expired@example.org", expires=timezone.now() - timedelta(days=1))
     html = shown(client_logged_in.get(listing(issuer)))
     assert recipients_in(html) == [
         "expired@example.org",
@@ -225,7 +224,7 @@ def test_search_by_recipient_prefix_and_exact(client_logged_in, issuer, badge):
         "adam@example.org",
         "bob@example.org",
     ):
-        give(badge, recipient)
+        award_to(badge, recipient)
     html = shown(client_logged_in.get(listing(issuer) + "?recipient=%20ADA"))
     assert sorted(recipients_in(html)) == [
         "ada.l@example.org",
@@ -252,7 +251,7 @@ RECIPIENT_INDEX = next(
 def test_the_prefix_search_is_a_range_on_the_recipient_index(
     client_logged_in, issuer, badge, of_badge_class
 ):
-    give(badge, "ada@example.org")
+    award_to(badge, "ada@example.org")
     with CaptureQueriesContext(connection) as captured:
         html = shown(
             client_logged_in.get(
@@ -277,10 +276,10 @@ def test_the_prefix_search_is_a_range_on_the_recipient_index(
 
 def test_filters_by_status_and_issue_dates(client_logged_in, issuer, badge):
     day = datetime(2024, 3, 15, 12, tzinfo=UTC)
-    give(badge, "march@example.org", issued_on=day)
-    give(badge, "april@example.org", issued_on=day + timedelta(days=31))
-    give(badge, "revoked@example.org", issued_on=day, revoked=True, revocation_reason="x")
-    give(badge, "expired@example.org", issued_on=day, expires=day + timedelta(days=1))
+    award_to(badge, "march@example.org", issued_on=day)
+    award_to(badge, "april@example.org", issued_on=day + timedelta(days=31))
+    award_to(badge, "revoked@example.org", issued_on=day, revoked=True, revocation_reason="x")
+    award_to(badge, "expired@example.org", issued_on=day, expires=day + timedelta(days=1))
 
     def found(query: str) -> list[str]:
         return sorted(recipients_in(shown(client_logged_in.get(listing(issuer) + "?" + query))))
@@ -316,7 +315,7 @@ def test_filters_by_status_and_issue_dates(client_logged_in, issuer, badge):
     ],
 )
 def test_a_bad_query_is_a_400_that_says_why(client_logged_in, issuer, badge, query, problem):
-    give(badge, "ada@example.org")
+    award_to(badge, "ada@example.org")
     response = client_logged_in.get(listing(issuer) + "?" + query)
     assert response.status_code == 400
     assert problem in response.content.decode()
@@ -325,7 +324,7 @@ def test_a_bad_query_is_a_400_that_says_why(client_logged_in, issuer, badge, que
 
 
 def test_keyset_paging_walks_forwards_and_back(client_logged_in, issuer, badge):
-    made = [give(badge, f"p{n:03}@example.org") for n in range(PAGE_SIZE * 2 + 5)]
+    made = [award_to(badge, f"p{n:03}@example.org") for n in range(PAGE_SIZE * 2 + 5)]
     newest_first = [a.recipient_plaintext for a in reversed(made)]
     first = shown(client_logged_in.get(listing(issuer) + "?recipient=p"))
     assert recipients_in(first) == newest_first[:PAGE_SIZE]
@@ -357,7 +356,7 @@ def test_the_list_costs_the_same_queries_however_many_awards(
 ):
     other = BadgeClassFactory(issuer=issuer)
     for i in range(n):
-        give(badge if i % 2 else other, f"q{i}@example.org")
+        award_to(badge if i % 2 else other, f"q{i}@example.org")
     # session, user, issuer, role, one page of awards (no COUNT)
     with django_assert_num_queries(5) as captured:
         shown(client_logged_in.get(listing(issuer) + "?recipient=q&status=valid"))
@@ -373,7 +372,7 @@ def test_the_list_costs_the_same_queries_however_many_awards(
 def test_revoking_one_award_asks_for_a_reason_and_shows_on_its_public_page(
     client_logged_in, issuer, badge
 ):
-    award = give(badge, "sam@example.org")
+    award = award_to(badge, "sam@example.org")
     revoke = f"/issuers/{issuer.entity_id}/awards/{award.entity_id}/revoke/"
     html = shown(client_logged_in.get(revoke + f"?next={listing(issuer, badge)}"))
     assert "Revoke this award?" in html and "sam@example.org" in html
@@ -410,7 +409,7 @@ def test_revoking_one_award_asks_for_a_reason_and_shows_on_its_public_page(
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/account/"])
 def test_revoking_never_redirects_off_the_issuer(client_logged_in, issuer, badge, target):
-    award = give(badge, "sam@example.org")
+    award = award_to(badge, "sam@example.org")
     response = client_logged_in.post(
         f"/issuers/{issuer.entity_id}/awards/{award.entity_id}/revoke/",
         {"revocation_reason": "Mistake", "next": target},
@@ -419,9 +418,9 @@ def test_revoking_never_redirects_off_the_issuer(client_logged_in, issuer, badge
 
 
 def test_revoking_the_ticked_awards_skips_those_already_revoked(client_logged_in, issuer, badge):
-    live = [give(badge, f"live{n}@example.org") for n in range(3)]
-    done = give(badge, "done@example.org", revoked=True, revocation_reason="Earlier")
-    theirs = give(BadgeClassFactory(), "elsewhere@example.org")
+    live = [award_to(badge, f"live{n}@example.org") for n in range(3)]
+    done = award_to(badge, "done@example.org", revoked=True, revocation_reason="Earlier")
+    theirs = award_to(BadgeClassFactory(), "elsewhere@example.org")
     response = client_logged_in.post(
         f"/issuers/{issuer.entity_id}/awards/revoke/",
         {
@@ -456,7 +455,7 @@ def test_revoking_the_ticked_awards_skips_those_already_revoked(client_logged_in
 def test_a_bad_bulk_revoke_is_a_400_and_keeps_the_ticks(
     client_logged_in, issuer, badge, data, problem
 ):
-    award = give(badge, "sam@example.org")
+    award = award_to(badge, "sam@example.org")
     if data.get("award") == ["x"]:
         data = {**data, "award": [award.entity_id]}
     response = client_logged_in.post(f"/issuers/{issuer.entity_id}/awards/revoke/", data)
@@ -485,9 +484,9 @@ def test_the_export_is_the_filtered_list_as_csv(client_logged_in, issuer, badge,
     from laurels.web import awards_list_views
 
     monkeypatch.setattr(awards_list_views, "EXPORT_CHUNK", 2)  # several keyset chunks
-    made = [give(badge, f"e{n}@example.org") for n in range(5)]
-    give(badge, "other@example.org")
-    give(badge, "gone@example.org", revoked=True, revocation_reason="Wrong person")
+    made = [award_to(badge, f"e{n}@example.org") for n in range(5)]
+    award_to(badge, "other@example.org")
+    award_to(badge, "gone@example.org", revoked=True, revocation_reason="Wrong person")
     rows = read_csv(
         client_logged_in.get(f"/issuers/{issuer.entity_id}/awards/export.csv?recipient=e")
     )
@@ -506,16 +505,16 @@ def test_the_export_is_the_filtered_list_as_csv(client_logged_in, issuer, badge,
 
 
 def test_the_export_escapes_what_a_spreadsheet_would_run(client_logged_in, issuer, badge):
-    give(
+    award_to(
         badge,
         "formula@example.org",
         recipient_name='=HYPERLINK("http://evil.example","x")',
         revoked=True,
         revocation_reason="+1+cmd|' /C calc'!A0",
     )
-    give(badge, "at@example.org", recipient_name="@SUM(1+1)")
-    give(badge, "minus@example.org", recipient_name="-2+3")
-    give(badge, "plain@example.org", recipient_name="Plain Name")
+    award_to(badge, "at@example.org", recipient_name="@SUM(1+1)")
+    award_to(badge, "minus@example.org", recipient_name="-2+3")
+    award_to(badge, "plain@example.org", recipient_name="Plain Name")
     rows = read_csv(client_logged_in.get(f"/issuers/{issuer.entity_id}/awards/export.csv"))
     by = {r["recipient"]: r for r in rows}
     assert by["formula@example.org"]["recipient_name"] == '\'=HYPERLINK("http://evil.example","x")'
@@ -531,7 +530,7 @@ def test_the_export_reads_in_chunks_not_all_at_once(client_logged_in, issuer, ba
 
     monkeypatch.setattr(awards_list_views, "EXPORT_CHUNK", 3)
     for n in range(7):
-        give(badge, f"c{n}@example.org")
+        award_to(badge, f"c{n}@example.org")
     response = client_logged_in.get(f"/issuers/{issuer.entity_id}/awards/export.csv")
     with CaptureQueriesContext(connection) as captured:
         body = b"".join(response.streaming_content).decode()

@@ -11,7 +11,11 @@ from laurels.connect.models import Application
 from laurels.connect.selectors import connected_for
 from laurels.core.errors import NotFound, PermissionDenied
 from laurels.issuing.models import Assertion, BadgeClass, Issuer
-from laurels.issuing.selectors import assertion_with_role, badge_class_with_role, issuer_role
+from laurels.issuing.selectors import (
+    assertion_with_role,
+    badge_class_with_role,
+    issuer_with_role,
+)
 from laurels.lti.locations import LOCATIONS, LaunchLocation
 from laurels.lti.models import PlatformKey, ToolRegistration
 
@@ -65,15 +69,14 @@ def launch_buttons(*, viewer: User, location: str, entity=None) -> list[LaunchBu
     tools = (
         ToolRegistration.objects.filter(
             enabled=True,
-            application__enabled=True,
-            application__review=Application.Review.APPROVED,
             application__in=Application.objects.filter(connected_for(viewer)).values("pk"),
         )
         .select_related("application")
         .order_by("title", "application__name", "pk")
     )
     # JSON containment is no lookup on SQLite: the few tools a person connected are
-    # sorted out here.
+    # sorted out here, and so are apps turned off or not approved (`is_usable`, the rule
+    # /lti/launch applies).
     return [
         LaunchButton(
             client_id=tool.client_id,
@@ -84,7 +87,7 @@ def launch_buttons(*, viewer: User, location: str, entity=None) -> list[LaunchBu
             version="1.1" if tool.lti11_enabled else "1.3",
         )
         for tool in tools
-        if location in tool.locations
+        if location in tool.locations and tool.application.is_usable(None)
     ]
 
 
@@ -115,8 +118,7 @@ def launch_place(*, viewer: User, location: str, entity_id: str) -> LaunchPlace:
 
 def _issuer_side_place(viewer: User, where: LaunchLocation, entity_id: str) -> LaunchPlace:
     if where.entity == "issuer":
-        issuer = Issuer.objects.filter(entity_id=entity_id).first()
-        role = issuer_role(user=viewer, issuer=issuer) if issuer is not None else None
+        issuer, role = issuer_with_role(entity_id=entity_id, user=viewer)
         place = LaunchPlace(where, issuer, role=role)
     elif where.entity == "badgeclass":
         badge_class, role = badge_class_with_role(entity_id=entity_id, user=viewer)

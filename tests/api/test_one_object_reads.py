@@ -20,8 +20,10 @@ from oauth2_provider.models import get_access_token_model, set_token_value
 from laurels.accounts.models import User
 from laurels.accounts.selectors import user_profile
 from laurels.api.envelope import envelope
+from laurels.api.issuing import AssertionEnvelope, BadgeClassEnvelope, IssuerEnvelope
 from laurels.api.issuing_presenters import assertion_json, badge_class_json, issuer_json
 from laurels.api.presenters import user_json
+from laurels.api.users import UserEnvelope
 from laurels.connect.permissions import Caller, Permission, require, require_issuing
 from laurels.connect.permissions import IssuingAction as Action
 from laurels.core.errors import NotFound, PermissionDenied
@@ -161,6 +163,28 @@ def test_every_caller_gets_the_answer_the_orm_reads_gave(world, path):
         if (response.status_code, got) != (status, body):
             differ.append(f"{role or 'non-member'} with {scope_set}: {response.status_code}")
     assert not differ, f"{path}:\n" + "\n".join(differ)
+
+
+DOCUMENTED_SCHEMAS = {
+    "issuer": IssuerEnvelope,
+    "badge class X": BadgeClassEnvelope,
+    "badge class Y": BadgeClassEnvelope,
+    "award": AssertionEnvelope,
+    "self": UserEnvelope,
+}
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_each_answer_is_what_its_documented_schema_makes_of_it(world, path):
+    """These GETs send the presenters' answer without django-ninja validating it against
+    the operation's response schema (`api.envelope.envelope_response`). So the answer
+    must be exactly what that validation and dump would have sent: no field the schema
+    leaves out, none missing, no value of another type."""
+    names, callers = world
+    client = callers["owner", "rw:issuer"][0]
+    body = client.get(PATHS[path].format(**names)).json()
+    schema = DOCUMENTED_SCHEMAS[path]
+    assert schema.model_validate(body).model_dump(mode="json") == body
 
 
 def test_the_answers_are_what_was_asked_for(world):

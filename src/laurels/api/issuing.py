@@ -16,7 +16,13 @@ from ninja.files import UploadedFile
 from pydantic import Field
 
 from laurels.api.answer_cache import first_expiry, keep_answer
-from laurels.api.envelope import envelope, envelope_of, feed_envelope_of, with_error_responses
+from laurels.api.envelope import (
+    envelope,
+    envelope_of,
+    envelope_response,
+    feed_envelope_of,
+    with_error_responses,
+)
 from laurels.api.idempotency import idempotent
 from laurels.api.inputs import body_data
 from laurels.api.issuing_presenters import (
@@ -210,7 +216,7 @@ def issuer_get(request: HttpRequest, entity_id: str):
     issuer = issuing_selectors.issuer_for(
         caller=request.auth, entity_id=entity_id, action=Action.ISSUER_VIEW
     )
-    return envelope(issuer_json(issuer))
+    return envelope_response(issuer_json(issuer))
 
 
 @router.put("/issuers/{entity_id}", response=_ok(IssuerEnvelope), summary="Change an issuer")
@@ -428,7 +434,7 @@ def badge_class_get(request: HttpRequest, entity_id: str):
     badge_class = issuing_selectors.badge_class_for(
         caller=request.auth, entity_id=entity_id, action=Action.BADGECLASS_VIEW
     )
-    return envelope(badge_class_json(badge_class))
+    return envelope_response(badge_class_json(badge_class))
 
 
 @router.put(
@@ -670,7 +676,7 @@ def assertion_get(request: HttpRequest, entity_id: str):
     assertion = issuing_selectors.assertion_for(
         caller=request.auth, entity_id=entity_id, action=Action.AWARD_HISTORY
     )
-    return envelope(assertion_json(assertion))
+    return envelope_response(assertion_json(assertion))
 
 
 @router.put("/assertions/{entity_id}", response=_ok(AssertionEnvelope), summary="Change an award")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.auth import update_session_auth_hash
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Router, Status
 from pydantic import BaseModel, Field
 
 from laurels.accounts import selectors, services
 from laurels.api.auth import presented_token
-from laurels.api.envelope import envelope, envelope_of, with_error_responses
+from laurels.api.envelope import envelope, envelope_of, envelope_response, with_error_responses
 from laurels.api.presenters import user_json
 from laurels.api.schemas import UserOut, UserUpdateIn
 from laurels.connect import selectors as connect_selectors
@@ -64,11 +64,11 @@ LegacyApiKeyEnvelope = envelope_of(LegacyApiKeyOut)
 PersonalTokenEnvelope = envelope_of(PersonalTokenOut)
 
 
-def _own_profile(request: HttpRequest, *, changed: bool = True) -> dict:
+def _own_profile(request: HttpRequest, *, changed: bool = True) -> HttpResponse:
     """The caller's profile; after a change (`changed`), read again from the database."""
     require(request.auth, Permission.PROFILE_READ)
     profile = selectors.user_profile(viewer=request.auth.user, reload=changed)
-    return envelope(user_json(profile))
+    return envelope_response(user_json(profile))
 
 
 @router.get(

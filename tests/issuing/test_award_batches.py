@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -285,3 +286,35 @@ def test_batches_never_started_or_long_finished_are_pruned_and_their_awards_stay
     assert services.award_batches_prune(timezone.now() + timedelta(days=91)) == 1
     assert list(AwardBatch.objects.values_list("pk", flat=True)) == [queued.pk]
     assert Assertion.objects.filter(badge_class=badge_class).count() == 1
+
+
+ADDRESSES = [
+    "a@b.co",
+    "x@[127.0.0.1]",
+    '"quoted"@example.org',
+    "a@localhost",
+    "a@xn--e1afmkfd.xn--p1ai",
+    "bad@",
+    "@example.org",
+    "a b@example.org",
+    "ü@example.org",
+    "a@-x.org",
+    "a@x..org",
+    "a@" + "x" * 64 + ".org",
+    "",
+]
+
+
+@pytest.mark.parametrize("address", ADDRESSES)
+def test_the_recipient_address_check_is_djangos(address):
+    """`issuing.services.validate_email` compiles Django's patterns up front; it must
+    accept and refuse exactly what Django's own `validate_email` does."""
+
+    def accepted(check) -> bool:
+        try:
+            check(address)
+        except ValidationError:
+            return False
+        return True
+
+    assert accepted(services.validate_email) == accepted(validate_email)

@@ -18,7 +18,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.core.validators import URLValidator, validate_email
+from django.core.validators import EmailValidator, URLValidator
 from django.db import connection, models, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -109,6 +109,23 @@ class AwardInput:
     expires: datetime | None = None
     issued_on: datetime | None = None
     extensions: dict | None = None
+
+
+class _EmailAddressCheck(EmailValidator):
+    """Django's email address check with its patterns compiled when Laurels starts.
+    Django keeps them behind lazy proxies, and each match through a proxy costs more
+    than the match: a twentieth of a 10,000-recipient batch award."""
+
+    user_regex = re.compile(EmailValidator.user_regex.pattern, EmailValidator.user_regex.flags)
+    domain_regex = re.compile(
+        EmailValidator.domain_regex.pattern, EmailValidator.domain_regex.flags
+    )
+    literal_regex = re.compile(
+        EmailValidator.literal_regex.pattern, EmailValidator.literal_regex.flags
+    )
+
+
+validate_email = _EmailAddressCheck()
 
 
 def recipient_normalized(recipient: Recipient, *, field_name: str = "recipient") -> str:

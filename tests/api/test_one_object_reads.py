@@ -76,7 +76,11 @@ def world():
     award = AssertionFactory(
         badge_class=x,
         created_by=people["staff"],
-        evidence=[{"url": "https://example.org/e", "narrative": "Did it."}],
+        evidence=[
+            {"url": "https://example.org/e", "narrative": "Did it."},
+            {"url": "https://example.org/only-a-link"},
+            {"narrative": "Only words."},
+        ],
         extensions={"extensions:y": True},
         expires=timezone.now() + timedelta(days=30),
     )
@@ -204,6 +208,16 @@ def test_the_answers_are_what_was_asked_for(world):
         "a-first@example.org",
         "b-second@example.org",
     ]
+
+
+def test_a_query_with_brackets_is_answered(world):
+    """The token check passes oauthlib the URL without its query: oauthlib raises on
+    characters such as `[` in a query, which must not turn into a 500."""
+    names, callers = world
+    client = callers["owner", "rw:issuer"][0]
+    assert client.get("/v2/users/self?ids[]=1").status_code == 200
+    stranger = Client(headers={"Authorization": "Bearer not-a-token"})
+    assert stranger.get(f"/v2/issuers/{names['issuer']}?x=[").status_code == 401
 
 
 def test_unknown_ids_are_not_found(world):

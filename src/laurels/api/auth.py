@@ -11,6 +11,7 @@ import logging
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+from django.utils.encoding import escape_uri_path
 from ninja.security import APIKeyCookie, HttpBearer
 from oauth2_provider.bcp import bcp_compliant
 from oauth2_provider.oauth2_backends import get_oauthlib_core
@@ -88,9 +89,11 @@ def bearer_token_verified(request: HttpRequest, token: str) -> OAuthlibRequest |
         "Presenting an OAuth 2.0 access token in the URI query string",
     ):
         return None
-    # The absolute URL, as the toolkit passes it: resource-restricted tokens (RFC 8707)
-    # are checked against it.
-    oauth_request = OAuthlibRequest(request.build_absolute_uri(), http_method=request.method)
+    # The absolute URL without its query, which is all the toolkit checks resource-bound
+    # tokens (RFC 8707) against: oauthlib refuses some characters in a query (`[`) with
+    # an exception, and the toolkit escaped them first.
+    url = request.build_absolute_uri(escape_uri_path(request.path))
+    oauth_request = OAuthlibRequest(url, http_method=request.method)
     oauth_request.scopes = []
     if not token_validator().validate_bearer_token(token, [], oauth_request):
         return None

@@ -91,7 +91,11 @@ def assertion_json(assertion: Assertion) -> dict:
         },
         "issuedOn": iso(assertion.issued_on),
         "narrative": assertion.narrative or None,
-        "evidence": assertion.evidence,
+        # Both keys of each item, null where absent, as Badgr's serializer wrote them.
+        "evidence": [
+            {"url": item.get("url"), "narrative": item.get("narrative")}
+            for item in assertion.evidence
+        ],
         "revoked": assertion.revoked,
         "revocationReason": assertion.revocation_reason or None,
         "acceptance": assertion.acceptance,

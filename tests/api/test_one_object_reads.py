@@ -7,6 +7,7 @@ The reference below is those ORM reads, with the permission decided on them afre
 owner, editor, staff, non-member, and tokens of other scopes.
 """
 
+import json
 import secrets
 from datetime import timedelta
 
@@ -189,6 +190,18 @@ def test_each_answer_is_what_its_documented_schema_makes_of_it(world, path):
     body = client.get(PATHS[path].format(**names)).json()
     schema = DOCUMENTED_SCHEMAS[path]
     assert schema.model_validate(body).model_dump(mode="json") == body
+
+
+def test_the_answers_are_sent_as_the_renderer_sends_the_others(world):
+    """Same bytes and headers as django-ninja's renderer would send: compact JSON, the
+    same Content-Type as a list answer."""
+    names, callers = world
+    client = callers["owner", "rw:issuer"][0]
+    listed = client.get("/v2/issuers")
+    for path in PATHS.values():
+        answer = client.get(path.format(**names))
+        assert answer["Content-Type"] == listed["Content-Type"]
+        assert answer.content == json.dumps(answer.json(), separators=(",", ":")).encode()
 
 
 def test_the_answers_are_what_was_asked_for(world):
